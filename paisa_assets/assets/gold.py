@@ -1,0 +1,166 @@
+"""Gold: reader-facing tables rebuilt from silver with DuckDB, and the warehouse file.
+
+Gold tables are full rebuilds (price imputation needs every product's price), streamed from
+DuckDB into Delta in bounded memory. Each rebuild records the Delta versions of its inputs in
+its commit, so a run whose inputs have not changed writes nothing: re-running changes no table.
+"""
+
+from collections.abc import Callable
+
+import duckdb
+import polars as pl
+from dagster import (
+    AssetExecutionContext,
+    AutomationCondition,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from paisa_assets.assets.reporting import table_metadata
+from paisa_assets.resources.lakehouse import Lakehouse
+from paisa_assets.resources.warehouse import Warehouse
+from paisa_assets.tables import (
+    GOLD_CATEGORY_MONTHLY,
+    GOLD_KPIS,
+    GOLD_PRODUCT_SUMMARY,
+    GOLD_REVIEWS_ENRICHED,
+    GOLD_TABLES,
+    SILVER_METADATA,
+    SILVER_REVIEWS,
+    asset_key,
+)
+from paisa_assets.transforms import gold as sql
+from paisa_assets.transforms.schemas import SILVER_METADATA_SCHEMA, SILVER_REVIEWS_SCHEMA
+
+INPUTS_KEY = "paisa_inputs"
+BATCH_ROWS = 100_000
+EMPTY_SCHEMAS = {SILVER_REVIEWS: SILVER_REVIEWS_SCHEMA, SILVER_METADATA: SILVER_METADATA_SCHEMA}
+
+
+def input_versions(lakehouse: Lakehouse, inputs: dict[str, str]) -> dict[str, int | None]:
+    return {table: lakehouse.version(table) for table in inputs.values()}
+
+
+def rebuild_gold_table(
+    context: AssetExecutionContext,
+    lakehouse: Lakehouse,
+    warehouse: Warehouse,
+    *,
+    table: str,
+    inputs: dict[str, str],
+    query: Callable[[duckdb.DuckDBPyConnection], duckdb.DuckDBPyRelation],
+) -> MaterializeResult:
+    """Rebuild `table` from `inputs` ({relation name: table}) unless they are unchanged."""
+    versions = input_versions(lakehouse, inputs)
+    recorded = lakehouse.last_commit_metadata(table).get(INPUTS_KEY)
+    if recorded == versions and lakehouse.exists(table):
+        context.log.info(f"{table}: inputs unchanged since the last build ({versions}); no write")
+        return MaterializeResult(
+            metadata=table_metadata(
+                lakehouse, table, {"written": 0}, up_to_date=MetadataValue.bool(True)
+            )
+        )
+    with warehouse.engine() as con:
+        for name, source in inputs.items():
+            relation = lakehouse.relation(source)
+            if relation is None:
+                if source not in EMPTY_SCHEMAS:
+                    raise RuntimeError(f"{source} does not exist yet: materialize it first")
+                con.register(name, pl.DataFrame(schema=EMPTY_SCHEMAS[source]).to_arrow())
+            else:
+                con.register(name, relation)
+        reader = query(con).to_arrow_reader(BATCH_ROWS)
+        lakehouse.replace(table, reader, metadata={INPUTS_KEY: versions})
+    written = lakehouse.count(table)
+    return MaterializeResult(
+        metadata=table_metadata(
+            lakehouse,
+            table,
+            {"written": written},
+            up_to_date=MetadataValue.bool(False),
+            inputs=MetadataValue.json(versions),
+        )
+    )
+
+
+def build_gold_asset(
+    table: str,
+    *,
+    inputs: dict[str, str],
+    query: Callable[[duckdb.DuckDBPyConnection], duckdb.DuckDBPyRelation],
+    description: str,
+):
+    @asset(
+        key=asset_key(table),
+        deps=[asset_key(source) for source in inputs.values()],
+        group_name="gold",
+        description=description,
+        kinds={"delta", "duckdb"},
+        tags={"layer": "gold"},
+        automation_condition=AutomationCondition.eager(),
+    )
+    def _gold(
+        context: AssetExecutionContext, lakehouse: Lakehouse, warehouse: Warehouse
+    ) -> MaterializeResult:
+        return rebuild_gold_table(
+            context, lakehouse, warehouse, table=table, inputs=inputs, query=query
+        )
+
+    return _gold
+
+
+ENRICHED_INPUT = {"reviews_enriched": GOLD_REVIEWS_ENRICHED}
+
+gold_reviews_enriched = build_gold_asset(
+    GOLD_REVIEWS_ENRICHED,
+    inputs={"silver_reviews": SILVER_REVIEWS, "silver_metadata": SILVER_METADATA},
+    query=sql.reviews_enriched,
+    description=(
+        "One row per review (review_id), batch and stream (`source`), left-joined to product "
+        "metadata (`has_metadata`). Renamed for readers: reviewer_id, reviewer_name, rating, "
+        "review_text, votes. `price` is the listed price, else the mean price of the product's "
+        "main category, else the global mean (`price_imputed`); `listed_price` is the raw one. "
+        "Adds year, month, review_words and image_count."
+    ),
+)
+gold_product_summary = build_gold_asset(
+    GOLD_PRODUCT_SUMMARY,
+    inputs=ENRICHED_INPUT,
+    query=sql.product_summary,
+    description="One row per reviewed product: reviews, average rating, verified share, price.",
+)
+gold_category_monthly = build_gold_asset(
+    GOLD_CATEGORY_MONTHLY,
+    inputs=ENRICHED_INPUT,
+    query=sql.category_monthly,
+    description="One row per main category (Unknown when absent), year and month.",
+)
+gold_kpis = build_gold_asset(
+    GOLD_KPIS,
+    inputs=ENRICHED_INPUT,
+    query=sql.kpis,
+    description="A single row: reviews, reviewers, products, average rating, batch/stream split.",
+)
+
+
+@asset(
+    key=["warehouse", "duckdb"],
+    deps=[asset_key(table) for table in GOLD_TABLES],
+    group_name="serving",
+    description="The DuckDB file (default data/warehouse.duckdb) exposing every gold table as "
+    '`gold.<name>` to any SQL client: `paisa sql "select * from gold.kpis"`.',
+    kinds={"duckdb"},
+    automation_condition=AutomationCondition.eager(),
+)
+def warehouse_views(
+    context: AssetExecutionContext, lakehouse: Lakehouse, warehouse: Warehouse
+) -> MaterializeResult:
+    exposed = warehouse.publish(lakehouse, list(GOLD_TABLES))
+    context.log.info(f"warehouse {warehouse.database_path()}: {exposed}")
+    return MaterializeResult(
+        metadata={
+            "path": MetadataValue.path(str(warehouse.database_path())),
+            "objects": MetadataValue.json(exposed),
+        }
+    )

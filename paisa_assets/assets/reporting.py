@@ -1,0 +1,63 @@
+"""Materialization metadata shared by every asset: counts, schema, preview, Delta version.
+
+Every asset reports the same shape so the Dagster UI reads the same from bronze to gold.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+from dagster import MetadataValue, TableColumn, TableSchema
+
+from paisa_assets.resources.lakehouse import Lakehouse
+
+PREVIEW_ROWS = 5
+PREVIEW_CELL_CHARS = 60
+
+
+def column_schema(schema: pa.Schema) -> TableSchema:
+    return TableSchema(columns=[TableColumn(f.name, str(f.type)) for f in schema])
+
+
+def markdown_preview(frame: pl.DataFrame) -> str:
+    """A small markdown table; long texts are cut so the UI stays readable."""
+    if frame.is_empty():
+        return "_no rows_"
+
+    def cell(value: Any) -> str:
+        text = "" if value is None else str(value)
+        text = text.replace("|", "\\|").replace("\n", " ")
+        return text if len(text) <= PREVIEW_CELL_CHARS else text[: PREVIEW_CELL_CHARS - 1] + "…"
+
+    header = "| " + " | ".join(frame.columns) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.iter_rows()]
+    return "\n".join([header, rule, *rows])
+
+
+def table_metadata(
+    lakehouse: Lakehouse,
+    table: str,
+    counts: dict[str, int],
+    *,
+    scope: pl.Expr | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Metadata for a materialization of `table` (or the slice `scope` of it, for a partition)."""
+    metadata: dict[str, Any] = {f"rows_{name}": MetadataValue.int(n) for name, n in counts.items()}
+    metadata["table"] = MetadataValue.text(table)
+    metadata["table_uri"] = MetadataValue.path(lakehouse.uri(table))
+    dt = lakehouse.delta_table(table)
+    scan = lakehouse.scan(table)
+    if dt is None or scan is None:
+        metadata["dagster/row_count"] = MetadataValue.int(0)
+        return metadata | extra
+    if scope is not None:
+        scan = scan.filter(scope)
+    metadata["dagster/row_count"] = MetadataValue.int(lakehouse.count(table, scope))
+    metadata["dagster/column_schema"] = column_schema(dt.to_pyarrow_dataset().schema)
+    metadata["delta_version"] = MetadataValue.int(dt.version())
+    metadata["preview"] = MetadataValue.md(markdown_preview(scan.head(PREVIEW_ROWS).collect()))
+    return metadata | extra

@@ -1,0 +1,227 @@
+"""Silver: typed, validated, deduplicated rows, one landing folder per partition.
+
+Deduplication is global (across partitions and re-runs) and independent of the order in which
+partitions run: each key has one winning copy by a fixed rule, enforced inside the Delta MERGE,
+and every silver row remembers the partition that owns it. A partition's run is authoritative
+for the rows it owns, so a re-ingested file can also withdraw rows.
+"""
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import polars as pl
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    BackfillPolicy,
+    DynamicPartitionsDefinition,
+    MaterializeResult,
+    asset,
+)
+
+from paisa_assets.assets.reporting import table_metadata
+from paisa_assets.partitions import metadata_partitions, reviews_partitions
+from paisa_assets.resources.lakehouse import Lakehouse, sql_string
+from paisa_assets.resources.landing_zone import METADATA_DATASET, REVIEWS_DATASET
+from paisa_assets.tables import (
+    BRONZE_METADATA,
+    BRONZE_REVIEWS,
+    SILVER_METADATA,
+    SILVER_QUARANTINE,
+    SILVER_REVIEWS,
+    asset_key,
+)
+from paisa_assets.transforms.metadata import dedupe_metadata, split_metadata
+from paisa_assets.transforms.reviews import dedupe_reviews, split_reviews
+from paisa_assets.transforms.schemas import QUARANTINE_SCHEMA
+
+# Partitions merged together in one MERGE: a backfill of thousands of folders then makes a few
+# large commits instead of one per folder, while memory stays bounded by this many bronze rows.
+CHUNK_ROWS = 500_000
+
+SILVER_QUARANTINE_SCHEMA = pl.Schema({"dataset": pl.String(), **QUARANTINE_SCHEMA})
+
+# The winning copy of a key. Reviews: first arrival (smallest source file, then line) wins.
+FIRST_ARRIVAL_WINS = (
+    "s._source_file < t._source_file OR (s._source_file = t._source_file AND s._line < t._line)"
+)
+# Metadata: the latest ingested copy wins, ties broken by the latest position.
+LATEST_INGESTED_WINS = (
+    "s._ingested_at > t._ingested_at OR (s._ingested_at = t._ingested_at AND "
+    "(s._source_file > t._source_file OR (s._source_file = t._source_file AND s._line > t._line)))"
+)
+
+
+@dataclass(frozen=True)
+class SilverSpec:
+    """Everything that differs between the two silver tables; the code path is shared."""
+
+    dataset: str
+    bronze_table: str
+    silver_table: str
+    key: str
+    split: Callable[[pl.DataFrame], tuple[pl.DataFrame, pl.DataFrame]]
+    dedupe: Callable[[pl.DataFrame], pl.DataFrame]
+    wins: str
+
+
+REVIEWS = SilverSpec(
+    REVIEWS_DATASET,
+    BRONZE_REVIEWS,
+    SILVER_REVIEWS,
+    "review_id",
+    split_reviews,
+    dedupe_reviews,
+    FIRST_ARRIVAL_WINS,
+)
+METADATA = SilverSpec(
+    METADATA_DATASET,
+    BRONZE_METADATA,
+    SILVER_METADATA,
+    "asin",
+    split_metadata,
+    dedupe_metadata,
+    LATEST_INGESTED_WINS,
+)
+
+
+@dataclass
+class SilverOutcome:
+    bronze_rows: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    owned_rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+
+
+def in_list(column: str, values: Sequence[str]) -> str:
+    return f"{column} IN ({', '.join(sql_string(v) for v in values)})"
+
+
+def chunk_partitions(
+    lakehouse: Lakehouse, bronze_table: str, partitions: Sequence[str]
+) -> Iterator[list[str]]:
+    """Group consecutive partitions until their bronze rows reach CHUNK_ROWS."""
+    scan = lakehouse.scan(bronze_table)
+    sizes: dict[str, int] = {}
+    if scan is not None:
+        counts = scan.filter(pl.col("_partition").is_in(partitions)).group_by("_partition").len()
+        sizes = dict(counts.collect().iter_rows())  # type: ignore[arg-type]
+    chunk: list[str] = []
+    rows = 0
+    for partition in partitions:
+        chunk.append(partition)
+        rows += sizes.get(partition, 0)
+        if rows >= CHUNK_ROWS:
+            yield chunk
+            chunk, rows = [], 0
+    if chunk:
+        yield chunk
+
+
+def replace_quarantine(
+    lakehouse: Lakehouse, dataset: str, partitions: Sequence[str], rows: pl.DataFrame
+) -> None:
+    """Make the silver quarantine of these partitions exactly `rows`; no commit if unchanged."""
+    scope = (pl.col("dataset") == dataset) & pl.col("_partition").is_in(partitions)
+    existing = lakehouse.read(SILVER_QUARANTINE, where=scope, schema=SILVER_QUARANTINE_SCHEMA)
+    new = rows.select(pl.lit(dataset).alias("dataset"), pl.all()).cast(
+        dict(SILVER_QUARANTINE_SCHEMA)  # type: ignore[arg-type]
+    )
+    order = ["_source_file", "_line"]
+    if existing.height == new.height and existing.sort(order).equals(new.sort(order)):
+        return
+    lakehouse.overwrite_where(
+        SILVER_QUARANTINE,
+        new,
+        f"dataset = {sql_string(dataset)} AND {in_list('_partition', partitions)}",
+        partition_by=["dataset"],
+    )
+
+
+def refresh_partitions(
+    lakehouse: Lakehouse, spec: SilverSpec, partitions: Sequence[str]
+) -> SilverOutcome:
+    """Bring silver in line with bronze for these partitions, in one MERGE."""
+    bronze = lakehouse.read(spec.bronze_table, where=pl.col("_partition").is_in(partitions))
+    typed, quarantine = spec.split(bronze)
+    winners = spec.dedupe(typed)
+    owned = in_list("t._partition", partitions)
+    changed = (
+        "t._source_file <> s._source_file OR t._line <> s._line OR t._ingested_at <> s._ingested_at"
+    )
+    metrics = lakehouse.merge(
+        spec.silver_table,
+        winners,
+        keys=[spec.key],
+        update_when=f"({owned} AND ({changed})) OR {spec.wins}",
+        delete_unmatched_when=owned,
+    )
+    replace_quarantine(lakehouse, spec.dataset, partitions, quarantine)
+    owned_rows = lakehouse.count(spec.silver_table, pl.col("_partition").is_in(partitions))
+    return SilverOutcome(
+        bronze_rows=bronze.height,
+        quarantined=quarantine.height,
+        duplicates=typed.height - owned_rows,
+        owned_rows=owned_rows,
+        inserted=metrics.get("num_target_rows_inserted", 0),
+        updated=metrics.get("num_target_rows_updated", 0),
+        deleted=metrics.get("num_target_rows_deleted", 0),
+    )
+
+
+def build_silver_asset(
+    spec: SilverSpec, partitions_def: DynamicPartitionsDefinition, description: str
+):
+    @asset(
+        key=asset_key(spec.silver_table),
+        deps=[AssetKey(asset_key(spec.bronze_table).path)],
+        group_name="silver",
+        partitions_def=partitions_def,
+        backfill_policy=BackfillPolicy.single_run(),
+        description=description,
+        kinds={"delta", "polars"},
+        tags={"layer": "silver"},
+    )
+    def _silver(context: AssetExecutionContext, lakehouse: Lakehouse) -> MaterializeResult:
+        total = SilverOutcome()
+        for chunk in chunk_partitions(lakehouse, spec.bronze_table, context.partition_keys):
+            outcome = refresh_partitions(lakehouse, spec, chunk)
+            context.log.info(f"{spec.silver_table} {chunk[0]}..{chunk[-1]}: {outcome}")
+            for name in vars(total):
+                setattr(total, name, getattr(total, name) + getattr(outcome, name))
+        return MaterializeResult(
+            metadata=table_metadata(
+                lakehouse,
+                spec.silver_table,
+                {
+                    "in": total.bronze_rows,
+                    "written": total.owned_rows,
+                    "quarantined": total.quarantined,
+                    "duplicates": total.duplicates,
+                    "inserted": total.inserted,
+                    "updated": total.updated,
+                    "deleted": total.deleted,
+                },
+                scope=pl.col("_partition").is_in(context.partition_keys),
+            )
+        )
+
+    return _silver
+
+
+silver_amazon_reviews = build_silver_asset(
+    REVIEWS,
+    reviews_partitions,
+    "One row per review (review_id = hash of reviewerID and asin), typed: overall 1-5, "
+    "review_date, verified, vote, style JSON, image list. Duplicates across partitions and "
+    "re-runs are dropped (first arrival wins); contract violations go to silver.quarantine.",
+)
+silver_amazon_metadata = build_silver_asset(
+    METADATA,
+    metadata_partitions,
+    "One row per product (asin; the latest ingested copy wins) with cleaned main_cat, title "
+    "and brand, parsed price (single, range min/max/mid, invalid flag) and sales rank.",
+)

@@ -1,0 +1,177 @@
+"""Asset checks: keys unique and present, ratings in range, and row reconciliation.
+
+Checks run over whole tables (after a partition run too), with DuckDB projecting only the
+columns a check needs, so they stay cheap on a large lake.
+"""
+
+from collections.abc import Sequence
+
+import polars as pl
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetChecksDefinition,
+    MetadataValue,
+    asset_check,
+)
+
+from paisa_assets.assets.silver import SILVER_QUARANTINE_SCHEMA
+from paisa_assets.resources.lakehouse import Lakehouse
+from paisa_assets.resources.warehouse import Warehouse
+from paisa_assets.tables import (
+    BRONZE_METADATA,
+    BRONZE_REVIEWS,
+    GOLD_REVIEWS_ENRICHED,
+    SILVER_METADATA,
+    SILVER_QUARANTINE,
+    SILVER_REVIEWS,
+    asset_key,
+)
+
+
+def _query(
+    lakehouse: Lakehouse,
+    warehouse: Warehouse,
+    sql: str,
+    relations: dict[str, str],
+    empty_when_missing: dict[str, pl.Schema] | None = None,
+) -> tuple:
+    """One row of SQL over Delta tables; a table named in `empty_when_missing` may not exist yet
+    and then reads as empty with that schema."""
+    empty_when_missing = empty_when_missing or {}
+    with warehouse.engine() as con:
+        for name, table in relations.items():
+            relation = lakehouse.relation(table)
+            if relation is None:
+                if name not in empty_when_missing:
+                    raise LookupError(f"{table} does not exist yet")
+                con.register(name, pl.DataFrame(schema=empty_when_missing[name]).to_arrow())
+                continue
+            con.register(name, relation)
+        row = con.execute(sql).fetchone()
+    assert row is not None
+    return row
+
+
+def _quoted(columns: Sequence[str]) -> str:
+    return ", ".join(f'"{c}"' for c in columns)
+
+
+def unique_key_check(table: str, keys: Sequence[str]) -> AssetChecksDefinition:
+    """No two rows share the key, and no key column is null."""
+    name = "unique_not_null_" + "_".join(k.lower() for k in keys)
+
+    @asset_check(
+        asset=asset_key(table),
+        name=name,
+        description=f"{', '.join(keys)} is unique and never null in {table}.",
+        blocking=True,
+    )
+    def _check(
+        context: AssetCheckExecutionContext, lakehouse: Lakehouse, warehouse: Warehouse
+    ) -> AssetCheckResult:
+        nulls = " OR ".join(f'"{k}" IS NULL' for k in keys)
+        rows, null_keys, duplicates = _query(
+            lakehouse,
+            warehouse,
+            f"SELECT count(*), count(*) FILTER (WHERE {nulls}), "
+            f"(SELECT count(*) - count(DISTINCT ({_quoted(keys)})) FROM t WHERE NOT ({nulls})) "
+            "FROM t",
+            {"t": table},
+        )
+        return AssetCheckResult(
+            passed=duplicates == 0 and null_keys == 0,
+            metadata={
+                "rows": MetadataValue.int(rows),
+                "duplicate_rows": MetadataValue.int(duplicates),
+                "null_keys": MetadataValue.int(null_keys),
+            },
+        )
+
+    return _check
+
+
+def rating_range_check(table: str, column: str) -> AssetChecksDefinition:
+    @asset_check(
+        asset=asset_key(table),
+        name=f"{column.lower()}_between_1_and_5",
+        description=f"Every {column} in {table} is a whole star rating 1..5.",
+    )
+    def _check(
+        context: AssetCheckExecutionContext, lakehouse: Lakehouse, warehouse: Warehouse
+    ) -> AssetCheckResult:
+        (bad,) = _query(
+            lakehouse,
+            warehouse,
+            f'SELECT count(*) FROM t WHERE "{column}" IS NULL OR "{column}" NOT BETWEEN 1 AND 5',
+            {"t": table},
+        )
+        return AssetCheckResult(passed=bad == 0, metadata={"out_of_range": MetadataValue.int(bad)})
+
+    return _check
+
+
+def reconciliation_check(
+    bronze_table: str, silver_table: str, dataset: str, natural_key: Sequence[str]
+) -> AssetChecksDefinition:
+    """bronze rows = silver rows + quarantined + duplicates dropped, each counted independently.
+
+    Duplicates are counted from bronze itself (rows outside quarantine minus their distinct
+    natural keys), so the equation fails if silver lost or doubled a row, or if quarantine missed
+    or over-counted one.
+    """
+
+    @asset_check(
+        asset=asset_key(silver_table),
+        name="reconciles_with_bronze",
+        description=(
+            f"Rows of {bronze_table} = rows of {silver_table} + rows quarantined + duplicates "
+            "dropped: no row lost, none doubled."
+        ),
+        blocking=True,
+    )
+    def _check(
+        context: AssetCheckExecutionContext, lakehouse: Lakehouse, warehouse: Warehouse
+    ) -> AssetCheckResult:
+        keys = _quoted(natural_key)
+        bronze, quarantined, distinct_valid = _query(
+            lakehouse,
+            warehouse,
+            f"""
+            WITH q AS (SELECT _source_file, _line FROM quarantine WHERE dataset = '{dataset}'),
+            valid AS (
+                SELECT {keys} FROM bronze b
+                ANTI JOIN q ON q._source_file = b._source_file AND q._line = b._line
+            )
+            SELECT (SELECT count(*) FROM bronze), (SELECT count(*) FROM q),
+                   (SELECT count(DISTINCT ({keys})) FROM valid)
+            """,
+            {"bronze": bronze_table, "quarantine": SILVER_QUARANTINE},
+            empty_when_missing={"quarantine": SILVER_QUARANTINE_SCHEMA},
+        )
+        silver = lakehouse.count(silver_table)
+        duplicates = bronze - quarantined - distinct_valid
+        return AssetCheckResult(
+            passed=bronze == silver + quarantined + duplicates and silver == distinct_valid,
+            metadata={
+                "bronze_rows": MetadataValue.int(bronze),
+                "silver_rows": MetadataValue.int(silver),
+                "quarantined": MetadataValue.int(quarantined),
+                "duplicates_dropped": MetadataValue.int(duplicates),
+                "distinct_valid_keys_in_bronze": MetadataValue.int(distinct_valid),
+            },
+        )
+
+    return _check
+
+
+asset_checks = [
+    unique_key_check(SILVER_REVIEWS, ["review_id"]),
+    unique_key_check(SILVER_METADATA, ["asin"]),
+    unique_key_check(GOLD_REVIEWS_ENRICHED, ["review_id"]),
+    unique_key_check(SILVER_REVIEWS, ["reviewerID", "asin"]),
+    rating_range_check(SILVER_REVIEWS, "overall"),
+    rating_range_check(GOLD_REVIEWS_ENRICHED, "rating"),
+    reconciliation_check(BRONZE_REVIEWS, SILVER_REVIEWS, "amazon_reviews", ["reviewerID", "asin"]),
+    reconciliation_check(BRONZE_METADATA, SILVER_METADATA, "amazon_metadata", ["asin"]),
+]

@@ -1,0 +1,179 @@
+"""The `paisa` command: generate sample data, run the demo, query the warehouse."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from paisa_assets import settings
+
+DEFAULT_DAGSTER_HOME = Path("data/dagster_home")
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+@click.group()
+def main() -> None:
+    """paisa: a Dagster + Delta Lake lakehouse for Amazon product reviews."""
+
+
+@main.command()
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Landing root to write (default: $PAISA_LANDING_ROOT or data/landing).",
+)
+@click.option(
+    "--reviews",
+    type=int,
+    default=50_000,
+    show_default=True,
+    help="Unique valid reviews to generate (duplicates and bad lines come on top).",
+)
+@click.option("--products", type=int, default=None, help="Products (default: reviews / 10).")
+@click.option("--reviewers", type=int, default=None, help="Reviewers (default: reviews / 4).")
+@click.option("--review-partitions", type=int, default=40, show_default=True)
+@click.option("--metadata-partitions", type=int, default=10, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def generate(
+    out: Path | None,
+    reviews: int,
+    products: int | None,
+    reviewers: int | None,
+    review_partitions: int,
+    metadata_partitions: int,
+    seed: int,
+    quiet: bool,
+) -> None:
+    """Write a realistic landing zone (gzip JSON lines in the real folder layout)."""
+    from paisa_assets.sample_data import generate_landing_zone
+
+    root = out or Path(settings.resolved(settings.LANDING_ROOT))
+    try:
+        report = generate_landing_zone(
+            root,
+            reviews=reviews,
+            products=products,
+            reviewers=reviewers,
+            review_partitions=review_partitions,
+            metadata_partitions=metadata_partitions,
+            seed=seed,
+            progress=not quiet,
+        )
+    except ValueError as exc:
+        _fail(str(exc))
+    click.echo(f"landing zone written to {root.absolute()}")
+    click.echo(report.to_json())
+
+
+def _landing_has_data(root: Path) -> bool:
+    reviews = root / "amazon_reviews"
+    return reviews.is_dir() and any(reviews.iterdir())
+
+
+@main.command()
+@click.option(
+    "--reviews",
+    type=int,
+    default=50_000,
+    show_default=True,
+    help="Size of the sample generated when the landing zone is empty.",
+)
+@click.option("--seed", type=int, default=42, show_default=True)
+def demo(reviews: int, seed: int) -> None:
+    """Generate a sample if none exists, then materialize every asset through Dagster."""
+    from dagster import DagsterInstance
+
+    from paisa_assets.definitions import build_definitions
+    from paisa_assets.resources.landing_zone import LocalLandingZone
+    from paisa_assets.runner import ensure_dagster_home, materialize_everything, sync_partitions
+
+    landing_root = Path(settings.resolved(settings.LANDING_ROOT))
+    if "://" in str(landing_root):
+        _fail("paisa demo runs on a local landing zone; unset PAISA_LANDING_ROOT")
+    if not _landing_has_data(landing_root):
+        click.echo(f"no landing data in {landing_root}: generating {reviews:,} reviews")
+        from paisa_assets.sample_data import generate_landing_zone
+
+        generate_landing_zone(landing_root, reviews=reviews, seed=seed, progress=True)
+    home = ensure_dagster_home(DEFAULT_DAGSTER_HOME)
+    click.echo(f"Dagster instance: {home}")
+    defs = build_definitions()
+    with DagsterInstance.get() as instance:
+        sync_partitions(instance, LocalLandingZone(root=str(landing_root)))
+        summaries = materialize_everything(instance, defs)
+    for summary in summaries:
+        status = "ok" if summary.success else "FAILED"
+        click.echo(f"  {summary.job:<22} {status:<7} run {summary.run_id}")
+    if not all(s.success for s in summaries):
+        _fail(f"a run failed: open `paisa dev` (DAGSTER_HOME={home}) to see its logs")
+    click.echo("")
+    click.echo(f"Delta tables:   {Path(settings.resolved(settings.LAKE_ROOT)).absolute()}")
+    click.echo(f"DuckDB file:    {Path(settings.resolved(settings.WAREHOUSE_PATH)).absolute()}")
+    click.echo('Query:          paisa sql "select * from gold.kpis"')
+    click.echo(f"Dagster UI:     paisa dev   (DAGSTER_HOME={home})")
+    _print_query("select * from gold.kpis")
+
+
+def _print_query(query: str) -> None:
+    import duckdb
+    import polars as pl
+
+    path = Path(settings.resolved(settings.WAREHOUSE_PATH))
+    if not path.exists():
+        _fail(f"no warehouse at {path}: run `paisa demo` or materialize warehouse/duckdb first")
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            frame = pl.from_arrow(con.sql(query).to_arrow_table())
+    except duckdb.Error as exc:
+        _fail(f"query failed: {exc}")
+    with pl.Config(tbl_rows=50, tbl_cols=30, fmt_str_lengths=60, tbl_width_chars=200):
+        click.echo(frame)
+
+
+@main.command()
+@click.argument("query")
+def sql(query: str) -> None:
+    """Run a SQL query against the DuckDB warehouse (gold.* tables) and print the result."""
+    _print_query(query)
+
+
+@main.command("sync-partitions")
+def sync_partitions_command() -> None:
+    """Register every landing folder as a Dagster partition (what the sensor does)."""
+    from dagster import DagsterInstance
+
+    from paisa_assets.resources.landing_zone import LocalLandingZone
+    from paisa_assets.runner import ensure_dagster_home, sync_partitions
+
+    home = ensure_dagster_home(DEFAULT_DAGSTER_HOME)
+    with DagsterInstance.get() as instance:
+        added = sync_partitions(
+            instance, LocalLandingZone(root=settings.resolved(settings.LANDING_ROOT))
+        )
+    for dataset, keys in added.items():
+        click.echo(f"{dataset}: {len(keys)} new partition(s) in {home}")
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("dagster_args", nargs=-1, type=click.UNPROCESSED)
+def dev(dagster_args: tuple[str, ...]) -> None:
+    """Start `dagster dev` on the same instance `paisa demo` used."""
+    from paisa_assets.runner import ensure_dagster_home
+
+    home = ensure_dagster_home(DEFAULT_DAGSTER_HOME)
+    click.echo(f"DAGSTER_HOME={home}")
+    command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", *dagster_args]
+    raise SystemExit(subprocess.call(command, env=os.environ.copy()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""Jobs the sensors and the CLI launch: one ingestion job per landing dataset, and gold."""
+
+from dagster import AssetSelection, define_asset_job
+
+from paisa_assets.partitions import metadata_partitions, reviews_partitions
+from paisa_assets.tables import (
+    BRONZE_METADATA,
+    BRONZE_REVIEWS,
+    SILVER_METADATA,
+    SILVER_REVIEWS,
+    asset_key,
+)
+
+reviews_ingest_job = define_asset_job(
+    "reviews_ingest_job",
+    selection=AssetSelection.assets(asset_key(BRONZE_REVIEWS), asset_key(SILVER_REVIEWS)),
+    partitions_def=reviews_partitions,
+    description="Landing folder(s) of amazon_reviews -> bronze -> silver.",
+)
+metadata_ingest_job = define_asset_job(
+    "metadata_ingest_job",
+    selection=AssetSelection.assets(asset_key(BRONZE_METADATA), asset_key(SILVER_METADATA)),
+    partitions_def=metadata_partitions,
+    description="Landing folder(s) of amazon_metadata -> bronze -> silver.",
+)
+gold_job = define_asset_job(
+    "gold_job",
+    selection=AssetSelection.groups("gold", "serving"),
+    description="Rebuild the gold tables from silver (a no-op when silver is unchanged) and "
+    "refresh the DuckDB warehouse file.",
+)
+
+INGEST_JOBS = {"amazon_reviews": reviews_ingest_job, "amazon_metadata": metadata_ingest_job}

@@ -1,0 +1,266 @@
+"""The lakehouse resource: where Delta tables live and how they are written.
+
+Assets never build table paths or call delta-rs directly: they go through this resource, so that
+switching the lake from a local folder to an `abfss://` URI is a configuration change, and so
+that every write gets the same commit-conflict retries and no-op avoidance.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.dataset as pads
+from dagster import ConfigurableResource
+from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake.exceptions import DeltaError, TableNotFoundError
+from pydantic import Field
+
+# delta-rs retries a commit that lost an optimistic-concurrency race this many times before it
+# gives up; concurrent partition runs write the same tables, so the default (15) is raised.
+MAX_COMMIT_RETRIES = 50
+
+
+def sql_string(value: str) -> str:
+    """Quote a value as a SQL string literal for a delta-rs predicate.
+
+    Partition keys and file names come from the landing zone, which users control: doubling the
+    quote character keeps a name such as `it's` from ending the literal and widening the predicate.
+    """
+    return "'" + value.replace("'", "''") + "'"
+
+
+def is_remote_uri(uri: str) -> bool:
+    """True for object-store URIs (abfss://, az://, s3://...), false for local paths."""
+    return "://" in uri and not uri.startswith("file://")
+
+
+class Lakehouse(ConfigurableResource):
+    """Delta tables named `layer.name`, stored under `root/<layer>/<name>`."""
+
+    root: str = Field(
+        default="data/lake",
+        description="Lake root: a local folder or an object-store URI such as abfss://...",
+    )
+    storage_options: dict[str, str] = Field(
+        default_factory=dict,
+        description="delta-rs storage options (credentials for a remote lake).",
+    )
+
+    def resolved_root(self) -> str:
+        if is_remote_uri(self.root):
+            return self.root.rstrip("/")
+        return str(Path(self.root).expanduser().absolute())
+
+    def uri(self, table: str) -> str:
+        layer, _, name = table.partition(".")
+        if not layer or not name:
+            raise ValueError(f"table names are 'layer.name', got {table!r}")
+        root = self.resolved_root()
+        if is_remote_uri(root):
+            return f"{root}/{layer}/{name}"
+        return os.path.join(root, layer, name)
+
+    def _options(self) -> dict[str, str] | None:
+        return dict(self.storage_options) or None
+
+    def delta_table(self, table: str) -> DeltaTable | None:
+        """The table's latest version, or None when it has never been written."""
+        try:
+            return DeltaTable(self.uri(table), storage_options=self._options())
+        except TableNotFoundError:
+            return None
+
+    def exists(self, table: str) -> bool:
+        return self.delta_table(table) is not None
+
+    def version(self, table: str) -> int | None:
+        dt = self.delta_table(table)
+        return None if dt is None else dt.version()
+
+    def scan(self, table: str) -> pl.LazyFrame | None:
+        """A lazy Polars scan of the current version, or None when the table does not exist.
+
+        Filtered reads go through Polars rather than pyarrow datasets: files that delta-rs
+        rewrote in a MERGE or DELETE store strings as Arrow string views, for which pyarrow has
+        no comparison kernels, so a pushed-down pyarrow filter fails on them.
+        """
+        if not self.exists(table):
+            return None
+        return pl.scan_delta(self.uri(table), storage_options=self._options())
+
+    def read(
+        self,
+        table: str,
+        *,
+        columns: list[str] | None = None,
+        where: pl.Expr | None = None,
+        schema: Mapping[str, pl.DataType] | None = None,
+    ) -> pl.DataFrame:
+        """Read (part of) a table; a table that does not exist yet reads as empty `schema`."""
+        scan = self.scan(table)
+        if scan is None:
+            if schema is None:
+                raise LookupError(f"table {table} does not exist yet at {self.uri(table)}")
+            scan = pl.LazyFrame(schema=dict(schema))
+        if where is not None:
+            scan = scan.filter(where)
+        if columns is not None:
+            scan = scan.select(columns)
+        return scan.collect()
+
+    def count(self, table: str, where: pl.Expr | None = None) -> int:
+        scan = self.scan(table)
+        if scan is None:
+            return 0
+        if where is not None:
+            scan = scan.filter(where)
+        return int(scan.select(pl.len()).collect().item())
+
+    def relation(self, table: str, columns: list[str] | None = None) -> ArrowStream | None:
+        """The table as a re-scannable Arrow stream for DuckDB (see `ArrowStream`)."""
+        dt = self.delta_table(table)
+        return None if dt is None else ArrowStream(dt.to_pyarrow_dataset(), columns)
+
+    def ensure(self, table: str, schema: pa.Schema, partition_by: list[str] | None = None) -> None:
+        """Create the table empty if it does not exist, so concurrent writers never race to
+        create it with an unguarded overwrite."""
+        if self.exists(table):
+            return
+        try:
+            write_deltalake(
+                self.uri(table),
+                schema.empty_table(),
+                mode="ignore",
+                partition_by=partition_by,
+                storage_options=self._options(),
+            )
+        except DeltaError:
+            if not self.exists(table):  # lost the race to another creator: fine; else re-raise
+                raise
+
+    def overwrite_where(
+        self,
+        table: str,
+        data: pa.Table | pa.RecordBatchReader | pl.DataFrame,
+        predicate: str,
+        *,
+        partition_by: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> int:
+        """Replace exactly the rows matching `predicate` with `data` in one atomic commit.
+
+        This is how a repeated write stays idempotent: re-ingesting a file replaces that file's
+        rows instead of adding a second copy.
+        """
+        if isinstance(data, pl.DataFrame):
+            data = to_arrow(data)
+        self.ensure(table, data.schema, partition_by)
+        write_deltalake(
+            self.uri(table),
+            data,
+            mode="overwrite",
+            predicate=predicate,
+            partition_by=partition_by,
+            storage_options=self._options(),
+            commit_properties=self._commit(metadata),
+        )
+        return self.version(table)  # type: ignore[return-value]
+
+    def replace(
+        self,
+        table: str,
+        data: pa.Table | pa.RecordBatchReader | pl.DataFrame,
+        *,
+        metadata: dict[str, Any] | None = None,
+    ) -> int:
+        """Replace the whole table (gold tables rebuilt from silver); the schema may change."""
+        if isinstance(data, pl.DataFrame):
+            data = to_arrow(data)
+        write_deltalake(
+            self.uri(table),
+            data,
+            mode="overwrite",
+            schema_mode="overwrite",
+            storage_options=self._options(),
+            commit_properties=self._commit(metadata),
+        )
+        return self.version(table)  # type: ignore[return-value]
+
+    def merge(
+        self,
+        table: str,
+        source: pl.DataFrame,
+        *,
+        keys: Iterable[str],
+        update_when: str | None = None,
+        delete_unmatched_when: str | None = None,
+        partition_by: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> dict[str, int]:
+        """Upsert `source` on `keys` (aliases: `s` source, `t` target); returns merge metrics.
+
+        `update_when` limits updates to rows where the source copy should win, and
+        `delete_unmatched_when` removes target rows the source no longer has (for the slice of the
+        target the source is authoritative for). A merge that changes nothing makes no commit.
+        """
+        arrow_source = to_arrow(source)
+        self.ensure(table, arrow_source.schema, partition_by)
+        dt = self.delta_table(table)
+        assert dt is not None
+        on = " AND ".join(f"t.{quote_ident(k)} = s.{quote_ident(k)}" for k in keys)
+        merger = dt.merge(
+            arrow_source,
+            predicate=on,
+            source_alias="s",
+            target_alias="t",
+            commit_properties=self._commit(metadata),
+        )
+        merger = merger.when_matched_update_all(predicate=update_when).when_not_matched_insert_all()
+        if delete_unmatched_when is not None:
+            merger = merger.when_not_matched_by_source_delete(predicate=delete_unmatched_when)
+        return merger.execute()
+
+    def _commit(self, metadata: dict[str, Any] | None) -> CommitProperties:
+        return CommitProperties(custom_metadata=metadata, max_commit_retries=MAX_COMMIT_RETRIES)
+
+    def last_commit_metadata(self, table: str) -> dict[str, Any]:
+        """The commit info of the table's latest version (where gold records its inputs)."""
+        dt = self.delta_table(table)
+        if dt is None:
+            return {}
+        history = dt.history(limit=1)
+        return history[0] if history else {}
+
+
+class ArrowStream:
+    """A Delta table version DuckDB can scan as often as a query needs, without filter pushdown.
+
+    DuckDB pushes filters into a registered pyarrow dataset, which fails on the string-view
+    columns delta-rs writes in MERGE rewrites; a fresh stream per scan streams the rows instead
+    (bounded memory) and lets DuckDB filter them itself.
+    """
+
+    def __init__(self, dataset: pads.Dataset, columns: list[str] | None = None) -> None:
+        self._dataset = dataset
+        self._columns = columns
+
+    def __arrow_c_stream__(self, requested_schema: object = None) -> object:
+        reader = self._dataset.scanner(columns=self._columns).to_reader()
+        return reader.__arrow_c_stream__(requested_schema)
+
+
+def to_arrow(frame: pl.DataFrame) -> pa.Table:
+    """Polars' newest Arrow export uses string views, which pyarrow's dataset filters on the
+    Delta tables (plain strings) cannot compare with; the oldest compatibility level avoids them.
+    """
+    return frame.to_arrow(compat_level=pl.CompatLevel.oldest())
+
+
+def quote_ident(column: str) -> str:
+    """Quote a column name for a delta-rs (DataFusion) predicate; reviewerID is case-sensitive."""
+    return '"' + column.replace('"', '""') + '"'

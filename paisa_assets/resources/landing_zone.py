@@ -1,0 +1,111 @@
+"""The landing zone: where batch review files arrive, as `<dataset>/<partition folder>/<file>`.
+
+One interface, several stores: this module holds the interface and the local-folder store, the
+zero-configuration default. The sensor and the bronze assets only see `LandingFile`s, so a store
+on Azure Data Lake Storage plugs in without touching them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from dagster import ConfigurableResource
+from pydantic import Field
+
+REVIEWS_DATASET = "amazon_reviews"
+METADATA_DATASET = "amazon_metadata"
+DATASETS = (REVIEWS_DATASET, METADATA_DATASET)
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    """One file in the landing zone, identified by its path relative to the landing root."""
+
+    path: str
+    size: int
+    modified: str
+
+    @property
+    def fingerprint(self) -> str:
+        """What decides "this file changed": Auto Loader's rule (size and modification time)."""
+        return f"{self.size}:{self.modified}"
+
+    @property
+    def partition(self) -> str:
+        return self.path.split("/")[1]
+
+
+def is_hidden(name: str) -> bool:
+    """Spark and Hadoop write `_SUCCESS`, `_committed_*` and `.crc` files beside the data."""
+    return name.startswith(("_", "."))
+
+
+class LandingZone(ConfigurableResource, ABC):
+    """A store of landing files; subclasses implement the three primitive operations."""
+
+    @abstractmethod
+    def list_partitions(self, dataset: str) -> list[str]:
+        """Folder names directly under `dataset/`, sorted."""
+
+    @abstractmethod
+    def list_files(self, dataset: str, partition: str | None = None) -> list[LandingFile]:
+        """Data files under `dataset/` (or one of its folders), sorted by path."""
+
+    @abstractmethod
+    def open(self, path: str) -> BinaryIO:
+        """The raw (possibly compressed) bytes of a file returned by `list_files`."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where the landing zone is, for messages and run metadata (never a secret)."""
+
+
+class LocalLandingZone(LandingZone):
+    """Landing files in a local folder (the default: `data/landing`)."""
+
+    root: str = Field(default="data/landing", description="Folder holding amazon_reviews/ etc.")
+
+    def _root(self) -> Path:
+        return Path(self.root).expanduser().absolute()
+
+    def _resolve(self, relative: str) -> Path:
+        """Map a landing path to disk, refusing any path that would leave the landing root."""
+        root = self._root().resolve()
+        target = (root / relative).resolve()
+        if not target.is_relative_to(root):
+            raise ValueError(f"landing path {relative!r} escapes the landing root")
+        return target
+
+    def list_partitions(self, dataset: str) -> list[str]:
+        base = self._resolve(dataset)
+        if not base.is_dir():
+            return []
+        return sorted(p.name for p in base.iterdir() if p.is_dir() and not is_hidden(p.name))
+
+    def list_files(self, dataset: str, partition: str | None = None) -> list[LandingFile]:
+        folders = [partition] if partition is not None else self.list_partitions(dataset)
+        files: list[LandingFile] = []
+        for folder in folders:
+            directory = self._resolve(f"{dataset}/{folder}")
+            if not directory.is_dir():
+                continue
+            for entry in directory.iterdir():
+                if entry.is_file() and not is_hidden(entry.name):
+                    stat = entry.stat()
+                    files.append(
+                        LandingFile(
+                            path=f"{dataset}/{folder}/{entry.name}",
+                            size=stat.st_size,
+                            modified=str(stat.st_mtime_ns),
+                        )
+                    )
+        return sorted(files, key=lambda f: f.path)
+
+    def open(self, path: str) -> BinaryIO:
+        return self._resolve(path).open("rb")
+
+    def describe(self) -> str:
+        return str(self._root())

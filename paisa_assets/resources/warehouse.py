@@ -1,0 +1,66 @@
+"""DuckDB: the SQL engine for gold, and the warehouse file that exposes gold to SQL clients."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import duckdb
+from dagster import ConfigurableResource
+from pydantic import Field
+
+from paisa_assets.resources.lakehouse import Lakehouse, is_remote_uri
+
+
+class Warehouse(ConfigurableResource):
+    """Where the DuckDB file lives and how much memory DuckDB may use before it spills."""
+
+    path: str = Field(default="data/warehouse.duckdb", description="DuckDB database file.")
+    memory_limit: str = Field(default="1GB", description="DuckDB memory_limit for gold queries.")
+    threads: int = Field(default=2, description="DuckDB worker threads.")
+
+    def database_path(self) -> Path:
+        return Path(self.path).expanduser().absolute()
+
+    def engine(self) -> duckdb.DuckDBPyConnection:
+        """An in-memory connection for transformations: bounded memory, spills to a temp dir."""
+        con = duckdb.connect(config={"threads": self.threads})
+        con.execute(f"SET memory_limit = '{self.memory_limit}'")
+        con.execute(f"SET temp_directory = '{tempfile.gettempdir()}/paisa_duckdb_spill'")
+        con.execute("SET preserve_insertion_order = false")
+        return con
+
+    def publish(self, lakehouse: Lakehouse, tables: list[str]) -> dict[str, str]:
+        """Expose each Delta table in the warehouse file as `layer.name`.
+
+        A local lake is exposed as views over the Parquet files of the table's current Delta
+        version (no copy, readable by any DuckDB client with no extension); a remote lake is
+        copied into tables, since DuckDB's Azure extension cannot be installed offline.
+        Returns how each table was exposed.
+        """
+        target = self.database_path()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        exposed: dict[str, str] = {}
+        with duckdb.connect(str(target)) as con:
+            for table in tables:
+                layer, name = table.split(".")
+                con.execute(f'CREATE SCHEMA IF NOT EXISTS "{layer}"')
+                dt = lakehouse.delta_table(table)
+                if dt is None:
+                    continue
+                qualified = f'"{layer}"."{name}"'
+                con.execute(f"DROP VIEW IF EXISTS {qualified}")
+                con.execute(f"DROP TABLE IF EXISTS {qualified}")
+                files = dt.file_uris()
+                if files and not is_remote_uri(lakehouse.resolved_root()):
+                    listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+                    con.execute(
+                        f"CREATE VIEW {qualified} AS SELECT * FROM read_parquet([{listing}])"
+                    )
+                    exposed[table] = "view"
+                    continue
+                con.register("_source", dt.to_pyarrow_dataset())
+                con.execute(f"CREATE TABLE {qualified} AS SELECT * FROM _source")
+                con.unregister("_source")
+                exposed[table] = "table"
+        return exposed

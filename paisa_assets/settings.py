@@ -1,0 +1,33 @@
+"""Environment variables that configure paisa, and their zero-configuration defaults.
+
+Resources receive `EnvVar`s when a variable is set, so Dagster resolves the value at run time
+and shows only the variable's name in the UI; when it is not set, the local default applies.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dagster import EnvVar
+
+LANDING_ROOT = "PAISA_LANDING_ROOT"
+LAKE_ROOT = "PAISA_LAKE_ROOT"
+WAREHOUSE_PATH = "PAISA_WAREHOUSE_PATH"
+LANDING_SENSOR_INTERVAL = "PAISA_LANDING_SENSOR_INTERVAL_SECONDS"
+
+DEFAULTS = {
+    LANDING_ROOT: "data/landing",
+    LAKE_ROOT: "data/lake",
+    WAREHOUSE_PATH: "data/warehouse.duckdb",
+    LANDING_SENSOR_INTERVAL: "30",
+}
+
+
+def setting(name: str) -> str | EnvVar:
+    """The variable as an `EnvVar` when it is set, else its default."""
+    return EnvVar(name) if os.environ.get(name) else DEFAULTS[name]
+
+
+def resolved(name: str) -> str:
+    """The variable's value for code that runs outside a Dagster resource (the CLI, sensors)."""
+    return os.environ.get(name) or DEFAULTS[name]

@@ -1,0 +1,21 @@
+"""Table names, in one place: `layer.name`, mirrored by the Dagster asset keys."""
+
+from dagster import AssetKey
+
+BRONZE_REVIEWS = "bronze.amazon_reviews"
+BRONZE_METADATA = "bronze.amazon_metadata"
+BRONZE_QUARANTINE = "bronze.quarantine"
+BRONZE_INGESTED_FILES = "bronze.ingested_files"
+SILVER_REVIEWS = "silver.amazon_reviews"
+SILVER_METADATA = "silver.amazon_metadata"
+SILVER_QUARANTINE = "silver.quarantine"
+GOLD_REVIEWS_ENRICHED = "gold.reviews_enriched"
+GOLD_PRODUCT_SUMMARY = "gold.product_summary"
+GOLD_CATEGORY_MONTHLY = "gold.category_monthly"
+GOLD_KPIS = "gold.kpis"
+GOLD_TABLES = (GOLD_REVIEWS_ENRICHED, GOLD_PRODUCT_SUMMARY, GOLD_CATEGORY_MONTHLY, GOLD_KPIS)
+
+
+def asset_key(table: str) -> AssetKey:
+    """`bronze.amazon_reviews` -> AssetKey(["bronze", "amazon_reviews"])."""
+    return AssetKey(table.split("."))

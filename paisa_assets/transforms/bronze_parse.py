@@ -1,0 +1,176 @@
+"""Turn the raw bytes of one landing file into bronze rows and quarantine rows.
+
+Bronze keeps every value as it arrived: strings as they are, every other JSON value as its JSON
+text, so nothing is lost to type coercion and typing mistakes are caught (and explained) in
+silver. Top-level fields the contract does not name are kept in `_rescued_data`, as Auto
+Loader does. A line that is not a JSON object, or bytes that cannot be decompressed, become a
+quarantine row with a reason; every line before and after it still lands.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+import orjson
+import pyarrow as pa
+
+SUPPORTED_SUFFIXES = (".json", ".jsonl", ".ndjson")
+RAW_TEXT_LIMIT = 10_000  # characters of a bad line kept in quarantine; the line number locates it
+
+BRONZE_QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("_line", pa.int64()),
+        ("raw", pa.string()),
+        ("reason", pa.string()),
+    ]
+)
+
+
+@dataclass
+class ParsedBatch:
+    """Up to `batch_rows` good rows of a file and the quarantine entries met on the way."""
+
+    rows: pa.Table
+    quarantine: list[tuple[int | None, str | None, str]] = field(default_factory=list)
+
+
+def is_supported(path: str) -> bool:
+    name = path.lower().removesuffix(".gz")
+    return name.endswith(SUPPORTED_SUFFIXES)
+
+
+def bronze_data_schema(columns: Sequence[str]) -> pa.Schema:
+    """The data part of a bronze table: every named column and `_rescued_data` as strings."""
+    return pa.schema(
+        [(name, pa.string()) for name in columns]
+        + [("_rescued_data", pa.string()), ("_line", pa.int64())]
+    )
+
+
+def _shorten(raw: bytes) -> str:
+    text = raw.decode("utf-8", errors="backslashreplace").rstrip("\r\n")
+    if len(text) > RAW_TEXT_LIMIT:
+        return text[:RAW_TEXT_LIMIT] + f"... [{len(text) - RAW_TEXT_LIMIT} more characters]"
+    return text
+
+
+def _line_error(raw: bytes, error: Exception) -> str:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"invalid UTF-8 at byte {exc.start}"
+    message = str(error).split("\n")[0]
+    return f"invalid JSON: {message}"
+
+
+class TruncatedFileError(OSError):
+    """The compressed stream ended before its end-of-stream marker."""
+
+
+def _gzip_chunks(stream: BinaryIO, chunk_size: int) -> Iterator[bytes]:
+    """Decompressed chunks of a (possibly multi-member) gzip stream.
+
+    Decompressing chunk by chunk, instead of through `gzip.GzipFile`, means every line that
+    precedes a damaged or truncated region has already been handed over when the damage is hit.
+    """
+    decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    started = False
+    while chunk := stream.read(chunk_size):
+        started = True
+        while chunk:
+            yield decompressor.decompress(chunk)
+            if not decompressor.eof:
+                break
+            chunk = decompressor.unused_data  # the next gzip member, if any
+            decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            started = bool(chunk)
+    if started and not decompressor.eof:
+        raise TruncatedFileError("compressed data ended before the end-of-stream marker")
+
+
+def _plain_chunks(stream: BinaryIO, chunk_size: int) -> Iterator[bytes]:
+    while chunk := stream.read(chunk_size):
+        yield chunk
+
+
+def _lines(stream: BinaryIO, path: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+    chunks = _gzip_chunks if path.lower().endswith(".gz") else _plain_chunks
+    pending = b""
+    for chunk in chunks(stream, chunk_size):
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        yield from complete
+    if pending:
+        yield pending
+
+
+def parse_json_lines(
+    stream: BinaryIO, path: str, columns: Sequence[str], *, batch_rows: int = 50_000
+) -> Iterator[ParsedBatch]:
+    """Yield bronze batches of one file; never raises for bad content, only reports it.
+
+    Memory stays bounded by `batch_rows` whatever the size of the file.
+    """
+    known = set(columns)
+    schema = bronze_data_schema(columns)
+    if not is_supported(path):
+        yield ParsedBatch(
+            schema.empty_table(),
+            [(None, None, "unsupported file type: expected .json, .jsonl or .ndjson (or .gz)")],
+        )
+        return
+    buffers: dict[str, list[str | None]] = {name: [] for name in schema.names}
+    quarantine: list[tuple[int | None, str | None, str]] = []
+    line_number = 0
+    dumps, loads = orjson.dumps, orjson.loads
+    column_buffers = [(name, buffers[name]) for name in columns]
+    rescued_buffer = buffers["_rescued_data"]
+
+    def flush() -> ParsedBatch:
+        table = pa.table(
+            {name: pa.array(values, schema.field(name).type) for name, values in buffers.items()},
+            schema=schema,
+        )
+        batch = ParsedBatch(table, list(quarantine))
+        for values in buffers.values():
+            values.clear()
+        quarantine.clear()
+        return batch
+
+    try:
+        for raw in _lines(stream, path):
+            line_number += 1
+            if not raw.strip():
+                continue
+            try:
+                record = loads(raw)
+            except orjson.JSONDecodeError as exc:
+                quarantine.append((line_number, _shorten(raw), _line_error(raw, exc)))
+                continue
+            if not isinstance(record, dict):
+                kind = type(record).__name__.replace("dict", "object").replace("list", "array")
+                quarantine.append(
+                    (line_number, _shorten(raw), f"not a JSON object: the line is a JSON {kind}")
+                )
+                continue
+            for name, values in column_buffers:
+                value = record.get(name)
+                if value is not None and type(value) is not str:
+                    value = dumps(value).decode()
+                values.append(value)
+            if record.keys() <= known:
+                rescued_buffer.append(None)
+            else:
+                rescued = {key: value for key, value in record.items() if key not in known}
+                rescued_buffer.append(dumps(rescued).decode())
+            buffers["_line"].append(line_number)  # type: ignore[arg-type]
+            if len(buffers["_line"]) >= batch_rows:
+                yield flush()
+    except (OSError, EOFError, zlib.error) as exc:
+        quarantine.append(
+            (None, None, f"unreadable file after line {line_number}: {type(exc).__name__}: {exc}")
+        )
+    yield flush()

@@ -1,0 +1,133 @@
+"""Gold transformations as DuckDB SQL over Arrow relations (no Dagster, no I/O).
+
+Each function takes a DuckDB connection on which the input relations are registered under the
+names given in its docstring, and returns a lazy relation: DuckDB streams the result and spills
+to disk past its memory limit, so gold builds in bounded memory whatever the lake's size.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+# Gold renames the source's camelCase columns for readers (see the asset descriptions).
+REVIEWS_ENRICHED_SQL = r"""
+WITH meta AS (
+    SELECT asin, title, brand, main_cat, category, price, rank, rank_category
+    FROM silver_metadata
+),
+category_price AS (
+    SELECT main_cat, avg(price) AS mean_price
+    FROM meta WHERE price IS NOT NULL AND main_cat IS NOT NULL
+    GROUP BY main_cat
+),
+global_price AS (
+    SELECT avg(price) AS mean_price FROM meta WHERE price IS NOT NULL
+),
+reviews AS (
+    SELECT review_id, 'batch' AS source, asin, reviewerID, reviewerName, overall, summary,
+           reviewText, review_date, verified, vote, style, image, _ingested_at
+    FROM silver_reviews
+)
+SELECT
+    r.review_id,
+    r.source,
+    r.asin,
+    r.reviewerID AS reviewer_id,
+    r.reviewerName AS reviewer_name,
+    r.overall AS rating,
+    r.summary,
+    r.reviewText AS review_text,
+    r.review_date,
+    CAST(year(r.review_date) AS INTEGER) AS year,
+    CAST(month(r.review_date) AS INTEGER) AS month,
+    r.verified,
+    r.vote AS votes,
+    r.style,
+    CAST(coalesce(len(r.image), 0) AS INTEGER) AS image_count,
+    CAST(len(regexp_extract_all(coalesce(r.reviewText, ''), '\S+')) AS INTEGER) AS review_words,
+    m.asin IS NOT NULL AS has_metadata,
+    m.title,
+    m.brand,
+    m.main_cat,
+    m.category,
+    m.price AS listed_price,
+    coalesce(m.price, cp.mean_price, gp.mean_price) AS price,
+    m.price IS NULL AND coalesce(cp.mean_price, gp.mean_price) IS NOT NULL AS price_imputed,
+    m.rank AS sales_rank,
+    m.rank_category AS sales_rank_category,
+    r._ingested_at
+FROM reviews r
+LEFT JOIN meta m ON m.asin = r.asin
+LEFT JOIN category_price cp ON cp.main_cat = m.main_cat
+CROSS JOIN global_price gp
+"""
+
+PRODUCT_SUMMARY_SQL = """
+SELECT
+    asin,
+    any_value(title) AS title,
+    any_value(brand) AS brand,
+    any_value(main_cat) AS main_cat,
+    any_value(price) AS price,
+    bool_or(price_imputed) AS price_imputed,
+    count(*) AS reviews,
+    avg(rating) AS avg_rating,
+    avg(CAST(verified AS DOUBLE)) AS verified_share,
+    count(*) FILTER (WHERE source = 'batch') AS batch_reviews,
+    count(*) FILTER (WHERE source = 'stream') AS stream_reviews,
+    min(review_date) AS first_review_date,
+    max(review_date) AS last_review_date
+FROM reviews_enriched
+GROUP BY asin
+"""
+
+CATEGORY_MONTHLY_SQL = """
+SELECT
+    coalesce(main_cat, 'Unknown') AS main_cat,
+    year,
+    month,
+    count(*) AS reviews,
+    avg(rating) AS avg_rating,
+    avg(CAST(verified AS DOUBLE)) AS verified_share,
+    avg(price) AS avg_price
+FROM reviews_enriched
+GROUP BY ALL
+"""
+
+KPIS_SQL = """
+SELECT
+    count(*) AS reviews,
+    count(DISTINCT reviewer_id) AS reviewers,
+    count(DISTINCT asin) AS products,
+    avg(rating) AS avg_rating,
+    avg(CAST(verified AS DOUBLE)) AS verified_share,
+    count(*) FILTER (WHERE source = 'batch') AS batch_reviews,
+    count(*) FILTER (WHERE source = 'stream') AS stream_reviews,
+    min(review_date) AS first_review_date,
+    max(review_date) AS last_review_date
+FROM reviews_enriched
+"""
+
+
+def reviews_enriched(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyRelation:
+    """Reviews left-joined to metadata, price imputed by category mean then global mean.
+
+    Inputs: `silver_reviews`, `silver_metadata`. Imputation means are over products (each asin
+    once), not over reviews, so a heavily reviewed product does not skew its category's price.
+    """
+    return con.sql(REVIEWS_ENRICHED_SQL)
+
+
+def product_summary(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyRelation:
+    """One row per reviewed product. Input: `reviews_enriched`."""
+    return con.sql(PRODUCT_SUMMARY_SQL)
+
+
+def category_monthly(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyRelation:
+    """One row per main category, year and month. Input: `reviews_enriched`."""
+    return con.sql(CATEGORY_MONTHLY_SQL)
+
+
+def kpis(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyRelation:
+    """A single row of headline figures. Input: `reviews_enriched`."""
+    return con.sql(KPIS_SQL)

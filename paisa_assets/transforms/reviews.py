@@ -1,0 +1,162 @@
+"""Type and validate bronze review rows into silver rows and quarantine rows (SCHEMAS.md).
+
+Decisions beyond the contract text:
+
+- asin and reviewerID are trimmed (and review_id is computed from the trimmed values), so stray
+  whitespace cannot make two ids for one review.
+- "Present" means not null: an empty or blank `overall`, `vote`, `verified`, `style`, `image` or
+  `unixReviewTime` is a violation, not a missing value. A null `overall` is allowed (null rating),
+  as every field but asin may be missing in the source.
+- `verified` accepts "true"/"false" in any case with surrounding whitespace.
+- `overall` must be a whole number: "5", "5.0" and "5e0" are 5; "4.5", "0" and "6.0" are out of
+  range; "NaN", "inf" and words are not numbers.
+- review_date: the UTC date of unixReviewTime; when that is absent or outside years 1..9999,
+  reviewTime parsed as "MM D, YYYY"; else null. An unparseable reviewTime is kept raw, not
+  quarantined (the contract has no reason for it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import polars as pl
+
+from paisa_assets.transforms.dedupe import keep_first_per_key
+from paisa_assets.transforms.json_values import (
+    decode_string_array,
+    normalise_json_object,
+    parse_boolean,
+    parse_decimal,
+    parse_integer,
+)
+from paisa_assets.transforms.quarantine import (
+    REASON_COLUMN,
+    check,
+    check_with_value,
+    is_blank,
+    keep_raw,
+    reasons_expr,
+    split_by_reason,
+)
+from paisa_assets.transforms.schemas import (
+    BRONZE_REVIEWS_COLUMNS,
+    BRONZE_REVIEWS_SCHEMA,
+    SILVER_REVIEWS_SCHEMA,
+    conform_bronze,
+)
+
+REVIEW_ID_SEPARATOR = "\x1f"
+REVIEW_ID_BYTES = 8
+REVIEW_DATE_FORMAT = "%m %d, %Y"
+
+_SECONDS_PER_DAY = 86_400
+_FIRST_DAY = (dt.date(1, 1, 1) - dt.date(1970, 1, 1)).days
+_LAST_DAY = (dt.date(9999, 12, 31) - dt.date(1970, 1, 1)).days
+
+
+def review_id(reviewer_id: str, asin: str) -> str:
+    """The stable id of one review: blake2b-64 hex of reviewerID, 0x1F, asin.
+
+    A cryptographic digest, unlike Polars' hash, is the same in every process and library
+    version, so ids written to Delta years ago still match recomputed ones.
+    """
+    key = f"{reviewer_id}{REVIEW_ID_SEPARATOR}{asin}".encode()
+    return hashlib.blake2b(key, digest_size=REVIEW_ID_BYTES).hexdigest()
+
+
+def review_ids(reviewer_ids: pl.Series, asins: pl.Series) -> pl.Series:
+    """`review_id` of every row; null where either part is null."""
+    blake2b = hashlib.blake2b
+    keys = pl.concat_str(
+        [reviewer_ids.cast(pl.String), asins.cast(pl.String)], separator=REVIEW_ID_SEPARATOR
+    )
+    digests = [
+        None if key is None else blake2b(key.encode(), digest_size=REVIEW_ID_BYTES).hexdigest()
+        for key in pl.select(keys).to_series().to_list()
+    ]
+    return pl.Series("review_id", digests, dtype=pl.String)
+
+
+def review_id_expr(reviewer_id: str = "reviewerID", asin: str = "asin") -> pl.Expr:
+    """`review_ids` as an expression over two columns of a frame."""
+    return (
+        pl.struct(reviewer_id, asin)
+        .map_batches(
+            lambda pairs: review_ids(pairs.struct.field(reviewer_id), pairs.struct.field(asin)),
+            return_dtype=pl.String,
+            is_elementwise=True,
+        )
+        .alias("review_id")
+    )
+
+
+def epoch_seconds_to_date(seconds: pl.Expr) -> pl.Expr:
+    """UTC date of epoch seconds; null outside years 1..9999 (not representable in Delta)."""
+    days = seconds.floordiv(_SECONDS_PER_DAY)
+    return pl.when(days.is_between(_FIRST_DAY, _LAST_DAY)).then(days.cast(pl.Int32)).cast(pl.Date)
+
+
+def review_time_to_date(review_time: pl.Expr) -> pl.Expr:
+    """Date of a reviewTime such as "09 5, 2015"; null when it does not parse."""
+    return review_time.str.strip_chars().str.strptime(pl.Date, REVIEW_DATE_FORMAT, strict=False)
+
+
+def _typed(bronze: pl.DataFrame) -> pl.DataFrame:
+    """Bronze rows with every silver column typed and every contract check's reason."""
+    style = normalise_json_object(bronze.get_column("style"))
+    image = decode_string_array(bronze.get_column("image"))
+    overall = parse_decimal(pl.col("overall"))
+    whole = overall.value.is_between(1, 5) & (overall.value.floor() == overall.value)
+    verified = parse_boolean(pl.col("verified"))
+    vote = parse_integer(pl.col("vote"), thousands=True)
+    unix_time = parse_integer(pl.col("unixReviewTime"))
+    checks = [
+        check(is_blank(pl.col("asin")), "missing asin"),
+        check(is_blank(pl.col("reviewerID")), "missing reviewerID"),
+        check_with_value(overall.invalid, "overall is not a number", pl.col("overall")),
+        check_with_value(
+            overall.value.is_not_null() & ~whole, "overall out of range", pl.col("overall")
+        ),
+        check_with_value(verified.invalid, "verified is not a boolean", pl.col("verified")),
+        check_with_value(vote.invalid, "vote is not an integer", pl.col("vote")),
+        check(style.invalid, "style is not a JSON object"),
+        check(image.invalid, "image is not a JSON array of strings"),
+        check_with_value(
+            unix_time.invalid, "unixReviewTime is not an integer", pl.col("unixReviewTime")
+        ),
+    ]
+    asin = bronze.get_column("asin").str.strip_chars()
+    reviewer_id = bronze.get_column("reviewerID").str.strip_chars()
+    return bronze.with_columns(
+        *keep_raw(BRONZE_REVIEWS_COLUMNS),
+        reasons_expr(checks).alias(REASON_COLUMN),
+        review_ids(reviewer_id, asin),
+        asin,
+        reviewer_id,
+        pl.when(whole).then(overall.value).cast(pl.Int32).alias("overall"),
+        unix_time.value.alias("unixReviewTime"),
+        pl.coalesce(
+            epoch_seconds_to_date(unix_time.value), review_time_to_date(pl.col("reviewTime"))
+        ).alias("review_date"),
+        verified.value.alias("verified"),
+        vote.value.alias("vote"),
+        style.value.alias("style"),
+        image.value.alias("image"),
+    )
+
+
+def split_reviews(bronze: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(silver review rows, quarantine rows) of a bronze reviews frame; no deduplication.
+
+    Silver rows follow SILVER_REVIEWS_SCHEMA and quarantine rows QUARANTINE_SCHEMA exactly,
+    whatever the input (including zero rows or all-null columns).
+    """
+    typed = _typed(conform_bronze(bronze, BRONZE_REVIEWS_SCHEMA))
+    return split_by_reason(typed, SILVER_REVIEWS_SCHEMA, BRONZE_REVIEWS_COLUMNS)
+
+
+def dedupe_reviews(reviews: pl.DataFrame) -> pl.DataFrame:
+    """One row per review_id: the first arrival, i.e. smallest (_source_file, _line), the rule
+    the silver MERGE applies across batches."""
+    return keep_first_per_key(reviews, "review_id", ("_source_file", "_line"))

@@ -1,0 +1,46 @@
+"""Apply costly per-row work only to the rows that need it.
+
+`pl.when(mask).then(f(col))` evaluates `f` on every row, and most metadata rows need no cleaning
+at all (no tag, no entity, no stray whitespace). Gathering the few rows that do, transforming
+them and scattering the results back keeps the cost proportional to the dirty rows, which is
+what makes the Python fallbacks (html.unescape, JSON parsing of nested objects) affordable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import polars as pl
+
+
+def where(mask: pl.Series, values: pl.Series) -> pl.Series:
+    """`values` where `mask` is true, null elsewhere (a null mask counts as false)."""
+    return pl.select(pl.when(mask).then(values)).to_series().alias(values.name)
+
+
+def apply_where(
+    values: pl.Series, mask: pl.Series, transform: Callable[[pl.Series], pl.Series]
+) -> pl.Series:
+    """`transform` applied to the rows where `mask` is true; other rows are returned unchanged.
+
+    `transform` must map a Series to one of the same length and dtype.
+    """
+    indices = mask.fill_null(False).arg_true()
+    if len(indices) == 0:
+        return values
+    if len(indices) == len(values):
+        return transform(values).alias(values.name)
+    changed = transform(values.gather(indices))
+    result = values.clone()
+    result.scatter(indices, changed)
+    return result
+
+
+def map_python(values: pl.Series, mask: pl.Series, function: Callable[[str], object]) -> pl.Series:
+    """`function` (plain Python, one value at a time) on the non-null rows selected by `mask`."""
+
+    def transform(subset: pl.Series) -> pl.Series:
+        results = [None if value is None else function(value) for value in subset.to_list()]
+        return pl.Series(subset.name, results, dtype=subset.dtype)
+
+    return apply_where(values, mask, transform)
