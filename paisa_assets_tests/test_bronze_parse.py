@@ -87,9 +87,7 @@ def test_truncated_gzip_keeps_the_lines_before_the_damage() -> None:
 def test_corrupt_gzip_is_one_quarantine_row() -> None:
     rows, quarantine = parse(b"this is not gzip at all")
     assert rows == []
-    assert [reason.split(":")[0] for _, _, reason in quarantine] == [
-        "unreadable file after line 0"
-    ]
+    assert [reason.split(":")[0] for _, _, reason in quarantine] == ["unreadable file after line 0"]
     assert "error" in quarantine[0][2]
 
 

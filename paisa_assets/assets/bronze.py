@@ -200,6 +200,7 @@ def ingest_partition(
 ) -> IngestOutcome:
     """Ingest every new or changed file of one landing folder, file by file."""
     lakehouse.ensure(table, bronze_schema(columns), partition_by=["_partition"])
+    lakehouse.ensure(BRONZE_QUARANTINE, QUARANTINE_SCHEMA, partition_by=["dataset"])
     outcome = IngestOutcome()
     known = already_ingested(lakehouse, dataset, partition)
     for file in landing.list_files(dataset, partition):

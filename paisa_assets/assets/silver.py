@@ -21,7 +21,7 @@ from dagster import (
 
 from paisa_assets.assets.reporting import table_metadata
 from paisa_assets.partitions import metadata_partitions, reviews_partitions
-from paisa_assets.resources.lakehouse import Lakehouse, sql_string
+from paisa_assets.resources.lakehouse import Lakehouse, sql_string, to_arrow
 from paisa_assets.resources.landing_zone import METADATA_DATASET, REVIEWS_DATASET
 from paisa_assets.tables import (
     BRONZE_METADATA,
@@ -147,6 +147,11 @@ def refresh_partitions(
     """Bring silver in line with bronze for these partitions, in one MERGE."""
     bronze = lakehouse.read(spec.bronze_table, where=pl.col("_partition").is_in(partitions))
     typed, quarantine = spec.split(bronze)
+    lakehouse.ensure(
+        SILVER_QUARANTINE,
+        to_arrow(pl.DataFrame(schema=SILVER_QUARANTINE_SCHEMA)).schema,
+        partition_by=["dataset"],
+    )
     winners = spec.dedupe(typed)
     owned = in_list("t._partition", partitions)
     changed = (

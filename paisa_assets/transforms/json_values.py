@@ -16,6 +16,8 @@ from typing import Generic, NamedTuple, TypeVar
 import orjson
 import polars as pl
 
+from paisa_assets.transforms.rowwise import apply_where, map_python, where
+
 T = TypeVar("T", pl.Series, pl.Expr)
 
 
@@ -38,16 +40,23 @@ STRING_ARRAY_PATTERN = rf"^{_WS}\[{_WS}(?:{_STRING}{_WS}(?:,{_WS}{_STRING}{_WS})
 FLAT_OBJECT_PATTERN = rf"^{_WS}\{{{_WS}(?:{_MEMBER}{_WS}(?:,{_WS}{_MEMBER}{_WS})*)?\}}{_WS}$"
 _OBJECT_LIKE_PATTERN = rf"^{_WS}\{{[\s\S]*\}}{_WS}$"
 
+# The compact form written by orjson (bronze) with no escape sequence: its strings can be cut
+# apart at '","' without a JSON parser, several times faster than `str.json_decode`.
+_PLAIN = r'[^"\\\x00-\x1F]*'
+_COMPACT_PLAIN_ARRAY_PATTERN = rf'^\["{_PLAIN}"(?:,"{_PLAIN}")*\]$'
+
 # Whitespace outside JSON strings is insignificant: keep every string token, drop the rest.
 _STRING_OR_WHITESPACE = r'("(?:[^"\\]|\\[\s\S])*")|[ \t\n\r]+'
-_JSON_WHITESPACE = r"[ \t\n\r]"
+# Matches when whitespace occurs outside the strings: only those rows need compacting (orjson's
+# output, i.e. all of bronze's own JSON text, never does).
+_WHITESPACE_OUTSIDE_STRINGS = r'^(?:[^" \t\n\r]|"(?:[^"\\]|\\[\s\S])*")*[ \t\n\r]'
 
 _STRING_LIST = pl.List(pl.String())
 
 
-def _where(mask: pl.Series, values: pl.Series) -> pl.Series:
-    """`values` where `mask` is true, null elsewhere (mask nulls count as false)."""
-    return pl.select(pl.when(mask).then(values)).to_series().alias(values.name)
+def _split_compact_plain(texts: pl.Series) -> pl.Series:
+    inner = texts.str.slice(2, texts.str.len_chars() - 4)
+    return inner.str.split('","')
 
 
 def _python_string_arrays(texts: pl.Series) -> pl.Series:
@@ -59,18 +68,26 @@ def _python_string_arrays(texts: pl.Series) -> pl.Series:
     )
 
 
+def _json_decode_string_arrays(texts: pl.Series) -> pl.Series:
+    try:
+        return texts.str.json_decode(_STRING_LIST)
+    except pl.exceptions.ComputeError:
+        return _python_string_arrays(texts)
+
+
 def decode_string_array(texts: pl.Series) -> Parsed[pl.Series]:
     """JSON-array-of-strings text -> List[String], plus the rows that are not such an array.
 
     `[]` is a valid, empty list; `[1, 2]`, `"x"`, `null` (as text) and malformed JSON are invalid.
     """
     texts = texts.cast(pl.String)
-    valid = texts.str.contains(STRING_ARRAY_PATTERN)
-    candidates = _where(valid, texts)
-    try:
-        values = candidates.str.json_decode(_STRING_LIST)
-    except pl.exceptions.ComputeError:
-        values = _python_string_arrays(candidates)
+    valid = texts.str.contains(STRING_ARRAY_PATTERN).fill_null(False)
+    plain = texts.str.contains(_COMPACT_PLAIN_ARRAY_PATTERN).fill_null(False)
+    values = pl.select(
+        pl.when(plain)
+        .then(_split_compact_plain(where(plain, texts)))
+        .otherwise(_json_decode_string_arrays(where(valid & ~plain, texts)))
+    ).to_series()
     return Parsed(values.alias(texts.name), _present_but(texts, valid))
 
 
@@ -79,23 +96,23 @@ def _present_but(texts: pl.Series, valid: pl.Series) -> pl.Series:
     return (texts.is_not_null() & ~valid.fill_null(False)).alias(texts.name)
 
 
-def _is_python_object(text: str) -> bool:
+def _object_or_null(text: str) -> str | None:
     try:
-        return isinstance(orjson.loads(text), dict)
+        return text if isinstance(orjson.loads(text), dict) else None
     except orjson.JSONDecodeError:
-        return False
+        return None
 
 
-def _nested_objects(texts: pl.Series, flat: pl.Series) -> pl.Series:
-    """Mask of the rows that are JSON objects with nested values (the grammar check cannot
-    recurse, so the few `{...}` rows that failed it are settled by a real parser)."""
-    suspects = (~flat.fill_null(False) & texts.str.contains(_OBJECT_LIKE_PATTERN)).fill_null(False)
-    nested = pl.Series(texts.name, [False] * len(texts), dtype=pl.Boolean)
-    indices = suspects.arg_true()
-    if len(indices):
-        checks = [_is_python_object(text) for text in texts.gather(indices).to_list()]
-        nested.scatter(indices, checks)
-    return nested
+def _valid_objects(texts: pl.Series) -> pl.Series:
+    """The rows that are JSON objects, else null. The grammar check cannot recurse, so the few
+    `{...}` rows that fail it (nested values) are settled by a real parser."""
+    flat = texts.str.contains(FLAT_OBJECT_PATTERN).fill_null(False)
+    suspects = ~flat & texts.str.contains(_OBJECT_LIKE_PATTERN).fill_null(False)
+    return map_python(where(flat | suspects, texts), suspects, _object_or_null)
+
+
+def _compact(texts: pl.Series) -> pl.Series:
+    return texts.str.replace_all(_STRING_OR_WHITESPACE, "${1}")
 
 
 def compact_json(texts: pl.Series) -> pl.Series:
@@ -104,18 +121,17 @@ def compact_json(texts: pl.Series) -> pl.Series:
     A textual rewrite (not parse and re-serialise) so the result is the same on the vectorised
     and the Python path, and numbers and escapes keep their exact spelling.
     """
-    spaced = texts.str.contains(_JSON_WHITESPACE)
-    compacted = texts.str.replace_all(_STRING_OR_WHITESPACE, "${1}")
-    return pl.select(pl.when(spaced).then(compacted).otherwise(texts)).to_series()
+    texts = texts.cast(pl.String)
+    return apply_where(texts, texts.str.contains(_WHITESPACE_OUTSIDE_STRINGS), _compact)
 
 
 def normalise_json_object(texts: pl.Series) -> Parsed[pl.Series]:
     """JSON-object text -> compact JSON-object text, plus the rows that are not a JSON object."""
     texts = texts.cast(pl.String)
-    flat = texts.str.contains(FLAT_OBJECT_PATTERN)
-    valid = flat.fill_null(False) | _nested_objects(texts, flat)
-    values = compact_json(_where(valid, texts)).alias(texts.name)
-    return Parsed(values, _present_but(texts, valid))
+    objects = _valid_objects(texts)
+    return Parsed(
+        compact_json(objects).alias(texts.name), _present_but(texts, objects.is_not_null())
+    )
 
 
 _INTEGER_PATTERN = r"^\s*[+-]?[0-9]+\s*$"
@@ -123,10 +139,12 @@ _GROUPED_INTEGER_PATTERN = r"^\s*[+-]?(?:[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+)\s*$"
 _DECIMAL_PATTERN = r"^\s*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*$"
 
 
-def _typed_where(text: pl.Expr, pattern: str, dtype: pl.DataType, strip: str) -> Parsed[pl.Expr]:
-    """Cast the rows matching `pattern` (after deleting `strip` characters); a present row that
-    does not match, or overflows `dtype`, is invalid."""
-    cleaned = text.str.replace_all(strip, "", literal=True) if strip else text
+def _cast_matching(
+    text: pl.Expr, pattern: str, dtype: pl.DataType, separator: str = ""
+) -> Parsed[pl.Expr]:
+    """Cast the rows matching `pattern` (with `separator` deleted); a present row that does not
+    match, or overflows `dtype`, is invalid."""
+    cleaned = text.str.replace_all(separator, "", literal=True) if separator else text
     value = (
         pl.when(text.str.contains(pattern))
         .then(cleaned.str.strip_chars())
@@ -142,8 +160,8 @@ def parse_integer(text: pl.Expr, *, thousands: bool = False) -> Parsed[pl.Expr]:
     so a malformed grouping such as "1,23" stays invalid instead of silently becoming 123.
     """
     if thousands:
-        return _typed_where(text, _GROUPED_INTEGER_PATTERN, pl.Int64(), ",")
-    return _typed_where(text, _INTEGER_PATTERN, pl.Int64(), "")
+        return _cast_matching(text, _GROUPED_INTEGER_PATTERN, pl.Int64(), ",")
+    return _cast_matching(text, _INTEGER_PATTERN, pl.Int64())
 
 
 def parse_decimal(text: pl.Expr) -> Parsed[pl.Expr]:
@@ -151,11 +169,12 @@ def parse_decimal(text: pl.Expr) -> Parsed[pl.Expr]:
 
     Stricter than a float cast, which would also accept "NaN" and "inf" as numbers.
     """
-    return _typed_where(text, _DECIMAL_PATTERN, pl.Float64(), "")
+    return _cast_matching(text, _DECIMAL_PATTERN, pl.Float64())
 
 
 def parse_boolean(text: pl.Expr) -> Parsed[pl.Expr]:
-    """ "true"/"false" (JSON booleans; case and surrounding whitespace ignored) -> Boolean."""
+    """JSON boolean text -> Boolean; case and surrounding whitespace are ignored ("True" is
+    what Python-written producers emit)."""
     word = text.str.strip_chars().str.to_lowercase()
     value = pl.when(word == "true").then(True).when(word == "false").then(False)
     return Parsed(value, text.is_not_null() & value.is_null())

@@ -21,7 +21,7 @@ import polars as pl
 from paisa_assets.transforms.dedupe import keep_first_per_key
 from paisa_assets.transforms.html_text import clean_main_cat, strip_html, unescape_html_lists
 from paisa_assets.transforms.json_values import decode_string_array, normalise_json_object
-from paisa_assets.transforms.prices import price_exprs
+from paisa_assets.transforms.prices import parse_prices
 from paisa_assets.transforms.quarantine import (
     REASON_COLUMN,
     check,
@@ -72,7 +72,7 @@ def _typed(bronze: pl.DataFrame) -> pl.DataFrame:
         clean_main_cat(bronze.get_column("main_cat"), category.list.first()),
         *(lists[name].value for name in LIST_FIELDS if name != "category"),
         unescape_html_lists(category).alias("category"),
-        *price_exprs(pl.col("price")),
+        *parse_prices(bronze.get_column("price")),
         pl.col("price").alias("price_raw"),
         *parse_ranks(bronze.get_column("rank")),
         pl.col("rank").alias("rank_raw"),

@@ -19,18 +19,23 @@ def where(mask: pl.Series, values: pl.Series) -> pl.Series:
 
 
 def apply_where(
-    values: pl.Series, mask: pl.Series, transform: Callable[[pl.Series], pl.Series]
+    values: pl.Series,
+    mask: pl.Series,
+    transform: Callable[[pl.Series], pl.Series],
+    source: pl.Series | None = None,
 ) -> pl.Series:
-    """`transform` applied to the rows where `mask` is true; other rows are returned unchanged.
+    """`values`, with the rows where `mask` is true replaced by `transform` of those rows of
+    `source` (by default `values` itself).
 
-    `transform` must map a Series to one of the same length and dtype.
+    `transform` must map a Series to one of the same length and of the dtype of `values`.
     """
+    source = values if source is None else source
     indices = mask.fill_null(False).arg_true()
     if len(indices) == 0:
         return values
     if len(indices) == len(values):
-        return transform(values).alias(values.name)
-    changed = transform(values.gather(indices))
+        return transform(source).alias(values.name)
+    changed = transform(source.gather(indices))
     result = values.clone()
     result.scatter(indices, changed)
     return result

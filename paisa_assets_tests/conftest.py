@@ -1,0 +1,93 @@
+"""Shared fixtures: a landing zone, lake and warehouse in a temporary folder, and a real
+(ephemeral) Dagster instance to run the asset graph through."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import pytest
+from dagster import DagsterInstance, Definitions
+
+from paisa_assets.definitions import build_definitions
+from paisa_assets.resources.lakehouse import Lakehouse
+from paisa_assets.resources.landing_zone import LocalLandingZone
+from paisa_assets.resources.warehouse import Warehouse
+
+
+@dataclass
+class Workspace:
+    root: Path
+    landing: LocalLandingZone
+    lakehouse: Lakehouse
+    warehouse: Warehouse
+    defs: Definitions
+
+    @property
+    def landing_root(self) -> Path:
+        return self.root / "landing"
+
+    def write_landing_file(
+        self, relative: str, records: list[dict], raw_lines: tuple[bytes, ...] = ()
+    ) -> Path:
+        """A gzip JSON-lines file in the landing zone; `raw_lines` are appended verbatim."""
+        path = self.landing_root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lines = [orjson.dumps(record) for record in records] + list(raw_lines)
+        path.write_bytes(gzip.compress(b"\n".join(lines) + b"\n", mtime=0))
+        return path
+
+    def versions(self, tables: list[str]) -> dict[str, int | None]:
+        return {table: self.lakehouse.version(table) for table in tables}
+
+
+def make_workspace(root: Path) -> Workspace:
+    landing = LocalLandingZone(root=str(root / "landing"))
+    lakehouse = Lakehouse(root=str(root / "lake"))
+    warehouse = Warehouse(path=str(root / "warehouse.duckdb"))
+    return Workspace(
+        root, landing, lakehouse, warehouse, build_definitions(landing, lakehouse, warehouse)
+    )
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    return make_workspace(tmp_path)
+
+
+@pytest.fixture
+def instance() -> Iterator[DagsterInstance]:
+    with DagsterInstance.ephemeral() as dagster_instance:
+        yield dagster_instance
+
+
+def review(n: int, **overrides: object) -> dict:
+    """A valid batch review; `n` makes reviewer and product distinct per call."""
+    record = {
+        "asin": f"B{n % 7:09d}",
+        "reviewerID": f"A{n:013d}",
+        "reviewerName": f"Reviewer {n}",
+        "overall": float(1 + n % 5),
+        "reviewText": "Works as described, would buy again.",
+        "summary": "Good",
+        "unixReviewTime": 1_400_000_000 + n * 86_400,
+        "reviewTime": "05 13, 2014",
+        "verified": True,
+    }
+    record.update(overrides)
+    return record
+
+
+def product(n: int, **overrides: object) -> dict:
+    record = {
+        "asin": f"B{n:09d}",
+        "title": f"Product {n}",
+        "main_cat": "Toys &amp; Games",
+        "price": f"${n + 1}.99",
+        "category": ["Toys &amp; Games", "Puzzles"],
+    }
+    record.update(overrides)
+    return record
