@@ -133,7 +133,8 @@ def reconciliation_check(
     def _check(
         context: AssetCheckExecutionContext, lakehouse: Lakehouse, warehouse: Warehouse
     ) -> AssetCheckResult:
-        keys = _quoted(natural_key)
+        # Silver trims the key columns before hashing them, so the independent count does too.
+        keys = ", ".join(f'trim("{column}")' for column in natural_key)
         bronze, quarantined, distinct_valid = _query(
             lakehouse,
             warehouse,

@@ -141,18 +141,25 @@ def test_full_valid_row() -> None:
     ]
 
 
-def test_only_asin_and_reviewer_are_required() -> None:
-    silver, quarantine = split_reviews(bronze_reviews({"asin": ASIN, "reviewerID": REVIEWER}))
+def test_only_asin_reviewer_and_rating_are_required() -> None:
+    silver, quarantine = split_reviews(
+        bronze_reviews({"asin": ASIN, "reviewerID": REVIEWER, "overall": "4.0"})
+    )
     assert quarantine.is_empty()
     row = silver.row(0, named=True)
     assert row["review_id"] == REVIEW_ID
     typed = [name for name in SILVER_REVIEWS_SCHEMA.names() if not name.startswith("_")]
-    assert [name for name in typed if row[name] is not None] == ["review_id", "asin", "reviewerID"]
+    assert [name for name in typed if row[name] is not None] == [
+        "review_id",
+        "asin",
+        "reviewerID",
+        "overall",
+    ]
 
 
 @pytest.mark.parametrize(
     ("overall", "expected"),
-    [("5.0", 5), ("1", 1), ("3.0", 3), (" 4 ", 4), ("2.", 2), ("5e0", 5), (None, None)],
+    [("5.0", 5), ("1", 1), ("3.0", 3), (" 4 ", 4), ("2.", 2), ("5e0", 5)],
 )
 def test_overall(overall: str | None, expected: int | None) -> None:
     assert silver_value("overall", overall=overall) == expected
@@ -241,6 +248,7 @@ def test_image_is_decoded(image: str | None, expected: list[str] | None) -> None
         ({"asin": "  "}, "missing asin"),
         ({"reviewerID": None}, "missing reviewerID"),
         ({"reviewerID": "\t"}, "missing reviewerID"),
+        ({"overall": None}, "missing overall"),
         ({"overall": "five"}, "overall is not a number: five"),
         ({"overall": ""}, "overall is not a number: "),
         ({"overall": "NaN"}, "overall is not a number: NaN"),
@@ -343,20 +351,22 @@ def test_all_null_data_columns() -> None:
     silver, quarantine = split_reviews(bronze)
     assert silver.schema == SILVER_REVIEWS_SCHEMA
     assert silver.is_empty()
-    assert quarantine["reason"].to_list() == ["missing asin; missing reviewerID"] * 2
+    assert quarantine["reason"].to_list() == [
+        "missing asin; missing reviewerID; missing overall"
+    ] * 2
 
 
 def test_untyped_all_null_columns_are_cast() -> None:
     """Columns of the Null dtype (a frame built from nothing but nulls) still type correctly."""
     bronze = bronze_reviews(VALID).with_columns(
-        pl.lit(None).alias(name) for name in BRONZE_REVIEWS_COLUMNS[2:]
+        pl.lit(None).alias(name) for name in BRONZE_REVIEWS_COLUMNS[4:]
     )
     assert bronze.schema["vote"] == pl.Null
     silver, quarantine = split_reviews(bronze)
     assert quarantine.is_empty()
     assert silver.schema == SILVER_REVIEWS_SCHEMA
     assert silver.select("review_id", "overall", "vote", "image").rows() == [
-        (REVIEW_ID, None, None, None)
+        (REVIEW_ID, 5, None, None)
     ]
 
 

@@ -22,8 +22,6 @@ _RANK = r"^>? ?#? ?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+) in "
 # scraper cut the link off.
 _SEE_TOP_SUFFIX = r"(?i) ?\( ?(?:See top\b[^)]*\)?)?$"
 
-RANK_COLUMNS = ("rank", "rank_category")
-
 
 def first_rank_text(raw: pl.Series) -> pl.Series:
     """The rank string itself, or the first element of a JSON array of them, as plain text."""
