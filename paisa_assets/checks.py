@@ -134,18 +134,18 @@ def reconciliation_check(
         context: AssetCheckExecutionContext, lakehouse: Lakehouse, warehouse: Warehouse
     ) -> AssetCheckResult:
         # Silver trims the key columns before hashing them, so the independent count does too.
-        keys = ", ".join(f'trim("{column}")' for column in natural_key)
+        trimmed = ", ".join(f'trim(b."{column}")' for column in natural_key)
         bronze, quarantined, distinct_valid = _query(
             lakehouse,
             warehouse,
             f"""
             WITH q AS (SELECT _source_file, _line FROM quarantine WHERE dataset = '{dataset}'),
             valid AS (
-                SELECT {keys} FROM bronze b
+                SELECT ({trimmed}) AS natural_key FROM bronze b
                 ANTI JOIN q ON q._source_file = b._source_file AND q._line = b._line
             )
             SELECT (SELECT count(*) FROM bronze), (SELECT count(*) FROM q),
-                   (SELECT count(DISTINCT ({keys})) FROM valid)
+                   (SELECT count(DISTINCT natural_key) FROM valid)
             """,
             {"bronze": bronze_table, "quarantine": SILVER_QUARANTINE},
             empty_when_missing={"quarantine": SILVER_QUARANTINE_SCHEMA},

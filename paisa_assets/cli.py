@@ -113,8 +113,10 @@ def demo(reviews: int, seed: int) -> None:
     for summary in summaries:
         status = "ok" if summary.success else "FAILED"
         click.echo(f"  {summary.job:<22} {status:<7} run {summary.run_id}")
-    if not all(s.success for s in summaries):
-        _fail(f"a run failed: open `paisa dev` (DAGSTER_HOME={home}) to see its logs")
+        for check in summary.failed_checks:
+            click.echo(f"      asset check failed: {check}")
+    if not all(s.success and not s.failed_checks for s in summaries):
+        _fail(f"a run or check failed: open `paisa dev` (DAGSTER_HOME={home}) to see why")
     click.echo("")
     click.echo(f"Delta tables:   {Path(settings.resolved(settings.LAKE_ROOT)).absolute()}")
     click.echo(f"DuckDB file:    {Path(settings.resolved(settings.WAREHOUSE_PATH)).absolute()}")

@@ -12,7 +12,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from dagster import DagsterInstance, Definitions
+from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -60,6 +60,16 @@ class RunSummary:
     run_id: str
     success: bool
     partitions: int
+    failed_checks: list[str]
+
+
+def summarize(job: str, result: ExecuteInProcessResult, partitions: int) -> RunSummary:
+    failed = [
+        f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+        for evaluation in result.get_asset_check_evaluations()
+        if not evaluation.passed
+    ]
+    return RunSummary(job, result.run_id, result.success, partitions, failed)
 
 
 def materialize_everything(instance: DagsterInstance, defs: Definitions) -> list[RunSummary]:
@@ -78,11 +88,11 @@ def materialize_everything(instance: DagsterInstance, defs: Definitions) -> list
             },
             raise_on_error=False,
         )
-        summaries.append(RunSummary(job.name, result.run_id, result.success, len(keys)))
+        summaries.append(summarize(job.name, result, len(keys)))
         if not result.success:
             return summaries
     result = defs.resolve_job_def(gold_job.name).execute_in_process(
         instance=instance, raise_on_error=False
     )
-    summaries.append(RunSummary(gold_job.name, result.run_id, result.success, 0))
+    summaries.append(summarize(gold_job.name, result, 0))
     return summaries

@@ -16,6 +16,7 @@ from paisa_assets.definitions import build_definitions
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.landing_zone import LocalLandingZone
 from paisa_assets.resources.warehouse import Warehouse
+from paisa_assets.runner import materialize_everything
 
 
 @dataclass
@@ -91,3 +92,11 @@ def product(n: int, **overrides: object) -> dict:
     }
     record.update(overrides)
     return record
+
+
+def materialize_all(instance: DagsterInstance, workspace: Workspace) -> None:
+    """Ingest every landing folder and rebuild gold; every run and every asset check must pass."""
+    summaries = materialize_everything(instance, workspace.defs)
+    assert [(s.job, s.success, s.failed_checks) for s in summaries] == [
+        (s.job, True, []) for s in summaries
+    ]

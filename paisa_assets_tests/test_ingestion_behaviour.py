@@ -9,7 +9,7 @@ import os
 import polars as pl
 from dagster import DagsterInstance, RunRequest, SensorResult, SkipReason, build_sensor_context
 
-from paisa_assets.runner import materialize_everything, sync_partitions
+from paisa_assets.runner import sync_partitions
 from paisa_assets.sensors import landing_zone_sensor
 from paisa_assets.tables import (
     BRONZE_INGESTED_FILES,
@@ -20,7 +20,7 @@ from paisa_assets.tables import (
     SILVER_QUARANTINE,
     SILVER_REVIEWS,
 )
-from paisa_assets_tests.conftest import Workspace, product, review
+from paisa_assets_tests.conftest import Workspace, materialize_all, product, review
 
 ALL_TABLES = [
     BRONZE_REVIEWS,
@@ -66,7 +66,7 @@ def test_malformed_line_is_quarantined_with_reason_while_the_rest_lands(
     )
     workspace.write_landing_file("amazon_metadata/partition_0/part-00000.json.gz", [product(1)])
     sync_partitions(instance, workspace.landing)
-    assert all(s.success for s in materialize_everything(instance, workspace.defs))
+    materialize_all(instance, workspace)
 
     lake = workspace.lakehouse
     assert lake.count(BRONZE_REVIEWS) == 4
@@ -101,7 +101,7 @@ def test_rerun_changes_no_table_and_duplicates_across_partitions_are_dropped(
         "amazon_metadata/partition_0/part-00000.json.gz", [product(n) for n in range(7)]
     )
     sync_partitions(instance, workspace.landing)
-    assert all(s.success for s in materialize_everything(instance, workspace.defs))
+    materialize_all(instance, workspace)
     silver = workspace.lakehouse.read(SILVER_REVIEWS)
     assert silver.height == 15
     assert silver["review_id"].n_unique() == 15
@@ -113,7 +113,7 @@ def test_rerun_changes_no_table_and_duplicates_across_partitions_are_dropped(
     contents = {
         t: workspace.lakehouse.read(t).drop("_ingested_at", strict=False) for t in ALL_TABLES
     }
-    assert all(s.success for s in materialize_everything(instance, workspace.defs))
+    materialize_all(instance, workspace)
     assert workspace.versions(ALL_TABLES) == before
     for table, frame in contents.items():
         assert workspace.lakehouse.read(table).drop("_ingested_at", strict=False).equals(frame)
@@ -181,7 +181,7 @@ def test_a_changed_file_replaces_its_rows_and_can_withdraw_silver_rows(
     )
     workspace.write_landing_file("amazon_metadata/partition_0/part-00000.json.gz", [product(1)])
     sync_partitions(instance, workspace.landing)
-    materialize_everything(instance, workspace.defs)
+    materialize_all(instance, workspace)
     assert workspace.lakehouse.count(BRONZE_QUARANTINE) == 1
 
     workspace.write_landing_file(
@@ -189,7 +189,7 @@ def test_a_changed_file_replaces_its_rows_and_can_withdraw_silver_rows(
     )
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
-    assert all(s.success for s in materialize_everything(instance, workspace.defs))
+    materialize_all(instance, workspace)
 
     lake = workspace.lakehouse
     assert lake.count(BRONZE_REVIEWS) == 3
@@ -208,6 +208,6 @@ def test_unknown_fields_are_rescued_not_dropped(
         [review(1, helpful_ratio=0.5, locale={"lang": "en"})],
     )
     sync_partitions(instance, workspace.landing)
-    materialize_everything(instance, workspace.defs)
+    materialize_all(instance, workspace)
     rescued = workspace.lakehouse.read(SILVER_REVIEWS)["_rescued_data"].to_list()
     assert [json.loads(r) for r in rescued] == [{"helpful_ratio": 0.5, "locale": {"lang": "en"}}]

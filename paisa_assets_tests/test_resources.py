@@ -48,9 +48,9 @@ def test_missing_table_reads_empty_only_with_a_schema(tmp_path: Path) -> None:
     lake = Lakehouse(root=str(tmp_path))
     assert lake.read("gold.none", schema={"a": pl.Int64()}).height == 0
     assert lake.count("gold.none") == 0
-    with pytest.raises(LookupError, match="gold.none does not exist yet"):
+    with pytest.raises(LookupError, match=r"gold\.none does not exist yet"):
         lake.read("gold.none")
-    with pytest.raises(ValueError, match="layer.name"):
+    with pytest.raises(ValueError, match=r"layer\.name"):
         lake.uri("no_layer")
 
 

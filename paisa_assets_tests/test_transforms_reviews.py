@@ -351,9 +351,9 @@ def test_all_null_data_columns() -> None:
     silver, quarantine = split_reviews(bronze)
     assert silver.schema == SILVER_REVIEWS_SCHEMA
     assert silver.is_empty()
-    assert quarantine["reason"].to_list() == [
-        "missing asin; missing reviewerID; missing overall"
-    ] * 2
+    assert (
+        quarantine["reason"].to_list() == ["missing asin; missing reviewerID; missing overall"] * 2
+    )
 
 
 def test_untyped_all_null_columns_are_cast() -> None:
