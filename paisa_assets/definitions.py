@@ -18,7 +18,7 @@ from paisa_assets.jobs import gold_job, metadata_ingest_job, reviews_ingest_job
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.landing_zone import LandingZone, LocalLandingZone
 from paisa_assets.resources.warehouse import Warehouse
-from paisa_assets.sensors import gold_automation_sensor, landing_zone_sensor
+from paisa_assets.sensors import gold_sensor, landing_zone_sensor
 from paisa_assets.settings import LAKE_ROOT, LANDING_ROOT, WAREHOUSE_PATH, setting
 
 ASSETS = [
@@ -61,7 +61,7 @@ def build_definitions(
         assets=ASSETS,
         asset_checks=asset_checks,
         jobs=[reviews_ingest_job, metadata_ingest_job, gold_job],
-        sensors=[landing_zone_sensor, gold_automation_sensor],
+        sensors=[landing_zone_sensor, gold_sensor],
         resources=resources,
     )
 

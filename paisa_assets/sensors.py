@@ -1,4 +1,4 @@
-"""Sensors: the landing-zone sensor (new folders and files) and the gold automation sensor."""
+"""Sensors: the landing-zone sensor (new folders and files) and the gold sensor."""
 
 import hashlib
 import json
@@ -6,22 +6,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from dagster import (
-    AssetSelection,
-    AutomationConditionSensorDefinition,
     DefaultSensorStatus,
     RunRequest,
+    RunsFilter,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
     sensor,
 )
+from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
-from paisa_assets.jobs import INGEST_JOBS
+from paisa_assets.assets.gold import GOLD_INPUTS, INPUTS_KEY, input_versions
+from paisa_assets.jobs import INGEST_JOBS, gold_job
 from paisa_assets.partitions import metadata_partitions, reviews_partitions
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.landing_zone import DATASETS, LandingFile, LandingZone
 from paisa_assets.settings import LANDING_SENSOR_INTERVAL, resolved
-from paisa_assets.tables import BRONZE_INGESTED_FILES
+from paisa_assets.tables import BRONZE_INGESTED_FILES, GOLD_REVIEWS_ENRICHED
 
 PARTITIONS = {"amazon_reviews": reviews_partitions, "amazon_metadata": metadata_partitions}
 
@@ -120,10 +121,30 @@ def landing_zone_sensor(
     )
 
 
-gold_automation_sensor = AutomationConditionSensorDefinition(
-    "gold_automation_sensor",
-    target=AssetSelection.groups("gold", "serving"),
-    default_status=DefaultSensorStatus.RUNNING,
+@sensor(
+    name="gold_sensor",
+    job=gold_job,
     minimum_interval_seconds=30,
-    description="Rebuilds gold and the warehouse once ingestion runs have updated silver.",
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Rebuilds gold and the warehouse when silver has Delta versions that gold was "
+    "not built from (one gold run at a time).",
 )
+def gold_sensor(context: SensorEvaluationContext, lakehouse: Lakehouse) -> RunRequest | SkipReason:
+    """Compare silver's Delta versions with those gold recorded in its last commit.
+
+    The tables are the truth here too: unlike an event-driven condition, an update that lands
+    while gold is being rebuilt cannot be missed, because the next tick sees the version gap.
+    """
+    wanted = input_versions(lakehouse, GOLD_INPUTS)
+    if all(version is None for version in wanted.values()):
+        return SkipReason("silver is empty: nothing to build gold from yet")
+    built = lakehouse.last_commit_metadata(GOLD_REVIEWS_ENRICHED).get(INPUTS_KEY)
+    if built == wanted:
+        return SkipReason(f"gold is up to date with silver {wanted}")
+    active = context.instance.get_run_records(
+        RunsFilter(job_name=gold_job.name, statuses=IN_PROGRESS_RUN_STATUSES), limit=1
+    )
+    if active:
+        return SkipReason("a gold run is already queued or running")
+    key = ",".join(f"{table}@{version}" for table, version in sorted(wanted.items()))
+    return RunRequest(run_key=f"gold:{key}")

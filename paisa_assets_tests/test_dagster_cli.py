@@ -22,6 +22,19 @@ BIN = Path(sys.executable).parent
 INGEST = "bronze/amazon_reviews,silver/amazon_reviews"
 
 
+def dagster_env(root: Path) -> dict[str, str]:
+    """Environment for a `dagster` process on a fresh instance and the workspace under `root`."""
+    home = root / "dagster_home"
+    home.mkdir(exist_ok=True)
+    shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
+    return os.environ | {
+        "DAGSTER_HOME": str(home),
+        "PAISA_LANDING_ROOT": str(root / "landing"),
+        "PAISA_LAKE_ROOT": str(root / "lake"),
+        "PAISA_WAREHOUSE_PATH": str(root / "warehouse.duckdb"),
+    }
+
+
 @pytest.fixture
 def cli_env(tmp_path: Path) -> dict[str, str]:
     workspace = make_workspace(tmp_path)
@@ -33,15 +46,7 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     workspace.write_landing_file(
         "amazon_metadata/partition_0/part-00000.json.gz", [product(n) for n in range(7)]
     )
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
-    return os.environ | {
-        "DAGSTER_HOME": str(home),
-        "PAISA_LANDING_ROOT": str(workspace.landing_root),
-        "PAISA_LAKE_ROOT": str(tmp_path / "lake"),
-        "PAISA_WAREHOUSE_PATH": str(tmp_path / "warehouse.duckdb"),
-    }
+    return dagster_env(tmp_path)
 
 
 def run(command: list[str], env: dict[str, str]) -> str:

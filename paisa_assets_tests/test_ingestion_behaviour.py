@@ -10,7 +10,7 @@ import polars as pl
 from dagster import DagsterInstance, RunRequest, SensorResult, SkipReason, build_sensor_context
 
 from paisa_assets.runner import sync_partitions
-from paisa_assets.sensors import landing_zone_sensor
+from paisa_assets.sensors import gold_sensor, landing_zone_sensor
 from paisa_assets.tables import (
     BRONZE_INGESTED_FILES,
     BRONZE_QUARANTINE,
@@ -211,3 +211,31 @@ def test_unknown_fields_are_rescued_not_dropped(
     materialize_all(instance, workspace)
     rescued = workspace.lakehouse.read(SILVER_REVIEWS)["_rescued_data"].to_list()
     assert [json.loads(r) for r in rescued] == [{"helpful_ratio": 0.5, "locale": {"lang": "en"}}]
+
+
+def test_gold_sensor_requests_a_rebuild_only_when_silver_moved_on(
+    workspace: Workspace, instance: DagsterInstance
+) -> None:
+    def gold_tick():
+        context = build_sensor_context(
+            instance=instance, resources={"lakehouse": workspace.lakehouse}
+        )
+        return gold_sensor(context)
+
+    assert "silver is empty" in gold_tick().skip_message
+    workspace.write_landing_file(
+        "amazon_reviews/partition_0/part-00000.json.gz", [review(n) for n in range(3)]
+    )
+    sync_partitions(instance, workspace.landing)
+    materialize_all(instance, workspace)
+    assert "gold is up to date" in gold_tick().skip_message
+
+    workspace.write_landing_file(
+        "amazon_reviews/partition_0/part-00001.json.gz", [review(n) for n in range(10, 12)]
+    )
+    workspace.defs.resolve_job_def("reviews_ingest_job").execute_in_process(
+        instance=instance, partition_key="partition_0"
+    )
+    request = gold_tick()
+    assert isinstance(request, RunRequest)
+    assert request.run_key == "gold:silver.amazon_metadata@None,silver.amazon_reviews@2"

@@ -11,7 +11,6 @@ import duckdb
 import polars as pl
 from dagster import (
     AssetExecutionContext,
-    AutomationCondition,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -98,7 +97,6 @@ def build_gold_asset(
         description=description,
         kinds={"delta", "duckdb"},
         tags={"layer": "gold"},
-        automation_condition=AutomationCondition.eager(),
     )
     def _gold(
         context: AssetExecutionContext, lakehouse: Lakehouse, warehouse: Warehouse
@@ -112,9 +110,11 @@ def build_gold_asset(
 
 ENRICHED_INPUT = {"reviews_enriched": GOLD_REVIEWS_ENRICHED}
 
+GOLD_INPUTS = {"silver_reviews": SILVER_REVIEWS, "silver_metadata": SILVER_METADATA}
+
 gold_reviews_enriched = build_gold_asset(
     GOLD_REVIEWS_ENRICHED,
-    inputs={"silver_reviews": SILVER_REVIEWS, "silver_metadata": SILVER_METADATA},
+    inputs=GOLD_INPUTS,
     query=sql.reviews_enriched,
     description=(
         "One row per review (review_id), batch and stream (`source`), left-joined to product "
@@ -151,7 +151,6 @@ gold_kpis = build_gold_asset(
     description="The DuckDB file (default data/warehouse.duckdb) exposing every gold table as "
     '`gold.<name>` to any SQL client: `paisa sql "select * from gold.kpis"`.',
     kinds={"duckdb"},
-    automation_condition=AutomationCondition.eager(),
 )
 def warehouse_views(
     context: AssetExecutionContext, lakehouse: Lakehouse, warehouse: Warehouse
