@@ -54,7 +54,7 @@ def generate(
     quiet: bool,
 ) -> None:
     """Write a realistic landing zone (gzip JSON lines in the real folder layout)."""
-    from paisa_assets.sample_data import generate_landing_zone
+    from paisa_assets.generator import generate_landing_zone
 
     root = out or Path(settings.resolved(settings.LANDING_ROOT))
     try:
@@ -101,7 +101,7 @@ def demo(reviews: int, seed: int) -> None:
         _fail("paisa demo runs on a local landing zone; unset PAISA_LANDING_ROOT")
     if not _landing_has_data(landing_root):
         click.echo(f"no landing data in {landing_root}: generating {reviews:,} reviews")
-        from paisa_assets.sample_data import generate_landing_zone
+        from paisa_assets.generator import generate_landing_zone
 
         generate_landing_zone(landing_root, reviews=reviews, seed=seed, progress=True)
     home = ensure_dagster_home(DEFAULT_DAGSTER_HOME)

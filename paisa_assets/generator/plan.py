@@ -1,0 +1,178 @@
+"""The numeric plan of a sample: who reviews what, with which rating, landing where.
+
+Everything random is drawn here, vectorised with numpy from one seeded generator, so the plan
+(and therefore every file) depends only on the seed and the sizes, never on the number of
+worker processes that later turn it into text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from paisa_assets.generator.vocabulary import CATEGORIES
+
+FACTORS = 8
+# Target share of ratings 1..5 (the real data: mostly five stars).
+RATING_SHARES = np.array([0.07, 0.05, 0.08, 0.20, 0.60])
+START = 946_684_800  # 2000-01-01
+END = 1_538_352_000  # 2018-10-01
+DAY = 86_400
+
+# Row kinds in the review and metadata plans.
+VALID, EXACT_DUPLICATE, NEAR_DUPLICATE, NO_ASIN, NO_REVIEWER, BAD_RATING, MALFORMED = range(7)
+
+
+@dataclass
+class Catalog:
+    category: np.ndarray  # category index per product
+    popularity: np.ndarray  # sampling weight per product
+    factors: np.ndarray
+    bias: np.ndarray
+    has_metadata: np.ndarray
+    seed: np.ndarray  # text seed per product
+
+
+@dataclass
+class ReviewPlan:
+    """One entry per line to write: index of the base review, kind, target folder."""
+
+    user: np.ndarray
+    product: np.ndarray
+    rating: np.ndarray
+    time: np.ndarray
+    seed: np.ndarray
+    noisy: np.ndarray
+    base: np.ndarray  # per line: index into the arrays above
+    kind: np.ndarray  # per line
+    folder: np.ndarray  # per line
+
+
+def make_catalog(rng: np.random.Generator, products: int) -> Catalog:
+    category = rng.integers(0, len(CATEGORIES), products)
+    ranks = rng.permutation(products) + 1
+    return Catalog(
+        category=category,
+        popularity=1.0 / ranks**0.8,
+        factors=rng.normal(0, 0.45, (products, FACTORS)),
+        bias=rng.normal(0, 0.5, products),
+        has_metadata=rng.random(products) < 0.95,
+        seed=rng.integers(0, 2**62, products),
+    )
+
+
+def _sample_products(
+    rng: np.random.Generator, catalog: Catalog, preferred: np.ndarray
+) -> np.ndarray:
+    """A product per review: 70% from the reviewer's preferred category, else any, by popularity."""
+    n = preferred.size
+    chosen = np.empty(n, dtype=np.int64)
+    in_category = rng.random(n) < 0.7
+    anywhere = np.flatnonzero(~in_category)
+    weights = catalog.popularity / catalog.popularity.sum()
+    chosen[anywhere] = rng.choice(catalog.category.size, anywhere.size, p=weights)
+    for category in np.unique(preferred[in_category]):
+        rows = np.flatnonzero(in_category & (preferred == category))
+        members = np.flatnonzero(catalog.category == category)
+        if members.size == 0:
+            members = np.arange(catalog.category.size)
+        p = catalog.popularity[members] / catalog.popularity[members].sum()
+        chosen[rows] = members[rng.choice(members.size, rows.size, p=p)]
+    return chosen
+
+
+def plan_reviews(
+    rng: np.random.Generator, catalog: Catalog, *, reviews: int, reviewers: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """`reviews` distinct (user, product) pairs, users heavy-tailed in activity."""
+    activity = rng.pareto(1.2, reviewers) + 1.0
+    activity /= activity.sum()
+    preferences = rng.integers(0, len(CATEGORIES), (reviewers, 2))
+    users = np.empty(0, dtype=np.int64)
+    products = np.empty(0, dtype=np.int64)
+    for _ in range(50):
+        missing = reviews - users.size
+        if missing <= 0:
+            break
+        batch = int(missing * 1.3) + 16
+        new_users = rng.choice(reviewers, batch, p=activity)
+        preferred = preferences[new_users, rng.integers(0, 2, batch)]
+        new_products = _sample_products(rng, catalog, preferred)
+        users = np.concatenate([users, new_users])
+        products = np.concatenate([products, new_products])
+        _, first = np.unique(users * catalog.category.size + products, return_index=True)
+        keep = np.sort(first)[:reviews]
+        users, products = users[keep], products[keep]
+    if users.size < reviews:
+        raise ValueError(
+            f"cannot draw {reviews:,} distinct reviewer/product pairs from {reviewers:,} "
+            f"reviewers and {catalog.category.size:,} products: raise --products or --reviewers"
+        )
+    return users, products
+
+
+def ratings_for(
+    rng: np.random.Generator,
+    catalog: Catalog,
+    users: np.ndarray,
+    products: np.ndarray,
+    reviewers: int,
+) -> np.ndarray:
+    """Ratings from the latent model, cut at quantiles so their shares match the real ones."""
+    user_factors = rng.normal(0, 0.45, (reviewers, FACTORS))
+    user_bias = rng.normal(0, 0.4, reviewers)
+    score = (
+        user_bias[users]
+        + catalog.bias[products]
+        + np.einsum("ij,ij->i", user_factors[users], catalog.factors[products])
+        + rng.normal(0, 0.35, users.size)
+    )
+    thresholds = np.quantile(score, np.cumsum(RATING_SHARES)[:-1])
+    return (np.searchsorted(thresholds, score) + 1).astype(np.int64)
+
+
+def plan_lines(
+    rng: np.random.Generator,
+    valid: int,
+    folders: int,
+    *,
+    duplicate_share: float,
+    violation_kinds: tuple[int, ...],
+    quirks: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(base index, kind, folder) per line, and the count of contract-violating rows.
+
+    Valid rows come first, then duplicates of valid rows (half of them in another folder),
+    then contract violations (copies of valid rows with one field broken), then malformed
+    lines; every folder's lines are shuffled later by the writer.
+    """
+    base = [np.arange(valid)]
+    kind = [np.full(valid, VALID)]
+    folder = [rng.integers(0, folders, valid)]
+    duplicates = round(valid * duplicate_share)
+    if duplicates:
+        sources = rng.choice(valid, duplicates, replace=False)
+        base.append(sources)
+        kind.append(np.where(rng.random(duplicates) < 0.6, EXACT_DUPLICATE, NEAR_DUPLICATE))
+        moved = rng.random(duplicates) < 0.5
+        folder.append(np.where(moved, rng.integers(0, folders, duplicates), folder[0][sources]))
+    violations = max(len(violation_kinds), valid // 20_000) if quirks else 0
+    if violations:
+        base.append(rng.integers(0, valid, violations))
+        kinds = np.array(violation_kinds)
+        kind.append(kinds[np.arange(violations) % kinds.size])
+        folder.append(rng.integers(0, folders, violations))
+    lines = sum(len(b) for b in base)
+    malformed = max(1, round(lines / 10_000)) if quirks else 0
+    if malformed:
+        base.append(rng.integers(0, valid, malformed))
+        kind.append(np.full(malformed, MALFORMED))
+        folder.append(rng.integers(0, folders, malformed))
+    return np.concatenate(base), np.concatenate(kind), np.concatenate(folder), violations
+
+
+def review_times(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Review dates at midnight UTC, skewed towards recent years like the real data."""
+    seconds = START + ((END - START) * rng.beta(3.0, 1.2, n)).astype(np.int64)
+    return seconds - seconds % DAY
