@@ -1,6 +1,6 @@
 """How fast `paisa generate` writes a landing zone: rows/s, wall time, bytes, peak memory.
 
-    python benchmarks/bench_generate.py [REVIEWS]      (default 1,000,000)
+python benchmarks/bench_generate.py [REVIEWS]      (default 1,000,000)
 """
 
 from __future__ import annotations

@@ -109,7 +109,8 @@ def demo(reviews: int, seed: int) -> None:
     defs = build_definitions()
     with DagsterInstance.get() as instance:
         sync_partitions(instance, LocalLandingZone(root=str(landing_root)))
-        summaries = materialize_everything(instance, defs)
+        click.echo("materializing bronze -> silver -> gold through Dagster ...")
+        summaries = materialize_everything(instance, defs, log_level="WARNING")
     for summary in summaries:
         status = "ok" if summary.success else "FAILED"
         click.echo(f"  {summary.job:<22} {status:<7} run {summary.run_id}")

@@ -72,8 +72,14 @@ def summarize(job: str, result: ExecuteInProcessResult, partitions: int) -> RunS
     return RunSummary(job, result.run_id, result.success, partitions, failed)
 
 
-def materialize_everything(instance: DagsterInstance, defs: Definitions) -> list[RunSummary]:
-    """Ingest every known folder of both datasets (one run each), then rebuild gold."""
+def materialize_everything(
+    instance: DagsterInstance, defs: Definitions, log_level: str = "DEBUG"
+) -> list[RunSummary]:
+    """Ingest every known folder of both datasets (one run each), then rebuild gold.
+
+    `log_level` only filters what reaches the console; the instance keeps every event.
+    """
+    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     summaries: list[RunSummary] = []
     for dataset in ("amazon_metadata", "amazon_reviews"):
         keys = instance.get_dynamic_partitions(PARTITIONS[dataset].name)
@@ -86,13 +92,14 @@ def materialize_everything(instance: DagsterInstance, defs: Definitions) -> list
                 ASSET_PARTITION_RANGE_START_TAG: keys[0],
                 ASSET_PARTITION_RANGE_END_TAG: keys[-1],
             },
+            run_config=run_config,
             raise_on_error=False,
         )
         summaries.append(summarize(job.name, result, len(keys)))
         if not result.success:
             return summaries
     result = defs.resolve_job_def(gold_job.name).execute_in_process(
-        instance=instance, raise_on_error=False
+        instance=instance, run_config=run_config, raise_on_error=False
     )
     summaries.append(summarize(gold_job.name, result, 0))
     return summaries

@@ -71,7 +71,9 @@ def materialize(env: dict[str, str], select: str, *partition_args: str) -> None:
     )
 
 
-def test_one_partition_then_a_backfill_then_gold_and_sql(cli_env: dict[str, str]) -> None:
+def test_one_partition_then_a_backfill_then_gold_and_sql(
+    cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     lake = Lakehouse(root=cli_env["PAISA_LAKE_ROOT"])
     out = run([str(BIN / "paisa"), "sync-partitions"], cli_env)
     assert "amazon_reviews: 3 new partition(s)" in out
@@ -90,7 +92,7 @@ def test_one_partition_then_a_backfill_then_gold_and_sql(cli_env: dict[str, str]
     materialize(cli_env, "group:gold or group:serving")
     assert lake.read(GOLD_KPIS)["reviews"].to_list() == [9]
 
-    os.environ["DAGSTER_HOME"] = cli_env["DAGSTER_HOME"]
+    monkeypatch.setenv("DAGSTER_HOME", cli_env["DAGSTER_HOME"])
     with DagsterInstance.get() as instance:
         materialized = instance.get_materialized_partitions(AssetKey(["silver", "amazon_reviews"]))
     assert materialized == {"partition_0", "partition_1", "partition_2"}
@@ -106,3 +108,31 @@ def test_sql_on_a_missing_warehouse_is_a_clear_error(cli_env: dict[str, str]) ->
     assert result.returncode == 1
     assert "no warehouse at" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_paisa_demo_generates_and_materializes_everything_through_dagster(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = os.environ | {
+        "PAISA_LANDING_ROOT": str(tmp_path / "landing"),
+        "PAISA_LAKE_ROOT": str(tmp_path / "lake"),
+        "PAISA_WAREHOUSE_PATH": str(tmp_path / "warehouse.duckdb"),
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+    }
+    out = run([str(BIN / "paisa"), "demo", "--reviews", "2000"], env)
+    assert "gold_job               ok" in out
+    assert "│ 2000    ┆" in out
+    assert (tmp_path / "dagster_home" / "dagster.yaml").exists()
+    lake = Lakehouse(root=env["PAISA_LAKE_ROOT"])
+    assert lake.read(GOLD_KPIS)["reviews"].to_list() == [2000]
+    monkeypatch.setenv("DAGSTER_HOME", env["DAGSTER_HOME"])
+    with DagsterInstance.get() as instance:
+        gold = instance.get_latest_materialization_event(AssetKey(["gold", "reviews_enriched"]))
+        assert gold is not None
+        metadata = gold.asset_materialization.metadata
+        assert metadata["dagster/row_count"].value == 2000
+        assert "dagster/column_schema" in metadata
+    # A second demo reuses the landing zone and the lake: nothing changes.
+    versions = {t: lake.version(t) for t in (BRONZE_REVIEWS, SILVER_REVIEWS, GOLD_KPIS)}
+    run([str(BIN / "paisa"), "demo"], env)
+    assert {t: lake.version(t) for t in versions} == versions

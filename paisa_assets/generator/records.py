@@ -16,6 +16,7 @@ from paisa_assets.generator.plan import (
 from paisa_assets.generator.text import Choices, review_text, reviewer_name
 
 ALPHANUMERIC = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+IMAGE_HOST = "https://images-na.ssl-images-amazon.com"
 SCATTER_MULTIPLIER = 6_364_136_223_846_793_007  # gcd with 30 is 1
 
 
@@ -89,7 +90,7 @@ def review_record(
         }
     if choices.chance(2):
         record["image"] = [
-            f"https://images-na.ssl-images-amazon.com/images/I/{_code(seed + i, 11)[-11:]}._SY88.jpg"
+            f"{IMAGE_HOST}/images/I/{_code(seed + i, 11)[-11:]}._SY88.jpg"
             for i in range(1 + choices.below(3))
         ]
     if choices.below(1000) < 5:
