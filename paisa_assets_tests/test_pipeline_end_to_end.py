@@ -42,7 +42,9 @@ ALL_TABLES = [
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, GenerationReport]]:
+def lake(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Workspace, GenerationReport, DagsterInstance]]:
     workspace = make_workspace(tmp_path_factory.mktemp("e2e"))
     report = generate_landing_zone(
         workspace.landing_root,
@@ -55,7 +57,7 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, 
     with DagsterInstance.ephemeral() as instance:
         sync_partitions(instance, workspace.landing)
         materialize_all(instance, workspace)
-        yield workspace, report
+        yield workspace, report, instance
 
 
 def count(workspace: Workspace, table: str, **equals: str) -> int:
@@ -66,7 +68,7 @@ def count(workspace: Workspace, table: str, **equals: str) -> int:
 
 
 def test_bronze_holds_every_parsed_line_and_quarantines_the_rest(lake) -> None:
-    workspace, report = lake
+    workspace, report, _ = lake
     assert report.reviews.malformed_lines >= 1 and report.metadata.malformed_lines >= 1
     assert count(workspace, BRONZE_REVIEWS) == report.reviews.parsed_rows
     assert count(workspace, BRONZE_METADATA) == report.metadata.parsed_rows
@@ -84,7 +86,7 @@ def test_bronze_holds_every_parsed_line_and_quarantines_the_rest(lake) -> None:
 
 
 def test_bronze_rows_per_partition_match_the_landing_folders(lake) -> None:
-    workspace, report = lake
+    workspace, report, _ = lake
     per_partition = dict(
         workspace.lakehouse.read(BRONZE_REVIEWS).group_by("_partition").len().iter_rows()
     )
@@ -96,7 +98,7 @@ def test_bronze_rows_per_partition_match_the_landing_folders(lake) -> None:
 
 
 def test_silver_is_deduplicated_and_quarantines_contract_violations(lake) -> None:
-    workspace, report = lake
+    workspace, report, _ = lake
     assert count(workspace, SILVER_REVIEWS) == report.reviews.unique_keys == 3_000
     assert count(workspace, SILVER_METADATA) == report.metadata.unique_keys
     quarantine = workspace.lakehouse.read(SILVER_QUARANTINE)
@@ -119,7 +121,7 @@ def test_silver_is_deduplicated_and_quarantines_contract_violations(lake) -> Non
 
 
 def test_silver_metadata_is_clean(lake) -> None:
-    workspace, _ = lake
+    workspace, _, _ = lake
     metadata = workspace.lakehouse.read(SILVER_METADATA)
     for column in ("main_cat", "title", "brand"):
         values = metadata[column].drop_nulls()
@@ -133,7 +135,7 @@ def test_silver_metadata_is_clean(lake) -> None:
 
 
 def test_gold_joins_every_review_and_imputes_prices(lake) -> None:
-    workspace, report = lake
+    workspace, report, _ = lake
     gold = workspace.lakehouse.read(GOLD_REVIEWS_ENRICHED)
     assert gold.height == report.reviews.unique_keys
     assert gold["has_metadata"].sum() == report.reviews_with_metadata
@@ -149,7 +151,7 @@ def test_gold_joins_every_review_and_imputes_prices(lake) -> None:
 
 
 def test_gold_aggregates_agree_with_reviews_enriched(lake) -> None:
-    workspace, report = lake
+    workspace, report, _ = lake
     gold = workspace.lakehouse.read(GOLD_REVIEWS_ENRICHED)
     kpis = workspace.lakehouse.read(GOLD_KPIS).row(0, named=True)
     assert kpis["reviews"] == report.reviews.unique_keys
@@ -164,7 +166,7 @@ def test_gold_aggregates_agree_with_reviews_enriched(lake) -> None:
 
 
 def test_warehouse_exposes_gold_to_sql(lake) -> None:
-    workspace, report = lake
+    workspace, report, _ = lake
     with duckdb.connect(str(workspace.warehouse.database_path()), read_only=True) as con:
         (reviews,) = con.execute("select reviews from gold.kpis").fetchone()
         (rows,) = con.execute("select count(*) from gold.reviews_enriched").fetchone()
@@ -172,6 +174,13 @@ def test_warehouse_exposes_gold_to_sql(lake) -> None:
 
 
 def test_generation_report_is_saved_beside_the_data(lake) -> None:
-    workspace, report = lake
+    workspace, report, _ = lake
     saved = (Path(workspace.landing_root) / "_generation_report.json").read_text()
     assert GenerationReport.from_json(saved) == report
+
+
+def test_running_everything_again_changes_no_table(lake) -> None:
+    workspace, _, instance = lake
+    before = workspace.versions(ALL_TABLES)
+    materialize_all(instance, workspace)
+    assert workspace.versions(ALL_TABLES) == before
