@@ -36,18 +36,8 @@ def _query(
     relations: dict[str, str],
     empty_when_missing: dict[str, pl.Schema] | None = None,
 ) -> tuple:
-    """One row of SQL over Delta tables; a table named in `empty_when_missing` may not exist yet
-    and then reads as empty with that schema."""
-    empty_when_missing = empty_when_missing or {}
-    with warehouse.engine() as con:
-        for name, table in relations.items():
-            relation = lakehouse.relation(table)
-            if relation is None:
-                if name not in empty_when_missing:
-                    raise LookupError(f"{table} does not exist yet")
-                con.register(name, pl.DataFrame(schema=empty_when_missing[name]).to_arrow())
-                continue
-            con.register(name, relation)
+    """One row of SQL over Delta tables (see `Warehouse.session`)."""
+    with warehouse.session(lakehouse, relations, empty_when_missing) as con:
         row = con.execute(sql).fetchone()
     assert row is not None
     return row
@@ -148,7 +138,7 @@ def reconciliation_check(
                    (SELECT count(DISTINCT natural_key) FROM valid)
             """,
             {"bronze": bronze_table, "quarantine": SILVER_QUARANTINE},
-            empty_when_missing={"quarantine": SILVER_QUARANTINE_SCHEMA},
+            empty_when_missing={SILVER_QUARANTINE: SILVER_QUARANTINE_SCHEMA},
         )
         silver = lakehouse.count(silver_table)
         duplicates = bronze - quarantined - distinct_valid

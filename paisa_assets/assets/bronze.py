@@ -21,7 +21,7 @@ from dagster import (
     asset,
 )
 
-from paisa_assets.assets.reporting import table_metadata
+from paisa_assets.assets.reporting import Tally, table_metadata
 from paisa_assets.partitions import metadata_partitions, reviews_partitions
 from paisa_assets.resources.lakehouse import Lakehouse, sql_string
 from paisa_assets.resources.landing_zone import (
@@ -78,7 +78,7 @@ def bronze_schema(columns: Sequence[str]) -> pa.Schema:
 
 
 @dataclass
-class IngestOutcome:
+class IngestOutcome(Tally):
     """What one partition's ingestion did, for run metadata and tests."""
 
     files_seen: int = 0
@@ -255,11 +255,7 @@ def build_bronze_asset(
                 f"{outcome.files_skipped} already ingested, {outcome.rows_written} rows, "
                 f"{outcome.rows_quarantined} quarantined"
             )
-            for name in ("files_seen", "files_ingested", "files_skipped"):
-                setattr(total, name, getattr(total, name) + getattr(outcome, name))
-            total.rows_written += outcome.rows_written
-            total.rows_quarantined += outcome.rows_quarantined
-            total.ingested += outcome.ingested
+            total.add(outcome)
         scope = pl.col("_partition").is_in(context.partition_keys)
         return MaterializeResult(
             metadata=table_metadata(

@@ -8,7 +8,6 @@ its commit, so a run whose inputs have not changed writes nothing: re-running ch
 from collections.abc import Callable
 
 import duckdb
-import polars as pl
 from dagster import (
     AssetExecutionContext,
     MaterializeResult,
@@ -60,15 +59,7 @@ def rebuild_gold_table(
                 lakehouse, table, {"written": 0}, up_to_date=MetadataValue.bool(True)
             )
         )
-    with warehouse.engine() as con:
-        for name, source in inputs.items():
-            relation = lakehouse.relation(source)
-            if relation is None:
-                if source not in EMPTY_SCHEMAS:
-                    raise RuntimeError(f"{source} does not exist yet: materialize it first")
-                con.register(name, pl.DataFrame(schema=EMPTY_SCHEMAS[source]).to_arrow())
-            else:
-                con.register(name, relation)
+    with warehouse.session(lakehouse, inputs, EMPTY_SCHEMAS) as con:
         reader = query(con).to_arrow_reader(BATCH_ROWS)
         lakehouse.replace(table, reader, metadata={INPUTS_KEY: versions})
     written = lakehouse.count(table)

@@ -5,6 +5,7 @@ Every asset reports the same shape so the Dagster UI reads the same from bronze 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from typing import Any
 
 import polars as pl
@@ -15,6 +16,15 @@ from paisa_assets.resources.lakehouse import Lakehouse
 
 PREVIEW_ROWS = 5
 PREVIEW_CELL_CHARS = 60
+
+
+@dataclass
+class Tally:
+    """Counts of one unit of work; `add` sums them into a run's total."""
+
+    def add(self, other: Tally) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
 def column_schema(schema: pa.Schema) -> TableSchema:

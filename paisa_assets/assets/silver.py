@@ -19,7 +19,7 @@ from dagster import (
     asset,
 )
 
-from paisa_assets.assets.reporting import table_metadata
+from paisa_assets.assets.reporting import Tally, table_metadata
 from paisa_assets.partitions import metadata_partitions, reviews_partitions
 from paisa_assets.resources.lakehouse import Lakehouse, sql_string, to_arrow
 from paisa_assets.resources.landing_zone import METADATA_DATASET, REVIEWS_DATASET
@@ -86,7 +86,7 @@ METADATA = SilverSpec(
 
 
 @dataclass
-class SilverOutcome:
+class SilverOutcome(Tally):
     bronze_rows: int = 0
     quarantined: int = 0
     duplicates: int = 0
@@ -195,8 +195,7 @@ def build_silver_asset(
         for chunk in chunk_partitions(lakehouse, spec.bronze_table, context.partition_keys):
             outcome = refresh_partitions(lakehouse, spec, chunk)
             context.log.info(f"{spec.silver_table} {chunk[0]}..{chunk[-1]}: {outcome}")
-            for name in vars(total):
-                setattr(total, name, getattr(total, name) + getattr(outcome, name))
+            total.add(outcome)
         return MaterializeResult(
             metadata=table_metadata(
                 lakehouse,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import polars as pl
 from dagster import ConfigurableResource
 from pydantic import Field
 
@@ -29,6 +32,30 @@ class Warehouse(ConfigurableResource):
         con.execute(f"SET temp_directory = '{tempfile.gettempdir()}/paisa_duckdb_spill'")
         con.execute("SET preserve_insertion_order = false")
         return con
+
+    @contextmanager
+    def session(
+        self,
+        lakehouse: Lakehouse,
+        tables: Mapping[str, str],
+        empty_when_missing: Mapping[str, pl.Schema] | None = None,
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """An engine with each Delta table of `tables` ({relation name: table}) registered.
+
+        A table that does not exist yet reads as empty when `empty_when_missing` gives its
+        schema; otherwise its absence is an error that names it.
+        """
+        empty_when_missing = empty_when_missing or {}
+        with self.engine() as con:
+            for name, table in tables.items():
+                relation = lakehouse.relation(table)
+                if relation is None:
+                    if table not in empty_when_missing:
+                        raise LookupError(f"{table} does not exist yet: materialize it first")
+                    con.register(name, pl.DataFrame(schema=empty_when_missing[table]).to_arrow())
+                else:
+                    con.register(name, relation)
+            yield con
 
     def publish(self, lakehouse: Lakehouse, tables: list[str]) -> dict[str, str]:
         """Expose each Delta table in the warehouse file as `layer.name`.
