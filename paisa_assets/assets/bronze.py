@@ -7,7 +7,7 @@ re-ingestion (the overwrite is keyed by file) and never a lost or doubled row.
 """
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import polars as pl
@@ -23,7 +23,7 @@ from dagster import (
 
 from paisa_assets.assets.reporting import Tally, table_metadata
 from paisa_assets.partitions import metadata_partitions, reviews_partitions
-from paisa_assets.resources.lakehouse import Lakehouse, sql_string
+from paisa_assets.resources.lakehouse import Lakehouse, in_list, sql_string
 from paisa_assets.resources.landing_zone import (
     METADATA_DATASET,
     REVIEWS_DATASET,
@@ -41,6 +41,8 @@ from paisa_assets.transforms.bronze_parse import bronze_data_schema, parse_json_
 from paisa_assets.transforms.schemas import BRONZE_METADATA_COLUMNS, BRONZE_REVIEWS_COLUMNS
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
+BATCH_BYTES = 64 * 2**20  # compressed bytes of landing files per bronze commit
+BATCH_FILES = 256
 LINEAGE_FIELDS = [
     ("_partition", pa.string()),
     ("_source_file", pa.string()),
@@ -84,137 +86,167 @@ class IngestOutcome(Tally):
     files_seen: int = 0
     files_ingested: int = 0
     files_skipped: int = 0
+    files_missing_from_landing: int = 0
     rows_written: int = 0
     rows_quarantined: int = 0
-    ingested: list[str] = field(default_factory=list)
 
 
-def already_ingested(lakehouse: Lakehouse, dataset: str, partition: str) -> dict[str, str]:
-    """Fingerprint of every file of the partition the manifest says is ingested."""
+def already_ingested(
+    lakehouse: Lakehouse, dataset: str, partitions: Sequence[str]
+) -> dict[str, str]:
+    """Fingerprint of every file of these partitions that the manifest says is ingested."""
     manifest = lakehouse.read(
         BRONZE_INGESTED_FILES,
         columns=["_source_file", "fingerprint"],
-        where=(pl.col("dataset") == dataset) & (pl.col("_partition") == partition),
+        where=(pl.col("dataset") == dataset) & pl.col("_partition").is_in(list(partitions)),
         schema=pl.Schema(MANIFEST_SCHEMA),
     )
     return dict(zip(manifest["_source_file"], manifest["fingerprint"], strict=True))
 
 
-def ingest_file(
+def batch_files(files: Sequence[LandingFile]) -> Iterator[list[LandingFile]]:
+    """Group files into commits of at most BATCH_BYTES compressed (and BATCH_FILES files).
+
+    One commit per batch instead of per file keeps the Delta log short on a backfill of
+    thousands of folders, while the bytes bound keeps the writer's buffers bounded.
+    """
+    batch: list[LandingFile] = []
+    size = 0
+    for file in files:
+        if batch and (size + file.size > BATCH_BYTES or len(batch) >= BATCH_FILES):
+            yield batch
+            batch, size = [], 0
+        batch.append(file)
+        size += file.size
+    if batch:
+        yield batch
+
+
+def _with_lineage(rows: pa.Table, file: LandingFile, ingested_at: pa.Scalar) -> pa.Table:
+    n = rows.num_rows
+    lineage = [
+        pa.repeat(pa.scalar(file.partition, pa.string()), n),
+        pa.repeat(pa.scalar(file.path, pa.string()), n),
+        pa.repeat(ingested_at, n),
+    ]
+    for (name, _), values in zip(LINEAGE_FIELDS, lineage, strict=True):
+        rows = rows.append_column(name, values)
+    return rows
+
+
+def ingest_files(
     landing: LandingZone,
     lakehouse: Lakehouse,
     *,
     dataset: str,
     table: str,
     columns: Sequence[str],
-    file: LandingFile,
+    files: Sequence[LandingFile],
 ) -> tuple[int, int]:
-    """Replace the bronze rows and quarantine rows of one file; returns (rows, quarantined)."""
+    """Replace the bronze and quarantine rows of these files, then record them in the manifest.
+
+    Returns (rows written, rows quarantined). The data goes first and the manifest last, each
+    write keyed by file, so a crash between them only means the files are ingested again.
+    """
     schema = bronze_schema(columns)
     ingested_at = pa.scalar(datetime.now(UTC), TIMESTAMP)
-    partition = file.partition
     quarantined: list[dict[str, object]] = []
-    rows = 0
+    rows_per_file = dict.fromkeys((f.path for f in files), 0)
+    quarantined_per_file = dict.fromkeys((f.path for f in files), 0)
 
     def batches() -> Iterator[pa.RecordBatch]:
-        nonlocal rows
-        with landing.open(file.path) as stream:
-            for parsed in parse_json_lines(stream, file.path, columns):
-                n = parsed.rows.num_rows
-                rows += n
-                quarantined.extend(
-                    {"_line": line, "raw": raw, "reason": reason}
-                    for line, raw, reason in parsed.quarantine
-                )
-                lineage = [
-                    pa.repeat(pa.scalar(partition, pa.string()), n),
-                    pa.repeat(pa.scalar(file.path, pa.string()), n),
-                    pa.repeat(ingested_at, n),
-                ]
-                table_ = parsed.rows
-                for (name, _), values in zip(LINEAGE_FIELDS, lineage, strict=True):
-                    table_ = table_.append_column(name, values)
-                yield from table_.cast(schema).to_batches()
+        for file in files:
+            with landing.open(file.path) as stream:
+                for parsed in parse_json_lines(stream, file.path, columns):
+                    rows_per_file[file.path] += parsed.rows.num_rows
+                    quarantined_per_file[file.path] += len(parsed.quarantine)
+                    quarantined.extend(
+                        {
+                            "dataset": dataset,
+                            "_partition": file.partition,
+                            "_source_file": file.path,
+                            "_line": line,
+                            "raw": raw,
+                            "reason": reason,
+                            "_ingested_at": ingested_at.as_py(),
+                        }
+                        for line, raw, reason in parsed.quarantine
+                    )
+                    yield from (
+                        _with_lineage(parsed.rows, file, ingested_at).cast(schema).to_batches()
+                    )
 
-    file_scope = f"_partition = {sql_string(partition)} AND _source_file = {sql_string(file.path)}"
+    paths = [f.path for f in files]
+    scope = (
+        f"{in_list('_partition', sorted({f.partition for f in files}))} "
+        f"AND {in_list('_source_file', paths)}"
+    )
     lakehouse.overwrite_where(
         table,
         pa.RecordBatchReader.from_batches(schema, batches()),
-        file_scope,
+        scope,
         partition_by=["_partition"],
-        metadata={"paisa": {"operation": "ingest_file", "source_file": file.path}},
+        metadata={"paisa": {"operation": "ingest_files", "files": len(files)}},
     )
-    existing_quarantine = lakehouse.count(BRONZE_QUARANTINE, pl.col("_source_file") == file.path)
-    if quarantined or existing_quarantine:
+    previously_quarantined = lakehouse.count(BRONZE_QUARANTINE, pl.col("_source_file").is_in(paths))
+    if quarantined or previously_quarantined:
         lakehouse.overwrite_where(
             BRONZE_QUARANTINE,
-            pa.Table.from_pylist(
-                [
-                    {
-                        "dataset": dataset,
-                        "_partition": partition,
-                        "_source_file": file.path,
-                        **entry,
-                        "_ingested_at": ingested_at.as_py(),
-                    }
-                    for entry in quarantined
-                ],
-                schema=QUARANTINE_SCHEMA,
-            ),
-            f"dataset = {sql_string(dataset)} AND {file_scope}",
+            pa.Table.from_pylist(quarantined, schema=QUARANTINE_SCHEMA),
+            f"dataset = {sql_string(dataset)} AND {scope}",
             partition_by=["dataset"],
         )
-    lakehouse.merge(
-        BRONZE_INGESTED_FILES,
-        pl.from_arrow(
-            pa.Table.from_pylist(
-                [
-                    {
-                        "dataset": dataset,
-                        "_partition": partition,
-                        "_source_file": file.path,
-                        "fingerprint": file.fingerprint,
-                        "size": file.size,
-                        "modified": file.modified,
-                        "rows": rows,
-                        "quarantined": len(quarantined),
-                        "_ingested_at": ingested_at.as_py(),
-                    }
-                ],
-                schema=MANIFEST_SCHEMA,
-            )
-        ),  # type: ignore[arg-type]
-        keys=["_source_file"],
+    manifest = pa.Table.from_pylist(
+        [
+            {
+                "dataset": dataset,
+                "_partition": f.partition,
+                "_source_file": f.path,
+                "fingerprint": f.fingerprint,
+                "size": f.size,
+                "modified": f.modified,
+                "rows": rows_per_file[f.path],
+                "quarantined": quarantined_per_file[f.path],
+                "_ingested_at": ingested_at.as_py(),
+            }
+            for f in files
+        ],
+        schema=MANIFEST_SCHEMA,
     )
-    return rows, len(quarantined)
+    lakehouse.merge(BRONZE_INGESTED_FILES, pl.from_arrow(manifest), keys=["_source_file"])  # type: ignore[arg-type]
+    return sum(rows_per_file.values()), len(quarantined)
 
 
-def ingest_partition(
+def ingest_partitions(
     landing: LandingZone,
     lakehouse: Lakehouse,
     *,
     dataset: str,
     table: str,
     columns: Sequence[str],
-    partition: str,
+    partitions: Sequence[str],
 ) -> IngestOutcome:
-    """Ingest every new or changed file of one landing folder, file by file."""
+    """Ingest every new or changed file of these landing folders, in bounded batches."""
     lakehouse.ensure(table, bronze_schema(columns), partition_by=["_partition"])
     lakehouse.ensure(BRONZE_QUARANTINE, QUARANTINE_SCHEMA, partition_by=["dataset"])
+    known = already_ingested(lakehouse, dataset, partitions)
     outcome = IngestOutcome()
-    known = already_ingested(lakehouse, dataset, partition)
-    for file in landing.list_files(dataset, partition):
-        outcome.files_seen += 1
-        if known.get(file.path) == file.fingerprint:
-            outcome.files_skipped += 1
-            continue
-        rows, quarantined = ingest_file(
-            landing, lakehouse, dataset=dataset, table=table, columns=columns, file=file
+    pending: list[LandingFile] = []
+    for partition in partitions:
+        listed = landing.list_files(dataset, partition)
+        outcome.files_seen += len(listed)
+        outcome.files_missing_from_landing += len(
+            {p for p in known if p.split("/")[1] == partition} - {f.path for f in listed}
         )
-        outcome.files_ingested += 1
+        pending += [f for f in listed if known.get(f.path) != f.fingerprint]
+    outcome.files_skipped = outcome.files_seen - len(pending)
+    for batch in batch_files(pending):
+        rows, quarantined = ingest_files(
+            landing, lakehouse, dataset=dataset, table=table, columns=columns, files=batch
+        )
+        outcome.files_ingested += len(batch)
         outcome.rows_written += rows
         outcome.rows_quarantined += quarantined
-        outcome.ingested.append(file.path)
     return outcome
 
 
@@ -240,22 +272,25 @@ def build_bronze_asset(
     def _bronze(
         context: AssetExecutionContext, landing_zone: LandingZone, lakehouse: Lakehouse
     ) -> MaterializeResult:
-        total = IngestOutcome()
-        for partition in context.partition_keys:
-            outcome = ingest_partition(
-                landing_zone,
-                lakehouse,
-                dataset=dataset,
-                table=table,
-                columns=columns,
-                partition=partition,
+        partitions = context.partition_keys
+        total = ingest_partitions(
+            landing_zone,
+            lakehouse,
+            dataset=dataset,
+            table=table,
+            columns=columns,
+            partitions=partitions,
+        )
+        context.log.info(
+            f"{dataset} {partitions[0]}..{partitions[-1]} ({len(partitions)} folder(s)): "
+            f"{total.files_ingested} file(s) ingested, {total.files_skipped} already ingested, "
+            f"{total.rows_written} rows, {total.rows_quarantined} quarantined"
+        )
+        if total.files_missing_from_landing:
+            context.log.warning(
+                f"{total.files_missing_from_landing} ingested file(s) are no longer in the "
+                "landing zone; their bronze rows are kept"
             )
-            context.log.info(
-                f"{dataset}/{partition}: {outcome.files_ingested} file(s) ingested, "
-                f"{outcome.files_skipped} already ingested, {outcome.rows_written} rows, "
-                f"{outcome.rows_quarantined} quarantined"
-            )
-            total.add(outcome)
         scope = pl.col("_partition").is_in(context.partition_keys)
         return MaterializeResult(
             metadata=table_metadata(
@@ -266,6 +301,7 @@ def build_bronze_asset(
                 files_seen=MetadataValue.int(total.files_seen),
                 files_ingested=MetadataValue.int(total.files_ingested),
                 files_skipped_already_ingested=MetadataValue.int(total.files_skipped),
+                files_missing_from_landing=MetadataValue.int(total.files_missing_from_landing),
                 landing_zone=MetadataValue.text(landing_zone.describe()),
             )
         )

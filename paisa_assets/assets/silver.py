@@ -21,7 +21,7 @@ from dagster import (
 
 from paisa_assets.assets.reporting import Tally, table_metadata
 from paisa_assets.partitions import metadata_partitions, reviews_partitions
-from paisa_assets.resources.lakehouse import Lakehouse, sql_string, to_arrow
+from paisa_assets.resources.lakehouse import Lakehouse, in_list, sql_string, to_arrow
 from paisa_assets.resources.landing_zone import METADATA_DATASET, REVIEWS_DATASET
 from paisa_assets.tables import (
     BRONZE_METADATA,
@@ -94,10 +94,6 @@ class SilverOutcome(Tally):
     inserted: int = 0
     updated: int = 0
     deleted: int = 0
-
-
-def in_list(column: str, values: Sequence[str]) -> str:
-    return f"{column} IN ({', '.join(sql_string(v) for v in values)})"
 
 
 def chunk_partitions(

@@ -8,7 +8,7 @@ that every write gets the same commit-conflict retries and no-op avoidance.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,11 @@ def sql_string(value: str) -> str:
     quote character keeps a name such as `it's` from ending the literal and widening the predicate.
     """
     return "'" + value.replace("'", "''") + "'"
+
+
+def in_list(column: str, values: Sequence[str]) -> str:
+    """`column IN ('a', 'b')` with every value quoted by `sql_string`."""
+    return f"{column} IN ({', '.join(sql_string(v) for v in values)})"
 
 
 def is_remote_uri(uri: str) -> bool:
