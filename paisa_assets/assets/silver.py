@@ -37,7 +37,7 @@ from paisa_assets.transforms.schemas import QUARANTINE_SCHEMA
 
 # Partitions merged together in one MERGE: a backfill of thousands of folders then makes a few
 # large commits instead of one per folder, while memory stays bounded by this many bronze rows.
-CHUNK_ROWS = 500_000
+CHUNK_ROWS = 250_000
 
 SILVER_QUARANTINE_SCHEMA = pl.Schema({"dataset": pl.String(), **QUARANTINE_SCHEMA})
 

@@ -16,13 +16,19 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as pads
 from dagster import ConfigurableResource
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import DeltaError, TableNotFoundError
 from pydantic import Field
 
 # delta-rs retries a commit that lost an optimistic-concurrency race this many times before it
 # gives up; concurrent partition runs write the same tables, so the default (15) is raised.
 MAX_COMMIT_RETRIES = 50
+# pyarrow's default read-ahead (16 batches of 4 files at once) holds gigabytes of a wide table
+# in memory outside DuckDB's memory limit; scans stream a couple of small batches instead.
+SCAN_BATCH_ROWS = 32_768
+# Row groups of ~128k rows: a reader decompresses one row group at a time, so delta-rs's default
+# (one group per file, a million rows and more) would make every scan hold whole files.
+WRITER_PROPERTIES = WriterProperties(max_row_group_size=131_072, compression="ZSTD")
 
 
 def sql_string(value: str) -> str:
@@ -173,6 +179,7 @@ class Lakehouse(ConfigurableResource):
             partition_by=partition_by,
             storage_options=self._options(),
             commit_properties=self._commit(metadata),
+            writer_properties=WRITER_PROPERTIES,
         )
         return self.version(table)  # type: ignore[return-value]
 
@@ -193,6 +200,7 @@ class Lakehouse(ConfigurableResource):
             schema_mode="overwrite",
             storage_options=self._options(),
             commit_properties=self._commit(metadata),
+            writer_properties=WRITER_PROPERTIES,
         )
         return self.version(table)  # type: ignore[return-value]
 
@@ -224,6 +232,7 @@ class Lakehouse(ConfigurableResource):
             source_alias="s",
             target_alias="t",
             commit_properties=self._commit(metadata),
+            writer_properties=WRITER_PROPERTIES,
         )
         merger = merger.when_matched_update_all(predicate=update_when).when_not_matched_insert_all()
         if delete_unmatched_when is not None:
@@ -255,7 +264,12 @@ class ArrowStream:
         self._columns = columns
 
     def __arrow_c_stream__(self, requested_schema: object = None) -> object:
-        reader = self._dataset.scanner(columns=self._columns).to_reader()
+        reader = self._dataset.scanner(
+            columns=self._columns,
+            batch_size=SCAN_BATCH_ROWS,
+            batch_readahead=2,
+            fragment_readahead=1,
+        ).to_reader()
         return reader.__arrow_c_stream__(requested_schema)
 
 
