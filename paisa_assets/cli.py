@@ -172,9 +172,13 @@ def dev(dagster_args: tuple[str, ...]) -> None:
     """Start `dagster dev` on the same instance `paisa demo` used."""
     from paisa_assets.runner import ensure_dagster_home
 
+    from paisa_assets.runner import PROJECT_ROOT
+
     home = ensure_dagster_home(DEFAULT_DAGSTER_HOME)
     click.echo(f"DAGSTER_HOME={home}")
-    command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", *dagster_args]
+    workspace = PROJECT_ROOT / "workspace.yaml"
+    target = ["-w", str(workspace)] if workspace.exists() else ["-m", "paisa_assets.definitions"]
+    command = [sys.executable, "-m", "dagster", "dev", *target, *dagster_args]
     raise SystemExit(subprocess.call(command, env=os.environ.copy()))
 
 

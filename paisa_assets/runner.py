@@ -22,7 +22,8 @@ from paisa_assets.jobs import INGEST_JOBS, gold_job
 from paisa_assets.resources.landing_zone import DATASETS, LandingZone
 from paisa_assets.sensors import PARTITIONS
 
-PROJECT_DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_DAGSTER_YAML = PROJECT_ROOT / "dagster.yaml"
 
 
 def natural_key(text: str) -> list[object]:

@@ -1,4 +1,4 @@
-"""Bronze reviews -> (silver rows, quarantine rows), exactly per SCHEMAS.md."""
+"""Bronze reviews -> (silver rows, quarantine rows), exactly per docs/table_contracts.md."""
 
 from __future__ import annotations
 

@@ -296,7 +296,11 @@ def build_bronze_asset(
             metadata=table_metadata(
                 lakehouse,
                 table,
-                {"written": total.rows_written, "quarantined": total.rows_quarantined},
+                {
+                    "in": total.rows_written + total.rows_quarantined,
+                    "written": total.rows_written,
+                    "quarantined": total.rows_quarantined,
+                },
                 scope=scope,
                 files_seen=MetadataValue.int(total.files_seen),
                 files_ingested=MetadataValue.int(total.files_ingested),

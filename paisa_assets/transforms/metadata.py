@@ -1,6 +1,6 @@
 """Type, clean and validate bronze product metadata into silver rows and quarantine rows.
 
-Decisions beyond the contract text (SCHEMAS.md):
+Decisions beyond the contract text (docs/table_contracts.md):
 
 - asin is trimmed, as in reviews, so both tables join on the same spelling.
 - title and brand: `strip_html`. main_cat: `clean_main_cat`, falling back to the first category.
@@ -38,7 +38,7 @@ from paisa_assets.transforms.schemas import (
     conform_bronze,
 )
 
-# Fields the contract types as List[String], in SCHEMAS.md order (the order of their reasons).
+# Fields the contract types as List[String], in docs/table_contracts.md order (the order of their reasons).
 LIST_FIELDS: tuple[str, ...] = (
     "category",
     "also_buy",

@@ -1,4 +1,4 @@
-"""Column contracts of the bronze, silver and quarantine frames (see SCHEMAS.md).
+"""Column contracts of the bronze, silver and quarantine frames (see docs/table_contracts.md).
 
 The silver and quarantine frames are written to Delta tables, whose schema is fixed by the first
 write: every transform therefore returns exactly these schemas, in this column order, even for an
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-# Bronze data columns, in SCHEMAS.md order. Every one is a String: the value as it arrived, or the
+# Bronze data columns, in docs/table_contracts.md order. Every one is a String: the value as it arrived, or the
 # JSON text of a non-string value.
 BRONZE_REVIEWS_COLUMNS: tuple[str, ...] = (
     "asin",
