@@ -170,9 +170,7 @@ def sync_partitions_command() -> None:
 @click.argument("dagster_args", nargs=-1, type=click.UNPROCESSED)
 def dev(dagster_args: tuple[str, ...]) -> None:
     """Start `dagster dev` on the same instance `paisa demo` used."""
-    from paisa_assets.runner import ensure_dagster_home
-
-    from paisa_assets.runner import PROJECT_ROOT
+    from paisa_assets.runner import PROJECT_ROOT, ensure_dagster_home
 
     home = ensure_dagster_home(DEFAULT_DAGSTER_HOME)
     click.echo(f"DAGSTER_HOME={home}")

@@ -1,4 +1,4 @@
-"""Bronze product metadata -> (silver rows, quarantine rows), exactly per docs/table_contracts.md."""
+"""Bronze product metadata -> (silver rows, quarantine rows), per docs/table_contracts.md."""
 
 from __future__ import annotations
 

@@ -38,7 +38,7 @@ from paisa_assets.transforms.schemas import (
     conform_bronze,
 )
 
-# Fields the contract types as List[String], in docs/table_contracts.md order (the order of their reasons).
+# Fields the contract types as List[String], in contract order (the order of their reasons).
 LIST_FIELDS: tuple[str, ...] = (
     "category",
     "also_buy",

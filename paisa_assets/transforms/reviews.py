@@ -1,4 +1,4 @@
-"""Type and validate bronze review rows into silver rows and quarantine rows (docs/table_contracts.md).
+"""Type and validate bronze review rows into silver and quarantine rows (docs/table_contracts.md).
 
 Decisions beyond the contract text:
 

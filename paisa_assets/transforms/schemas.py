@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-# Bronze data columns, in docs/table_contracts.md order. Every one is a String: the value as it arrived, or the
+# Bronze data columns, in contract order. Every one is a String: the value as it arrived, or the
 # JSON text of a non-string value.
 BRONZE_REVIEWS_COLUMNS: tuple[str, ...] = (
     "asin",
