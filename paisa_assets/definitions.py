@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dagster import Definitions
+from dagster import Definitions, EnvVar
 
 from paisa_assets.assets.bronze import bronze_amazon_metadata, bronze_amazon_reviews
 from paisa_assets.assets.gold import (
@@ -13,19 +13,40 @@ from paisa_assets.assets.gold import (
     warehouse_views,
 )
 from paisa_assets.assets.silver import silver_amazon_metadata, silver_amazon_reviews
+from paisa_assets.assets.streaming import (
+    bronze_eh_streaming,
+    bronze_reviews_streaming,
+    silver_reviews_streaming,
+)
 from paisa_assets.checks import asset_checks
-from paisa_assets.jobs import gold_job, metadata_ingest_job, reviews_ingest_job
+from paisa_assets.jobs import gold_job, metadata_ingest_job, reviews_ingest_job, streaming_job
+from paisa_assets.resources.azure_event_hubs import AzureEventHubs
+from paisa_assets.resources.event_source import EventSource
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.landing_zone import LandingZone, LocalLandingZone
+from paisa_assets.resources.local_event_log import LocalEventLog
 from paisa_assets.resources.warehouse import Warehouse
-from paisa_assets.sensors import gold_sensor, landing_zone_sensor
-from paisa_assets.settings import LAKE_ROOT, LANDING_ROOT, WAREHOUSE_PATH, setting
+from paisa_assets.sensors import eventhub_sensor, gold_sensor, landing_zone_sensor
+from paisa_assets.settings import (
+    EVENTHUB_CONNECTION_STRING,
+    EVENTHUB_CONSUMER_GROUP,
+    EVENTHUB_NAME,
+    EVENTS_ROOT,
+    LAKE_ROOT,
+    LANDING_ROOT,
+    WAREHOUSE_PATH,
+    is_set,
+    setting,
+)
 
 ASSETS = [
     bronze_amazon_reviews,
     bronze_amazon_metadata,
     silver_amazon_reviews,
     silver_amazon_metadata,
+    bronze_eh_streaming,
+    bronze_reviews_streaming,
+    silver_reviews_streaming,
     gold_reviews_enriched,
     gold_product_summary,
     gold_category_monthly,
@@ -34,9 +55,21 @@ ASSETS = [
 ]
 
 
+def default_event_source() -> EventSource:
+    """Azure Event Hubs when its connection string is set, else the local event log."""
+    if is_set(EVENTHUB_CONNECTION_STRING):
+        return AzureEventHubs(
+            connection_string=EnvVar(EVENTHUB_CONNECTION_STRING),
+            eventhub_name=setting(EVENTHUB_NAME),
+            consumer_group=setting(EVENTHUB_CONSUMER_GROUP),
+        )
+    return LocalEventLog(root=setting(EVENTS_ROOT), hub=setting(EVENTHUB_NAME))
+
+
 def default_resources() -> dict[str, object]:
     """Local folders under data/ unless the PAISA_* environment variables say otherwise."""
     return {
+        "event_source": default_event_source(),
         "landing_zone": LocalLandingZone(root=setting(LANDING_ROOT)),
         "lakehouse": Lakehouse(root=setting(LAKE_ROOT)),
         "warehouse": Warehouse(path=setting(WAREHOUSE_PATH)),
@@ -47,6 +80,7 @@ def build_definitions(
     landing_zone: LandingZone | None = None,
     lakehouse: Lakehouse | None = None,
     warehouse: Warehouse | None = None,
+    event_source: EventSource | None = None,
 ) -> Definitions:
     """The code location; tests pass resources pointing at temporary folders."""
     resources = default_resources()
@@ -54,14 +88,15 @@ def build_definitions(
         ("landing_zone", landing_zone),
         ("lakehouse", lakehouse),
         ("warehouse", warehouse),
+        ("event_source", event_source),
     ):
         if override is not None:
             resources[name] = override
     return Definitions(
         assets=ASSETS,
         asset_checks=asset_checks,
-        jobs=[reviews_ingest_job, metadata_ingest_job, gold_job],
-        sensors=[landing_zone_sensor, gold_sensor],
+        jobs=[reviews_ingest_job, metadata_ingest_job, streaming_job, gold_job],
+        sensors=[landing_zone_sensor, eventhub_sensor, gold_sensor],
         resources=resources,
     )
 

@@ -4,10 +4,13 @@ from dagster import AssetSelection, define_asset_job
 
 from paisa_assets.partitions import metadata_partitions, reviews_partitions
 from paisa_assets.tables import (
+    BRONZE_EH_STREAMING,
     BRONZE_METADATA,
     BRONZE_REVIEWS,
+    BRONZE_REVIEWS_STREAMING,
     SILVER_METADATA,
     SILVER_REVIEWS,
+    SILVER_REVIEWS_STREAMING,
     asset_key,
 )
 
@@ -28,6 +31,17 @@ gold_job = define_asset_job(
     selection=AssetSelection.groups("gold", "serving"),
     description="Rebuild the gold tables from silver (a no-op when silver is unchanged) and "
     "refresh the DuckDB warehouse file.",
+)
+
+streaming_job = define_asset_job(
+    "streaming_job",
+    selection=AssetSelection.assets(
+        asset_key(BRONZE_EH_STREAMING),
+        asset_key(BRONZE_REVIEWS_STREAMING),
+        asset_key(SILVER_REVIEWS_STREAMING),
+    ),
+    description="Event Hubs sequence ranges -> bronze.eh_streaming -> bronze.reviews_streaming "
+    "-> silver.reviews_streaming.",
 )
 
 INGEST_JOBS = {"amazon_reviews": reviews_ingest_job, "amazon_metadata": metadata_ingest_job}

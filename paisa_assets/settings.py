@@ -14,18 +14,34 @@ LANDING_ROOT = "PAISA_LANDING_ROOT"
 LAKE_ROOT = "PAISA_LAKE_ROOT"
 WAREHOUSE_PATH = "PAISA_WAREHOUSE_PATH"
 LANDING_SENSOR_INTERVAL = "PAISA_LANDING_SENSOR_INTERVAL_SECONDS"
+EVENTS_ROOT = "PAISA_EVENTS_ROOT"
+EVENTHUB_SENSOR_INTERVAL = "PAISA_EVENTHUB_SENSOR_INTERVAL_SECONDS"
+EVENTHUB_MAX_EVENTS_PER_RUN = "PAISA_EVENTHUB_MAX_EVENTS_PER_RUN"
+# Azure Event Hubs: setting the connection string switches the event source to Azure.
+EVENTHUB_CONNECTION_STRING = "PAISA_EVENTHUB_CONNECTION_STRING"
+EVENTHUB_NAME = "PAISA_EVENTHUB_NAME"
+EVENTHUB_CONSUMER_GROUP = "PAISA_EVENTHUB_CONSUMER_GROUP"
 
 DEFAULTS = {
     LANDING_ROOT: "data/landing",
     LAKE_ROOT: "data/lake",
     WAREHOUSE_PATH: "data/warehouse.duckdb",
     LANDING_SENSOR_INTERVAL: "30",
+    EVENTS_ROOT: "data/events",
+    EVENTHUB_SENSOR_INTERVAL: "10",
+    EVENTHUB_MAX_EVENTS_PER_RUN: "10000",
+    EVENTHUB_NAME: "reviews",
+    EVENTHUB_CONSUMER_GROUP: "$Default",
 }
 
 
 def setting(name: str) -> str | EnvVar:
     """The variable as an `EnvVar` when it is set, else its default."""
     return EnvVar(name) if os.environ.get(name) else DEFAULTS[name]
+
+
+def is_set(name: str) -> bool:
+    return bool(os.environ.get(name))
 
 
 def resolved(name: str) -> str:

@@ -19,3 +19,8 @@ GOLD_TABLES = (GOLD_REVIEWS_ENRICHED, GOLD_PRODUCT_SUMMARY, GOLD_CATEGORY_MONTHL
 def asset_key(table: str) -> AssetKey:
     """`bronze.amazon_reviews` -> AssetKey(["bronze", "amazon_reviews"])."""
     return AssetKey(table.split("."))
+
+
+BRONZE_EH_STREAMING = "bronze.eh_streaming"
+BRONZE_REVIEWS_STREAMING = "bronze.reviews_streaming"
+SILVER_REVIEWS_STREAMING = "silver.reviews_streaming"

@@ -26,14 +26,20 @@ from paisa_assets.tables import (
     GOLD_TABLES,
     SILVER_METADATA,
     SILVER_REVIEWS,
+    SILVER_REVIEWS_STREAMING,
     asset_key,
 )
 from paisa_assets.transforms import gold as sql
 from paisa_assets.transforms.schemas import SILVER_METADATA_SCHEMA, SILVER_REVIEWS_SCHEMA
+from paisa_assets.transforms.stream_reviews import SILVER_STREAM_SCHEMA
 
 INPUTS_KEY = "paisa_inputs"
 BATCH_ROWS = 100_000
-EMPTY_SCHEMAS = {SILVER_REVIEWS: SILVER_REVIEWS_SCHEMA, SILVER_METADATA: SILVER_METADATA_SCHEMA}
+EMPTY_SCHEMAS = {
+    SILVER_REVIEWS: SILVER_REVIEWS_SCHEMA,
+    SILVER_METADATA: SILVER_METADATA_SCHEMA,
+    SILVER_REVIEWS_STREAMING: SILVER_STREAM_SCHEMA,
+}
 
 
 def input_versions(lakehouse: Lakehouse, inputs: dict[str, str]) -> dict[str, int | None]:
@@ -101,7 +107,11 @@ def build_gold_asset(
 
 ENRICHED_INPUT = {"reviews_enriched": GOLD_REVIEWS_ENRICHED}
 
-GOLD_INPUTS = {"silver_reviews": SILVER_REVIEWS, "silver_metadata": SILVER_METADATA}
+GOLD_INPUTS = {
+    "silver_reviews": SILVER_REVIEWS,
+    "silver_metadata": SILVER_METADATA,
+    "silver_reviews_streaming": SILVER_REVIEWS_STREAMING,
+}
 
 gold_reviews_enriched = build_gold_asset(
     GOLD_REVIEWS_ENRICHED,

@@ -211,13 +211,15 @@ class Lakehouse(ConfigurableResource):
         *,
         keys: Iterable[str],
         update_when: str | None = None,
+        insert_only: bool = False,
         delete_unmatched_when: str | None = None,
         partition_by: list[str] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> dict[str, int]:
         """Upsert `source` on `keys` (aliases: `s` source, `t` target); returns merge metrics.
 
-        `update_when` limits updates to rows where the source copy should win, and
+        `update_when` limits updates to rows where the source copy should win (`insert_only`
+        never updates: for immutable rows such as events), and
         `delete_unmatched_when` removes target rows the source no longer has (for the slice of the
         target the source is authoritative for). A merge that changes nothing makes no commit.
         """
@@ -234,7 +236,9 @@ class Lakehouse(ConfigurableResource):
             commit_properties=self._commit(metadata),
             writer_properties=WRITER_PROPERTIES,
         )
-        merger = merger.when_matched_update_all(predicate=update_when).when_not_matched_insert_all()
+        if not insert_only:
+            merger = merger.when_matched_update_all(predicate=update_when)
+        merger = merger.when_not_matched_insert_all()
         if delete_unmatched_when is not None:
             merger = merger.when_not_matched_by_source_delete(predicate=delete_unmatched_when)
         return merger.execute()

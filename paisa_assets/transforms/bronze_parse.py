@@ -107,6 +107,26 @@ def _lines(stream: BinaryIO, path: str, chunk_size: int = 1 << 20) -> Iterator[b
         yield pending
 
 
+def append_record(
+    record: dict[str, object],
+    column_buffers: Sequence[tuple[str, list[str | None]]],
+    rescued_buffer: list[str | None],
+    known: set[str],
+) -> None:
+    """Append one JSON object's values (as text) and its unknown fields to column buffers."""
+    dumps = orjson.dumps
+    for name, values in column_buffers:
+        value = record.get(name)
+        if value is not None and type(value) is not str:
+            value = dumps(value).decode()
+        values.append(value)  # type: ignore[arg-type]
+    if record.keys() <= known:
+        rescued_buffer.append(None)
+    else:
+        rescued = {key: value for key, value in record.items() if key not in known}
+        rescued_buffer.append(dumps(rescued).decode())
+
+
 def parse_json_lines(
     stream: BinaryIO, path: str, columns: Sequence[str], *, batch_rows: int = 50_000
 ) -> Iterator[ParsedBatch]:
@@ -125,7 +145,7 @@ def parse_json_lines(
     buffers: dict[str, list[str | None]] = {name: [] for name in schema.names}
     quarantine: list[tuple[int | None, str | None, str]] = []
     line_number = 0
-    dumps, loads = orjson.dumps, orjson.loads
+    loads = orjson.loads
     column_buffers = [(name, buffers[name]) for name in columns]
     rescued_buffer = buffers["_rescued_data"]
 
@@ -156,16 +176,7 @@ def parse_json_lines(
                     (line_number, _shorten(raw), f"not a JSON object: the line is a JSON {kind}")
                 )
                 continue
-            for name, values in column_buffers:
-                value = record.get(name)
-                if value is not None and type(value) is not str:
-                    value = dumps(value).decode()
-                values.append(value)
-            if record.keys() <= known:
-                rescued_buffer.append(None)
-            else:
-                rescued = {key: value for key, value in record.items() if key not in known}
-                rescued_buffer.append(dumps(rescued).decode())
+            append_record(record, column_buffers, rescued_buffer, known)
             buffers["_line"].append(line_number)  # type: ignore[arg-type]
             if len(buffers["_line"]) >= batch_rows:
                 yield flush()

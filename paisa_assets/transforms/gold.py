@@ -23,10 +23,19 @@ category_price AS (
 global_price AS (
     SELECT avg(price) AS mean_price FROM meta WHERE price IS NOT NULL
 ),
-reviews AS (
+both_sources AS (
     SELECT review_id, 'batch' AS source, asin, reviewerID, reviewerName, overall, summary,
            reviewText, review_date, verified, vote, style, image, _ingested_at
     FROM silver_reviews
+    UNION ALL
+    SELECT review_id, 'stream' AS source, asin, reviewerID, reviewerName, overall, summary,
+           reviewText, review_date, verified, vote, style, image, _ingested_at
+    FROM silver_reviews_streaming
+),
+-- A review in both sources is one review: the curated batch copy is kept.
+reviews AS (
+    SELECT * FROM both_sources
+    QUALIFY row_number() OVER (PARTITION BY review_id ORDER BY source) = 1
 )
 SELECT
     r.review_id,
@@ -112,7 +121,8 @@ FROM reviews_enriched
 def reviews_enriched(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyRelation:
     """Reviews left-joined to metadata, price imputed by category mean then global mean.
 
-    Inputs: `silver_reviews`, `silver_metadata`. Imputation means are over products (each asin
+    Inputs: `silver_reviews`, `silver_reviews_streaming`, `silver_metadata`. A review present in
+    both sources is kept once (the batch copy). Imputation means are over products (each asin
     once), not over reviews, so a heavily reviewed product does not skew its category's price.
     """
     return con.sql(REVIEWS_ENRICHED_SQL)

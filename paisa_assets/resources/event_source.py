@@ -1,0 +1,41 @@
+"""Where review events come from: one interface, a local event log and Azure Event Hubs.
+
+Events are addressed the Event Hubs way: a partition id and a sequence number, unique together
+(an offset is unique only inside one partition, which is how the datathon winner lost events).
+The sensor asks each partition how far it goes; a run reads an explicit sequence range.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+from dagster import ConfigurableResource
+
+from paisa_assets.events import SequenceRange, StreamEvent
+
+__all__ = ["EventSource", "SequenceRange", "StreamEvent"]
+
+
+class EventSource(ConfigurableResource, ABC):
+    """A partitioned, append-only log of events."""
+
+    @abstractmethod
+    def partition_ids(self) -> list[str]:
+        """The partitions, in the source's order."""
+
+    @abstractmethod
+    def last_sequence_numbers(self) -> dict[str, int]:
+        """The last enqueued sequence number of every partition (-1 for an empty one)."""
+
+    @abstractmethod
+    def read(self, wanted: SequenceRange, timeout_seconds: float = 30.0) -> list[StreamEvent]:
+        """The events of `wanted` that exist; may hold duplicates, never events outside it."""
+
+    @abstractmethod
+    def publish(self, bodies: Sequence[bytes], partition_key: str | None = None) -> int:
+        """Append events (spread over partitions unless a key pins one); returns how many."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where the events are, for messages and metadata (never a secret)."""

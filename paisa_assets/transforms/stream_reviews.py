@@ -1,0 +1,51 @@
+"""Parsed stream reviews -> silver rows, with the typing and contract of batch reviews.
+
+Stream events carry no review time, so the review date is the day the event was enqueued;
+`processed_at` records when silver saw the row, for freshness and latency reporting.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+
+from paisa_assets.transforms.reviews import split_reviews
+from paisa_assets.transforms.schemas import BRONZE_REVIEWS_SCHEMA, SILVER_REVIEWS_SCHEMA
+
+STREAM_LINEAGE = pl.Schema(
+    {
+        "partition_id": pl.String(),
+        "sequence_number": pl.Int64(),
+        "enqueued_time": pl.Datetime("us", "UTC"),
+        "processed_at": pl.Datetime("us", "UTC"),
+    }
+)
+SILVER_STREAM_SCHEMA = pl.Schema({**SILVER_REVIEWS_SCHEMA, **STREAM_LINEAGE})
+
+
+def split_stream_reviews(
+    parsed: pl.DataFrame, processed_at: datetime
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(silver rows in SILVER_STREAM_SCHEMA, quarantine rows) of parsed stream reviews."""
+    silver, quarantine = split_reviews(parsed.select(BRONZE_REVIEWS_SCHEMA.names()))
+    lineage = parsed.select(
+        "_source_file", "_line", "partition_id", "sequence_number", "enqueued_time"
+    )
+    silver = (
+        silver.join(lineage, on=["_source_file", "_line"], how="left")
+        .with_columns(
+            pl.coalesce("review_date", pl.col("enqueued_time").dt.date()).alias("review_date"),
+            pl.lit(processed_at, dtype=STREAM_LINEAGE["processed_at"]).alias("processed_at"),
+        )
+        .select(SILVER_STREAM_SCHEMA.names())
+    )
+    return silver.cast(dict(SILVER_STREAM_SCHEMA)), quarantine  # type: ignore[arg-type]
+
+
+def dedupe_stream_reviews(reviews: pl.DataFrame) -> pl.DataFrame:
+    """One row per review_id: the earliest enqueued copy (then partition, sequence number), the
+    rule the silver MERGE applies across runs."""
+    return reviews.sort("enqueued_time", "_source_file", "_line").unique(
+        "review_id", keep="first", maintain_order=True
+    )
