@@ -149,6 +149,52 @@ def sql(query: str) -> None:
     _print_query(query)
 
 
+@main.command()
+@click.option(
+    "--file",
+    "source_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Send every line of this JSON-lines file as an event.",
+)
+@click.option(
+    "--count",
+    type=int,
+    default=1_000,
+    show_default=True,
+    help="Generated reviews to send when no --file is given.",
+)
+@click.option("--rate", type=float, default=0.0, help="Events per second (0: as fast as possible).")
+@click.option("--batch-size", type=int, default=100, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+def publish(source_file: Path | None, count: int, rate: float, batch_size: int, seed: int) -> None:
+    """Send review events to the configured event source (local log or Azure Event Hubs)."""
+    import itertools
+    import time
+
+    from paisa_assets.definitions import default_event_source
+    from paisa_assets.generator.stream import file_payloads, generated_payloads
+
+    source = default_event_source(resolve=True)
+    if source_file is not None:
+        payloads = file_payloads(source_file)
+    else:
+        try:
+            payloads = iter(generated_payloads(count, seed=seed))
+        except ValueError as exc:
+            _fail(str(exc))
+    sent, started = 0, time.monotonic()
+    try:
+        while batch := list(itertools.islice(payloads, batch_size)):
+            sent += source.publish(batch)
+            if rate > 0:
+                time.sleep(max(0.0, sent / rate - (time.monotonic() - started)))
+    except Exception as exc:  # a network or authentication failure, reported without a trace
+        _fail(f"publishing to {source.describe()} failed after {sent} event(s): {exc}")
+    elapsed = time.monotonic() - started
+    click.echo(f"sent {sent} event(s) to {source.describe()} in {elapsed:.1f} s")
+
+
 @main.command("sync-partitions")
 def sync_partitions_command() -> None:
     """Register every landing folder as a Dagster partition (what the sensor does)."""

@@ -36,6 +36,7 @@ from paisa_assets.settings import (
     LANDING_ROOT,
     WAREHOUSE_PATH,
     is_set,
+    resolved,
     setting,
 )
 
@@ -55,15 +56,24 @@ ASSETS = [
 ]
 
 
-def default_event_source() -> EventSource:
-    """Azure Event Hubs when its connection string is set, else the local event log."""
+def default_event_source(*, resolve: bool = False) -> EventSource:
+    """Azure Event Hubs when its connection string is set, else the local event log.
+
+    Dagster resolves `EnvVar`s when a run starts; code outside a run (the CLI) asks for
+    `resolve=True` to get the values themselves.
+    """
+    value = resolved if resolve else setting
     if is_set(EVENTHUB_CONNECTION_STRING):
         return AzureEventHubs(
-            connection_string=EnvVar(EVENTHUB_CONNECTION_STRING),
-            eventhub_name=setting(EVENTHUB_NAME),
-            consumer_group=setting(EVENTHUB_CONSUMER_GROUP),
+            connection_string=(
+                resolved(EVENTHUB_CONNECTION_STRING)
+                if resolve
+                else EnvVar(EVENTHUB_CONNECTION_STRING)
+            ),
+            eventhub_name=value(EVENTHUB_NAME),
+            consumer_group=value(EVENTHUB_CONSUMER_GROUP),
         )
-    return LocalEventLog(root=setting(EVENTS_ROOT), hub=setting(EVENTHUB_NAME))
+    return LocalEventLog(root=value(EVENTS_ROOT), hub=value(EVENTHUB_NAME))
 
 
 def default_resources() -> dict[str, object]:
