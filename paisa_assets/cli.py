@@ -87,12 +87,20 @@ def _landing_has_data(root: Path) -> bool:
     show_default=True,
     help="Size of the sample generated when the landing zone is empty.",
 )
+@click.option(
+    "--stream-events",
+    type=int,
+    default=2_000,
+    show_default=True,
+    help="Review events published to an empty event log before the runs.",
+)
 @click.option("--seed", type=int, default=42, show_default=True)
-def demo(reviews: int, seed: int) -> None:
+def demo(reviews: int, stream_events: int, seed: int) -> None:
     """Generate a sample if none exists, then materialize every asset through Dagster."""
     from dagster import DagsterInstance
 
-    from paisa_assets.definitions import build_definitions
+    from paisa_assets.definitions import build_definitions, default_event_source
+    from paisa_assets.generator.stream import generated_payloads
     from paisa_assets.resources.landing_zone import LocalLandingZone
     from paisa_assets.runner import ensure_dagster_home, materialize_everything, sync_partitions
 
@@ -104,6 +112,10 @@ def demo(reviews: int, seed: int) -> None:
         from paisa_assets.generator import generate_landing_zone
 
         generate_landing_zone(landing_root, reviews=reviews, seed=seed, progress=True)
+    events = default_event_source(resolve=True)
+    if all(last < 0 for last in events.last_sequence_numbers().values()):
+        sent = events.publish(generated_payloads(stream_events, seed=seed))
+        click.echo(f"published {sent:,} review events to {events.describe()}")
     home = ensure_dagster_home(DEFAULT_DAGSTER_HOME)
     click.echo(f"Dagster instance: {home}")
     defs = build_definitions()
@@ -220,6 +232,8 @@ def dev(dagster_args: tuple[str, ...]) -> None:
 
     home = ensure_dagster_home(DEFAULT_DAGSTER_HOME)
     click.echo(f"DAGSTER_HOME={home}")
+    # The demo's Event Hubs sensor looks every few seconds unless told otherwise.
+    os.environ.setdefault(settings.EVENTHUB_SENSOR_INTERVAL, "5")
     workspace = PROJECT_ROOT / "workspace.yaml"
     target = ["-w", str(workspace)] if workspace.exists() else ["-m", "paisa_assets.definitions"]
     command = [sys.executable, "-m", "dagster", "dev", *target, *dagster_args]

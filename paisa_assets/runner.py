@@ -18,7 +18,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from paisa_assets.jobs import INGEST_JOBS, gold_job
+from paisa_assets.jobs import INGEST_JOBS, gold_job, streaming_job
 from paisa_assets.resources.landing_zone import DATASETS, LandingZone
 from paisa_assets.sensors import PARTITIONS
 
@@ -76,7 +76,8 @@ def summarize(job: str, result: ExecuteInProcessResult, partitions: int) -> RunS
 def materialize_everything(
     instance: DagsterInstance, defs: Definitions, log_level: str = "DEBUG"
 ) -> list[RunSummary]:
-    """Ingest every known folder of both datasets (one run each), then rebuild gold.
+    """Ingest every known folder of both datasets (one run each) and the new stream events,
+    then rebuild gold.
 
     `log_level` only filters what reaches the console; the instance keeps every event.
     """
@@ -99,6 +100,14 @@ def materialize_everything(
         summaries.append(summarize(job.name, result, len(keys)))
         if not result.success:
             return summaries
+    # With no ranges given, the streaming run takes every event the tables do not hold yet.
+    stream_config = run_config | {"ops": {"bronze__eh_streaming": {"config": {"ranges": []}}}}
+    result = defs.resolve_job_def(streaming_job.name).execute_in_process(
+        instance=instance, run_config=stream_config, raise_on_error=False
+    )
+    summaries.append(summarize(streaming_job.name, result, 0))
+    if not result.success:
+        return summaries
     result = defs.resolve_job_def(gold_job.name).execute_in_process(
         instance=instance, run_config=run_config, raise_on_error=False
     )

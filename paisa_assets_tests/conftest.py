@@ -15,6 +15,7 @@ from dagster import DagsterInstance, Definitions
 from paisa_assets.definitions import build_definitions
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.landing_zone import LocalLandingZone
+from paisa_assets.resources.local_event_log import LocalEventLog
 from paisa_assets.resources.warehouse import Warehouse
 from paisa_assets.runner import materialize_everything
 
@@ -49,8 +50,13 @@ def make_workspace(root: Path) -> Workspace:
     landing = LocalLandingZone(root=str(root / "landing"))
     lakehouse = Lakehouse(root=str(root / "lake"))
     warehouse = Warehouse(path=str(root / "warehouse.duckdb"))
+    events = LocalEventLog(root=str(root / "events"))
     return Workspace(
-        root, landing, lakehouse, warehouse, build_definitions(landing, lakehouse, warehouse)
+        root,
+        landing,
+        lakehouse,
+        warehouse,
+        build_definitions(landing, lakehouse, warehouse, events),
     )
 
 

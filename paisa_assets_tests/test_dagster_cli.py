@@ -32,6 +32,7 @@ def dagster_env(root: Path) -> dict[str, str]:
         "PAISA_LANDING_ROOT": str(root / "landing"),
         "PAISA_LAKE_ROOT": str(root / "lake"),
         "PAISA_WAREHOUSE_PATH": str(root / "warehouse.duckdb"),
+        "PAISA_EVENTS_ROOT": str(root / "events"),
     }
 
 
@@ -118,19 +119,22 @@ def test_paisa_demo_generates_and_materializes_everything_through_dagster(
         "PAISA_LAKE_ROOT": str(tmp_path / "lake"),
         "PAISA_WAREHOUSE_PATH": str(tmp_path / "warehouse.duckdb"),
         "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        "PAISA_EVENTS_ROOT": str(tmp_path / "events"),
     }
-    out = run([str(BIN / "paisa"), "demo", "--reviews", "2000"], env)
+    out = run([str(BIN / "paisa"), "demo", "--reviews", "2000", "--stream-events", "300"], env)
+    assert "published 300 review events" in out
+    assert "streaming_job          ok" in out
     assert "gold_job               ok" in out
-    assert "│ 2000    ┆" in out
+    assert "│ 2300    ┆" in out
     assert (tmp_path / "dagster_home" / "dagster.yaml").exists()
     lake = Lakehouse(root=env["PAISA_LAKE_ROOT"])
-    assert lake.read(GOLD_KPIS)["reviews"].to_list() == [2000]
+    assert lake.read(GOLD_KPIS).select("batch_reviews", "stream_reviews").row(0) == (2000, 300)
     monkeypatch.setenv("DAGSTER_HOME", env["DAGSTER_HOME"])
     with DagsterInstance.get() as instance:
         gold = instance.get_latest_materialization_event(AssetKey(["gold", "reviews_enriched"]))
         assert gold is not None
         metadata = gold.asset_materialization.metadata
-        assert metadata["dagster/row_count"].value == 2000
+        assert metadata["dagster/row_count"].value == 2300
         assert "dagster/column_schema" in metadata
     # A second demo reuses the landing zone and the lake: nothing changes.
     versions = {t: lake.version(t) for t in (BRONZE_REVIEWS, SILVER_REVIEWS, GOLD_KPIS)}

@@ -239,5 +239,5 @@ def test_gold_sensor_requests_a_rebuild_only_when_silver_moved_on(
     request = gold_tick()
     assert isinstance(request, RunRequest)
     assert request.run_key == (
-        "gold:silver.amazon_metadata@None,silver.amazon_reviews@2,silver.reviews_streaming@None"
+        "gold:silver.amazon_metadata@None,silver.amazon_reviews@2,silver.reviews_streaming@0"
     )
