@@ -207,6 +207,22 @@ def publish(source_file: Path | None, count: int, rate: float, batch_size: int, 
     click.echo(f"sent {sent} event(s) to {source.describe()} in {elapsed:.1f} s")
 
 
+@main.command(
+    "eventhub-emulator",
+    context_settings={"ignore_unknown_options": True, "help_option_names": []},
+)
+@click.argument("emulator_args", nargs=-1, type=click.UNPROCESSED)
+def eventhub_emulator(emulator_args: tuple[str, ...]) -> None:
+    """Run a local Azure Event Hubs endpoint (AMQP 1.0) until interrupted (--help for options).
+
+    Point paisa at it with PAISA_EVENTHUB_CONNECTION_STRING set to the connection string it
+    prints; the unmodified azure-eventhub client then talks to it.
+    """
+    from paisa_assets.eventhub_emulator.cli import main as emulator_main
+
+    raise SystemExit(emulator_main(list(emulator_args)))
+
+
 @main.command("sync-partitions")
 def sync_partitions_command() -> None:
     """Register every landing folder as a Dagster partition (what the sensor does)."""

@@ -48,7 +48,7 @@ class AzureEventHubs(EventSource):
             result = {}
             for partition_id in consumer.get_partition_ids():
                 properties = consumer.get_partition_properties(partition_id)
-                empty = properties["is_partition_empty"]
+                empty = properties["is_empty"]
                 result[partition_id] = -1 if empty else properties["last_enqueued_sequence_number"]
             return result
 
@@ -98,18 +98,31 @@ class AzureEventHubs(EventSource):
         return events
 
     def publish(self, bodies: Sequence[bytes], partition_key: str | None = None) -> int:
+        """Send the events; without a key they are dealt round-robin over the partitions (a
+        batch always lands in a single partition, so one batch per partition is sent)."""
         with self._producer() as producer:
-            batch = producer.create_batch(partition_key=partition_key)
-            for body in bodies:
-                try:
-                    batch.add(EventData(body))
-                except ValueError:  # the batch is full: send it and start another
-                    producer.send_batch(batch)
-                    batch = producer.create_batch(partition_key=partition_key)
-                    batch.add(EventData(body))
-            if len(batch):
-                producer.send_batch(batch)
+            if partition_key is not None:
+                self._send(producer, bodies, partition_key=partition_key)
+                return len(bodies)
+            partitions = producer.get_partition_ids()
+            for n, partition_id in enumerate(partitions):
+                chunk = bodies[n :: len(partitions)]
+                if chunk:
+                    self._send(producer, chunk, partition_id=partition_id)
         return len(bodies)
+
+    @staticmethod
+    def _send(producer: EventHubProducerClient, bodies: Sequence[bytes], **target: str) -> None:
+        batch = producer.create_batch(**target)
+        for body in bodies:
+            try:
+                batch.add(EventData(body))
+            except ValueError:  # the batch is full: send it and start another
+                producer.send_batch(batch)
+                batch = producer.create_batch(**target)
+                batch.add(EventData(body))
+        if len(batch):
+            producer.send_batch(batch)
 
     def describe(self) -> str:
         match = re.search(r"Endpoint=sb://([^/;]+)", self.connection_string)
