@@ -16,6 +16,7 @@ from dagster import DagsterInstance, SensorResult, SkipReason, build_sensor_cont
 from paisa_assets.definitions import build_definitions
 from paisa_assets.events import SequenceRange, StreamEvent
 from paisa_assets.generator.stream import generated_payloads
+from paisa_assets.resources.event_source import EventSource
 from paisa_assets.resources.local_event_log import LocalEventLog
 from paisa_assets.sensors import eventhub_sensor
 from paisa_assets.tables import (
@@ -34,9 +35,9 @@ STREAM_TABLES = [BRONZE_EH_STREAMING, BRONZE_REVIEWS_STREAMING, SILVER_REVIEWS_S
 
 
 class Stream:
-    """A workspace whose event source is a local event log, driven like the daemon would."""
+    """A workspace with an event source, its sensor and runs driven the way the daemon would."""
 
-    def __init__(self, root: Path, instance: DagsterInstance, log: LocalEventLog) -> None:
+    def __init__(self, root: Path, instance: DagsterInstance, log: EventSource) -> None:
         base = make_workspace(root)
         self.workspace: Workspace = base
         self.log = log

@@ -12,12 +12,15 @@ import threading
 from collections.abc import Sequence
 
 from azure.eventhub import EventData, EventHubConsumerClient, EventHubProducerClient
+from azure.eventhub.exceptions import EventHubError
 from pydantic import Field
 
 from paisa_assets.events import SequenceRange, StreamEvent
 from paisa_assets.resources.event_source import EventSource
 
 MAX_WAIT_SECONDS = 3.0
+# A sensor tick must answer within its time limit: fail after a few retries, clearly.
+RETRIES = 2
 
 
 class AzureEventHubs(EventSource):
@@ -32,11 +35,12 @@ class AzureEventHubs(EventSource):
             self.connection_string,
             consumer_group=self.consumer_group,
             eventhub_name=self.eventhub_name,
+            retry_total=RETRIES,
         )
 
     def _producer(self) -> EventHubProducerClient:
         return EventHubProducerClient.from_connection_string(
-            self.connection_string, eventhub_name=self.eventhub_name
+            self.connection_string, eventhub_name=self.eventhub_name, retry_total=RETRIES
         )
 
     def partition_ids(self) -> list[str]:
@@ -44,13 +48,25 @@ class AzureEventHubs(EventSource):
             return list(consumer.get_partition_ids())
 
     def last_sequence_numbers(self) -> dict[str, int]:
-        with self._consumer() as consumer:
-            result = {}
-            for partition_id in consumer.get_partition_ids():
-                properties = consumer.get_partition_properties(partition_id)
-                empty = properties["is_empty"]
-                result[partition_id] = -1 if empty else properties["last_enqueued_sequence_number"]
-            return result
+        try:
+            with self._consumer() as consumer:
+                result = {}
+                for partition_id in consumer.get_partition_ids():
+                    properties = consumer.get_partition_properties(partition_id)
+                    last = properties["last_enqueued_sequence_number"]
+                    result[partition_id] = -1 if properties["is_empty"] else last
+                return result
+        except EventHubError as exc:
+            raise ConnectionError(self._failure(exc)) from None
+
+    def _failure(self, error: Exception) -> str:
+        """A message naming the settings to check; the connection string itself never appears."""
+        reason = str(error).split("\n")[0][:300]
+        return (
+            f"cannot read {self.describe()}: {type(error).__name__}: {reason}. Check "
+            "PAISA_EVENTHUB_CONNECTION_STRING, PAISA_EVENTHUB_NAME and "
+            "PAISA_EVENTHUB_CONSUMER_GROUP."
+        )
 
     def read(self, wanted: SequenceRange, timeout_seconds: float = 30.0) -> list[StreamEvent]:
         if wanted.size == 0:
@@ -94,7 +110,7 @@ class AzureEventHubs(EventSource):
         consumer.close()
         worker.join(timeout=30)
         if not events and errors:
-            raise ConnectionError(f"reading {self.describe()} failed: {errors[-1]}") from None
+            raise ConnectionError(self._failure(errors[-1])) from None
         return events
 
     def publish(self, bodies: Sequence[bytes], partition_key: str | None = None) -> int:
@@ -144,5 +160,9 @@ def _to_stream_event(partition_id: str, event: EventData) -> StreamEvent:
         enqueued_time=event.enqueued_time,
         body=b"".join(event.body) if not isinstance(event.body, bytes) else event.body,
         properties=properties,
-        partition_key=event.partition_key,
+        partition_key=(
+            event.partition_key.decode()
+            if isinstance(event.partition_key, bytes)
+            else event.partition_key
+        ),
     )
