@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from paisa_assets.tables import BRONZE_REVIEWS, GOLD_KPIS, SILVER_REVIEWS
+from paisa_assets.generator.stream import generated_payloads
+from paisa_assets.resources.local_event_log import LocalEventLog
+from paisa_assets.tables import BRONZE_REVIEWS, GOLD_KPIS, SILVER_REVIEWS, SILVER_REVIEWS_STREAMING
 from paisa_assets_tests.conftest import Workspace, make_workspace, product, review
 from paisa_assets_tests.test_dagster_cli import BIN, REPO, dagster_env
 
@@ -31,7 +33,10 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
 @pytest.fixture
 def daemon_workspace(tmp_path: Path) -> Iterator[Workspace]:
     workspace = make_workspace(tmp_path)
-    env = dagster_env(tmp_path) | {"PAISA_LANDING_SENSOR_INTERVAL_SECONDS": "3"}
+    env = dagster_env(tmp_path) | {
+        "PAISA_LANDING_SENSOR_INTERVAL_SECONDS": "3",
+        "PAISA_EVENTHUB_SENSOR_INTERVAL_SECONDS": "3",
+    }
     log = (tmp_path / "daemon.log").open("w")
     process = subprocess.Popen(
         [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
@@ -74,3 +79,9 @@ def test_sensor_and_automation_ingest_and_rebuild_gold(daemon_workspace: Workspa
     wait_for(lambda: gold_reviews() == 12, 240, "gold to show 12 reviews")
     assert lake.count(BRONZE_REVIEWS) == 12
     assert lake.count(SILVER_REVIEWS) == 12
+
+    # Stream events: the Event Hubs sensor requests a streaming run, the gold sensor follows.
+    events = LocalEventLog(root=str(workspace.root / "events"))
+    events.publish(generated_payloads(20, seed=31))
+    wait_for(lambda: gold_reviews() == 32, 240, "gold to show 20 stream reviews")
+    assert lake.count(SILVER_REVIEWS_STREAMING) == 20

@@ -35,6 +35,8 @@ from paisa_assets.eventhub_emulator import EventHubEmulator, codec
 from paisa_assets.eventhub_emulator.addresses import Kind, parse_address
 from paisa_assets.eventhub_emulator.positions import StartPosition
 
+pytestmark = pytest.mark.slow  # service-bound: real client round trips to a local AMQP server
+
 HUB = "reviews"
 WAIT = 8.0  # the longest any single wait in these tests may take
 
