@@ -153,6 +153,24 @@ def _stream_keys(lakehouse: Lakehouse, table: str) -> pl.LazyFrame:
     return scan.select(EVENT_KEY)
 
 
+def pending_events(
+    lakehouse: Lakehouse,
+    source: tuple[str, pl.Schema],
+    target: str,
+    quarantine: tuple[str, str],
+) -> pl.DataFrame:
+    """Rows of the `source` table whose event is neither in `target` nor quarantined (table,
+    dataset) yet: the work of a streaming step, read from the tables rather than a cursor."""
+    table, schema = source
+    rows = lakehouse.scan(table)
+    if rows is None:
+        rows = pl.LazyFrame(schema=schema)
+    done = pl.concat(
+        [_stream_keys(lakehouse, target), quarantined_event_keys(lakehouse, *quarantine)]
+    )
+    return rows.join(done, on=EVENT_KEY, how="anti").collect()
+
+
 @asset(
     key=asset_key(BRONZE_REVIEWS_STREAMING),
     deps=[asset_key(BRONZE_EH_STREAMING)],
@@ -166,18 +184,13 @@ def _stream_keys(lakehouse: Lakehouse, table: str) -> pl.LazyFrame:
 def bronze_reviews_streaming(
     context: AssetExecutionContext, event_source: EventSource, lakehouse: Lakehouse
 ) -> MaterializeResult:
-    raw = lakehouse.scan(BRONZE_EH_STREAMING)
-    if raw is None:
-        raw = pl.LazyFrame(schema=EH_STREAMING_SCHEMA)
-    done = pl.concat(
-        [
-            _stream_keys(lakehouse, BRONZE_REVIEWS_STREAMING),
-            quarantined_event_keys(lakehouse, BRONZE_QUARANTINE, STREAM_DATASET),
-        ]
+    pending = pending_events(
+        lakehouse,
+        (BRONZE_EH_STREAMING, EH_STREAMING_SCHEMA),
+        BRONZE_REVIEWS_STREAMING,
+        (BRONZE_QUARANTINE, STREAM_DATASET),
     )
-    pending = raw.join(done, on=EVENT_KEY, how="anti").collect()
-    hub = getattr(event_source, "hub", None) or getattr(event_source, "eventhub_name", "events")
-    parsed, quarantine = parse_events(pending, hub)
+    parsed, quarantine = parse_events(pending, event_source.hub_name())
     lakehouse.merge(BRONZE_REVIEWS_STREAMING, parsed, keys=EVENT_KEY, insert_only=True)
     now = datetime.now(UTC)
     lakehouse.ensure(BRONZE_QUARANTINE, BRONZE_QUARANTINE_SCHEMA, partition_by=["dataset"])
@@ -222,16 +235,12 @@ def bronze_reviews_streaming(
 def silver_reviews_streaming(
     context: AssetExecutionContext, lakehouse: Lakehouse
 ) -> MaterializeResult:
-    parsed = lakehouse.scan(BRONZE_REVIEWS_STREAMING)
-    if parsed is None:
-        parsed = pl.LazyFrame(schema=REVIEWS_STREAMING_SCHEMA)
-    done = pl.concat(
-        [
-            _stream_keys(lakehouse, SILVER_REVIEWS_STREAMING),
-            quarantined_event_keys(lakehouse, SILVER_QUARANTINE, SILVER_STREAM_DATASET),
-        ]
+    pending = pending_events(
+        lakehouse,
+        (BRONZE_REVIEWS_STREAMING, REVIEWS_STREAMING_SCHEMA),
+        SILVER_REVIEWS_STREAMING,
+        (SILVER_QUARANTINE, SILVER_STREAM_DATASET),
     )
-    pending = parsed.join(done, on=EVENT_KEY, how="anti").collect()
     silver, quarantine = split_stream_reviews(pending, datetime.now(UTC))
     winners = dedupe_stream_reviews(silver)
     metrics = lakehouse.merge(

@@ -140,6 +140,9 @@ class AzureEventHubs(EventSource):
         if len(batch):
             producer.send_batch(batch)
 
+    def hub_name(self) -> str:
+        return self.eventhub_name
+
     def describe(self) -> str:
         match = re.search(r"Endpoint=sb://([^/;]+)", self.connection_string)
         host = match.group(1) if match else "?"

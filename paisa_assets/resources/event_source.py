@@ -37,5 +37,9 @@ class EventSource(ConfigurableResource, ABC):
         """Append events (spread over partitions unless a key pins one); returns how many."""
 
     @abstractmethod
+    def hub_name(self) -> str:
+        """The event hub's name (part of every event's address in the lake)."""
+
+    @abstractmethod
     def describe(self) -> str:
         """Where the events are, for messages and metadata (never a secret)."""

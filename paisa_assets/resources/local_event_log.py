@@ -131,6 +131,9 @@ class LocalEventLog(EventSource):
         total = sum(self._count(pid) for pid in self.partition_ids())
         return total % self.partitions
 
+    def hub_name(self) -> str:
+        return self.hub
+
     def describe(self) -> str:
         return f"local event log {self._folder()}"
 
