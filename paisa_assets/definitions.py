@@ -20,14 +20,20 @@ from paisa_assets.assets.streaming import (
 )
 from paisa_assets.checks import asset_checks
 from paisa_assets.jobs import gold_job, metadata_ingest_job, reviews_ingest_job, streaming_job
+from paisa_assets.resources.adls_landing_zone import AdlsLandingZone
 from paisa_assets.resources.azure_event_hubs import AzureEventHubs
+from paisa_assets.resources.azure_storage import AzureStorage
 from paisa_assets.resources.event_source import EventSource
-from paisa_assets.resources.lakehouse import Lakehouse
+from paisa_assets.resources.lakehouse import Lakehouse, is_remote_uri
 from paisa_assets.resources.landing_zone import LandingZone, LocalLandingZone
 from paisa_assets.resources.local_event_log import LocalEventLog
 from paisa_assets.resources.warehouse import Warehouse
 from paisa_assets.sensors import eventhub_sensor, gold_sensor, landing_zone_sensor
 from paisa_assets.settings import (
+    AZURE_STORAGE_ACCOUNT,
+    AZURE_STORAGE_ENDPOINT,
+    AZURE_STORAGE_KEY,
+    AZURE_STORAGE_SAS_TOKEN,
     EVENTHUB_CONNECTION_STRING,
     EVENTHUB_CONSUMER_GROUP,
     EVENTHUB_NAME,
@@ -36,6 +42,7 @@ from paisa_assets.settings import (
     LANDING_ROOT,
     WAREHOUSE_PATH,
     is_set,
+    optional_setting,
     resolved,
     setting,
 )
@@ -76,12 +83,34 @@ def default_event_source(*, resolve: bool = False) -> EventSource:
     return LocalEventLog(root=value(EVENTS_ROOT), hub=value(EVENTHUB_NAME))
 
 
+def azure_storage() -> AzureStorage:
+    return AzureStorage(
+        account_name=optional_setting(AZURE_STORAGE_ACCOUNT),
+        account_key=optional_setting(AZURE_STORAGE_KEY),
+        sas_token=optional_setting(AZURE_STORAGE_SAS_TOKEN),
+        endpoint=optional_setting(AZURE_STORAGE_ENDPOINT),
+    )
+
+
+def default_landing_zone() -> LandingZone:
+    """ADLS Gen2 when PAISA_LANDING_ROOT is an az:// or abfss:// URI, else a local folder."""
+    if is_remote_uri(resolved(LANDING_ROOT)):
+        return AdlsLandingZone(root=setting(LANDING_ROOT), azure=azure_storage())
+    return LocalLandingZone(root=setting(LANDING_ROOT))
+
+
+def default_lakehouse() -> Lakehouse:
+    if is_remote_uri(resolved(LAKE_ROOT)):
+        return Lakehouse(root=setting(LAKE_ROOT), azure=azure_storage())
+    return Lakehouse(root=setting(LAKE_ROOT))
+
+
 def default_resources() -> dict[str, object]:
     """Local folders under data/ unless the PAISA_* environment variables say otherwise."""
     return {
         "event_source": default_event_source(),
-        "landing_zone": LocalLandingZone(root=setting(LANDING_ROOT)),
-        "lakehouse": Lakehouse(root=setting(LAKE_ROOT)),
+        "landing_zone": default_landing_zone(),
+        "lakehouse": default_lakehouse(),
         "warehouse": Warehouse(path=setting(WAREHOUSE_PATH)),
     }
 

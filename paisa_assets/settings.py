@@ -17,6 +17,11 @@ LANDING_SENSOR_INTERVAL = "PAISA_LANDING_SENSOR_INTERVAL_SECONDS"
 EVENTS_ROOT = "PAISA_EVENTS_ROOT"
 EVENTHUB_SENSOR_INTERVAL = "PAISA_EVENTHUB_SENSOR_INTERVAL_SECONDS"
 EVENTHUB_MAX_EVENTS_PER_RUN = "PAISA_EVENTHUB_MAX_EVENTS_PER_RUN"
+# Azure Storage (ADLS Gen2) for an az:// or abfss:// landing root or lake root.
+AZURE_STORAGE_ACCOUNT = "PAISA_AZURE_STORAGE_ACCOUNT"
+AZURE_STORAGE_KEY = "PAISA_AZURE_STORAGE_KEY"
+AZURE_STORAGE_SAS_TOKEN = "PAISA_AZURE_STORAGE_SAS_TOKEN"
+AZURE_STORAGE_ENDPOINT = "PAISA_AZURE_STORAGE_ENDPOINT"
 # Azure Event Hubs: setting the connection string switches the event source to Azure.
 EVENTHUB_CONNECTION_STRING = "PAISA_EVENTHUB_CONNECTION_STRING"
 EVENTHUB_NAME = "PAISA_EVENTHUB_NAME"
@@ -33,12 +38,21 @@ DEFAULTS = {
     EVENTHUB_NAME: "reviews",
     EVENTHUB_CONSUMER_GROUP: "$Default",
     EVENTHUB_CONNECTION_STRING: "",
+    AZURE_STORAGE_ACCOUNT: "",
+    AZURE_STORAGE_KEY: "",
+    AZURE_STORAGE_SAS_TOKEN: "",
+    AZURE_STORAGE_ENDPOINT: "",
 }
 
 
 def setting(name: str) -> str | EnvVar:
     """The variable as an `EnvVar` when it is set, else its default."""
     return EnvVar(name) if os.environ.get(name) else DEFAULTS[name]
+
+
+def optional_setting(name: str) -> EnvVar | None:
+    """An `EnvVar` when the variable is set, else None (for secrets and optional values)."""
+    return EnvVar(name) if os.environ.get(name) else None
 
 
 def is_set(name: str) -> bool:

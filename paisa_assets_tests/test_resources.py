@@ -77,3 +77,24 @@ def test_landing_zone_lists_data_files_and_skips_hidden_ones(tmp_path: Path) -> 
     assert [f.path for f in files] == ["amazon_reviews/partition 1 'odd'/part-0.json.gz"]
     assert files[0].partition == "partition 1 'odd'"
     assert landing.list_files("amazon_metadata") == []
+
+
+def test_environment_variables_switch_to_azure_without_exposing_secrets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dagster import EnvVar
+
+    from paisa_assets.definitions import default_lakehouse, default_landing_zone
+    from paisa_assets.resources.adls_landing_zone import AdlsLandingZone
+
+    assert isinstance(default_landing_zone(), LocalLandingZone)
+    monkeypatch.setenv("PAISA_LANDING_ROOT", "abfss://source-files@acct.dfs.core.windows.net")
+    monkeypatch.setenv("PAISA_LAKE_ROOT", "az://lake/paisa")
+    monkeypatch.setenv("PAISA_AZURE_STORAGE_ACCOUNT", "acct")
+    monkeypatch.setenv("PAISA_AZURE_STORAGE_KEY", "c2VjcmV0")
+    landing = default_landing_zone()
+    lake = default_lakehouse()
+    assert isinstance(landing, AdlsLandingZone)
+    assert landing.azure.account_key == EnvVar("PAISA_AZURE_STORAGE_KEY")
+    assert lake.azure is not None and lake.azure.account_key == EnvVar("PAISA_AZURE_STORAGE_KEY")
+    assert "c2VjcmV0" not in repr(landing) + repr(lake)

@@ -15,10 +15,13 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as pads
-from dagster import ConfigurableResource
+from azure.core.exceptions import AzureError
+from dagster import ConfigurableResource, InitResourceContext
 from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import DeltaError, TableNotFoundError
 from pydantic import Field
+
+from paisa_assets.resources.azure_storage import AzureStorage, split_uri
 
 # delta-rs retries a commit that lost an optimistic-concurrency race this many times before it
 # gives up; concurrent partition runs write the same tables, so the default (15) is raised.
@@ -59,8 +62,24 @@ class Lakehouse(ConfigurableResource):
     )
     storage_options: dict[str, str] = Field(
         default_factory=dict,
-        description="delta-rs storage options (credentials for a remote lake).",
+        description="Extra delta-rs storage options for a remote lake (never secrets: use azure).",
     )
+    azure: AzureStorage | None = Field(
+        default=None, description="Azure account of an az:// or abfss:// lake root."
+    )
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        """Fail fast on a remote lake that cannot be reached, naming the settings to fix."""
+        if not is_remote_uri(self.root) or self.azure is None:
+            return
+        container, _ = split_uri(self.root)
+        try:
+            probe = self.azure.blob_service(probe=True).get_container_client(container)
+            probe.get_container_properties()
+        except AzureError as exc:
+            raise ConnectionError(
+                self.azure.failure(f"open the lake container {container!r}", exc)
+            ) from None
 
     def resolved_root(self) -> str:
         if is_remote_uri(self.root):
@@ -77,7 +96,10 @@ class Lakehouse(ConfigurableResource):
         return os.path.join(root, layer, name)
 
     def _options(self) -> dict[str, str] | None:
-        return dict(self.storage_options) or None
+        options = dict(self.storage_options)
+        if self.azure is not None and is_remote_uri(self.root):
+            options |= self.azure.delta_options()
+        return options or None
 
     def delta_table(self, table: str) -> DeltaTable | None:
         """The table's latest version, or None when it has never been written."""

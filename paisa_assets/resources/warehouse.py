@@ -76,8 +76,14 @@ class Warehouse(ConfigurableResource):
                 if dt is None:
                     continue
                 qualified = f'"{layer}"."{name}"'
-                con.execute(f"DROP VIEW IF EXISTS {qualified}")
-                con.execute(f"DROP TABLE IF EXISTS {qualified}")
+                existing = con.execute(
+                    "SELECT table_type FROM information_schema.tables "
+                    "WHERE table_schema = ? AND table_name = ?",
+                    [layer, name],
+                ).fetchone()
+                if existing:
+                    kind = "VIEW" if existing[0] == "VIEW" else "TABLE"
+                    con.execute(f"DROP {kind} {qualified}")
                 files = dt.file_uris()
                 if files and not is_remote_uri(lakehouse.resolved_root()):
                     listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)

@@ -1,0 +1,179 @@
+"""The batch pipeline with the landing zone and the lake on Azure Storage, tested on Azurite
+(the Azure Storage emulator from npm, started by these tests on a free loopback port)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from azure.storage.blob import BlobServiceClient
+from dagster import DagsterInstance, build_init_resource_context
+
+from paisa_assets.definitions import build_definitions
+from paisa_assets.generator import generate_landing_zone
+from paisa_assets.resources.adls_landing_zone import AdlsLandingZone
+from paisa_assets.resources.azure_storage import AzureStorage, split_uri
+from paisa_assets.resources.lakehouse import Lakehouse
+from paisa_assets.resources.local_event_log import LocalEventLog
+from paisa_assets.resources.warehouse import Warehouse
+from paisa_assets.runner import sync_partitions
+from paisa_assets.tables import (
+    BRONZE_QUARANTINE,
+    BRONZE_REVIEWS,
+    GOLD_KPIS,
+    GOLD_TABLES,
+    SILVER_METADATA,
+    SILVER_REVIEWS,
+)
+from paisa_assets_tests.conftest import Workspace, materialize_all
+
+pytestmark = pytest.mark.slow  # service-bound: Azurite
+
+REPO = Path(__file__).resolve().parent.parent
+AZURITE = REPO / "node_modules" / ".bin" / "azurite-blob"
+ACCOUNT = "devstoreaccount1"
+# Azurite's well-known development key (public, documented by Microsoft).
+KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The blob endpoint of an in-memory Azurite on 127.0.0.1."""
+    if not AZURITE.exists():
+        pytest.fail(f"{AZURITE} is missing: run `npm ci` in {REPO} (see the README)")
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("azurite")
+    process = subprocess.Popen(
+        [
+            str(AZURITE),
+            "--inMemoryPersistence",
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            str(port),
+            "--skipApiVersionCheck",
+            "--silent",
+        ],
+        cwd=workdir,  # in-memory data; only Azurite's debug files may land here
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                pytest.fail("Azurite did not start")
+            time.sleep(0.2)
+    try:
+        yield f"http://127.0.0.1:{port}/{ACCOUNT}"
+    finally:
+        process.kill()  # in-memory: nothing to flush
+        process.wait(timeout=30)
+
+
+def storage(endpoint: str, key: str = KEY) -> AzureStorage:
+    return AzureStorage(account_name=ACCOUNT, account_key=key, endpoint=endpoint)
+
+
+def upload_tree(service: BlobServiceClient, root: Path, uri: str) -> None:
+    container, prefix = split_uri(uri)
+    client = service.get_container_client(container)
+    if not client.exists():
+        client.create_container()
+    for path in sorted(root.rglob("*.json.gz")):
+        relative = path.relative_to(root).as_posix()
+        client.upload_blob(f"{prefix}{relative}", path.read_bytes(), overwrite=True)
+
+
+def test_batch_pipeline_with_landing_zone_and_lake_on_azurite(azurite: str, tmp_path: Path) -> None:
+    azure = storage(azurite)
+    service = azure.blob_service()
+    local = tmp_path / "generated"
+    report = generate_landing_zone(
+        local, reviews=2_000, review_partitions=4, metadata_partitions=2, seed=17, progress=False
+    )
+    upload_tree(service, local, "az://source-files/datathon")
+    # A real Gen2 account lists directories as placeholder blobs: they must be skipped.
+    service.get_container_client("source-files").upload_blob(
+        "datathon/amazon_reviews/partition_0", b"", metadata={"hdi_isfolder": "true"}
+    )
+    service.create_container("lake")
+    landing = AdlsLandingZone(root="az://source-files/datathon", azure=azure)
+    lake = Lakehouse(root="az://lake/paisa", azure=azure)
+    warehouse = Warehouse(path=str(tmp_path / "warehouse.duckdb"))
+    events = LocalEventLog(root=str(tmp_path / "events"))
+    workspace = Workspace(
+        tmp_path, landing, lake, warehouse, build_definitions(landing, lake, warehouse, events)
+    )  # type: ignore[arg-type]
+    assert landing.list_partitions("amazon_reviews") == [f"partition_{n}" for n in range(4)]
+    with DagsterInstance.ephemeral() as instance:
+        sync_partitions(instance, landing)
+        materialize_all(instance, workspace)
+        assert lake.count(BRONZE_REVIEWS) == report.reviews.parsed_rows
+        assert lake.count(BRONZE_QUARANTINE) == (
+            report.reviews.malformed_lines + report.metadata.malformed_lines
+        )
+        assert lake.count(SILVER_REVIEWS) == report.reviews.unique_keys == 2_000
+        assert lake.count(SILVER_METADATA) == report.metadata.unique_keys
+        assert lake.read(GOLD_KPIS)["reviews"].to_list() == [2_000]
+        blobs = [b.name for b in service.get_container_client("lake").list_blobs()]
+        assert any(name.startswith("paisa/silver/amazon_reviews/_delta_log/") for name in blobs)
+        before = {table: lake.version(table) for table in (BRONZE_REVIEWS, SILVER_REVIEWS)}
+        materialize_all(instance, workspace)
+        assert {t: lake.version(t) for t in before} == before
+    import duckdb
+
+    with duckdb.connect(str(warehouse.database_path()), read_only=True) as con:
+        assert con.execute("select reviews from gold.kpis").fetchone() == (2_000,)
+    assert len(GOLD_TABLES) == 4
+
+
+def test_a_wrong_key_fails_fast_naming_the_setting_and_hiding_the_secret(azurite: str) -> None:
+    wrong = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5LXdyb25nLWtleQ=="
+    storage(azurite).blob_service().get_container_client("present").create_container()
+    landing = AdlsLandingZone(root="az://present", azure=storage(azurite, key=wrong))
+    with pytest.raises(ConnectionError) as failure:
+        landing.check()
+    message = str(failure.value)
+    assert "cannot open the landing container 'present'" in message
+    assert "PAISA_AZURE_STORAGE_KEY" in message
+    assert wrong not in message and KEY not in message
+    lake = Lakehouse(root="az://present/lake", azure=storage(azurite, key=wrong))
+    with pytest.raises(ConnectionError, match="cannot open the lake container 'present'"):
+        lake.setup_for_execution(build_init_resource_context())
+
+
+def test_a_missing_container_and_an_unreachable_endpoint_are_clear(azurite: str) -> None:
+    landing = AdlsLandingZone(root="az://no-such-container/x", azure=storage(azurite))
+    with pytest.raises(ConnectionError, match="cannot open the landing container 'no-such-"):
+        landing.list_files("amazon_reviews")
+    closed = f"http://127.0.0.1:{free_port()}/{ACCOUNT}"
+    lake = Lakehouse(root="az://lake/x", azure=storage(closed))
+    with pytest.raises(ConnectionError) as failure:
+        lake.setup_for_execution(build_init_resource_context())
+    assert "PAISA_AZURE_STORAGE_ENDPOINT" in str(failure.value)
+    assert KEY not in str(failure.value)
+
+
+def test_uris_name_a_container_and_a_prefix() -> None:
+    assert split_uri("az://source-files") == ("source-files", "")
+    assert split_uri("az://lake/paisa/") == ("lake", "paisa/")
+    assert split_uri("abfss://lake@acct.dfs.core.windows.net/a/b") == ("lake", "a/b/")
+    with pytest.raises(ValueError, match="not an Azure storage URI"):
+        split_uri("s3://bucket/x")
+    assert shutil.which("node") is not None  # Azurite runs on the machine's Node.js
