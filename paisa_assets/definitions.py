@@ -31,6 +31,7 @@ from paisa_assets.resources.warehouse import Warehouse
 from paisa_assets.sensors import eventhub_sensor, gold_sensor, landing_zone_sensor
 from paisa_assets.settings import (
     AZURE_STORAGE_ACCOUNT,
+    AZURE_STORAGE_CONNECTION_STRING,
     AZURE_STORAGE_ENDPOINT,
     AZURE_STORAGE_KEY,
     AZURE_STORAGE_SAS_TOKEN,
@@ -89,6 +90,7 @@ def azure_storage() -> AzureStorage:
         account_key=optional_setting(AZURE_STORAGE_KEY),
         sas_token=optional_setting(AZURE_STORAGE_SAS_TOKEN),
         endpoint=optional_setting(AZURE_STORAGE_ENDPOINT),
+        connection_string=optional_setting(AZURE_STORAGE_CONNECTION_STRING),
     )
 
 

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import polars as pl
 import pytest
 from azure.storage.blob import BlobServiceClient
 from dagster import DagsterInstance, build_init_resource_context
@@ -156,6 +157,26 @@ def test_a_wrong_key_fails_fast_naming_the_setting_and_hiding_the_secret(azurite
     lake = Lakehouse(root="az://present/lake", azure=storage(azurite, key=wrong))
     with pytest.raises(ConnectionError, match="cannot open the lake container 'present'"):
         lake.setup_for_execution(build_init_resource_context())
+
+
+def test_a_connection_string_reaches_the_same_account(azurite: str, tmp_path: Path) -> None:
+    connection = (
+        f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={KEY};"
+        f"BlobEndpoint={azurite};"
+    )
+    azure = AzureStorage(connection_string=connection)
+    azure.blob_service().get_container_client("by-string").create_container()
+    azure.blob_service().get_container_client("by-string").upload_blob(
+        "amazon_reviews/partition_9/part-0.json", b'{"asin": "B1"}\n'
+    )
+    landing = AdlsLandingZone(root="az://by-string", azure=azure)
+    assert [f.path for f in landing.list_files("amazon_reviews")] == [
+        "amazon_reviews/partition_9/part-0.json"
+    ]
+    lake = Lakehouse(root="az://by-string/lake", azure=azure)
+    lake.setup_for_execution(build_init_resource_context())
+    lake.overwrite_where("bronze.t", pl.DataFrame({"a": [1, 2]}), "a > 0")
+    assert lake.count("bronze.t") == 2
 
 
 def test_a_missing_container_and_an_unreachable_endpoint_are_clear(azurite: str) -> None:

@@ -35,12 +35,36 @@ class AzureStorage(Config):
     account_name: str | None = Field(default=None, description="Storage account name.")
     account_key: str | None = Field(default=None, description="Account key (a secret).")
     sas_token: str | None = Field(default=None, description="SAS token (a secret).")
+    connection_string: str | None = Field(
+        default=None, description="A storage connection string (a secret); overrides the rest."
+    )
     endpoint: str | None = Field(
         default=None,
         description="Blob endpoint, e.g. http://127.0.0.1:10000/devstoreaccount1 for Azurite.",
     )
 
+    def _parts(self) -> dict[str, str]:
+        """The fields of the connection string (AccountName, AccountKey, BlobEndpoint, ...)."""
+        if not self.connection_string:
+            return {}
+        pairs = (item.split("=", 1) for item in self.connection_string.split(";") if "=" in item)
+        return {key.strip(): value.strip() for key, value in pairs}
+
+    def _resolved(self) -> AzureStorage:
+        """These settings with a connection string's parts filled in."""
+        parts = self._parts()
+        if not parts:
+            return self
+        return AzureStorage(
+            account_name=parts.get("AccountName", self.account_name),
+            account_key=parts.get("AccountKey", self.account_key),
+            sas_token=parts.get("SharedAccessSignature", self.sas_token),
+            endpoint=parts.get("BlobEndpoint", self.endpoint),
+        )
+
     def account_url(self) -> str:
+        if self.connection_string:
+            return self._resolved().account_url()
         if self.endpoint:
             return self.endpoint.rstrip("/")
         if not self.account_name:
@@ -49,6 +73,9 @@ class AzureStorage(Config):
 
     def blob_service(self, *, probe: bool = False) -> BlobServiceClient:
         """A client; `probe=True` gives up fast (one retry, short timeouts) for set-up checks."""
+        fast = {"retry_total": 1, "connection_timeout": 5, "read_timeout": 10} if probe else {}
+        if self.connection_string:
+            return BlobServiceClient.from_connection_string(self.connection_string, **fast)  # type: ignore[arg-type]
         credential: object
         if self.account_key:
             credential = {"account_name": self.account_name, "account_key": self.account_key}
@@ -58,11 +85,12 @@ class AzureStorage(Config):
             from azure.identity import DefaultAzureCredential
 
             credential = DefaultAzureCredential()
-        fast = {"retry_total": 1, "connection_timeout": 5, "read_timeout": 10} if probe else {}
         return BlobServiceClient(self.account_url(), credential=credential, **fast)  # type: ignore[arg-type]
 
     def delta_options(self) -> dict[str, str]:
         """delta-rs / Polars storage options (object_store's Azure keys)."""
+        if self.connection_string:
+            return self._resolved().delta_options()
         options: dict[str, str] = {}
         if self.account_name:
             options["account_name"] = self.account_name
@@ -86,11 +114,12 @@ class AzureStorage(Config):
     def failure(self, what: str, error: Exception) -> str:
         """A message naming the settings to check, without any secret in it."""
         reason = str(error).split("\n")[0][:200]
-        for secret in (self.account_key, self.sas_token):
+        for secret in (self.account_key, self.sas_token, self.connection_string):
             if secret:
                 reason = reason.replace(secret, "***")
         return (
             f"cannot {what} at {self.describe()}: {type(error).__name__}: {reason}. Check "
             "PAISA_AZURE_STORAGE_ACCOUNT, PAISA_AZURE_STORAGE_KEY or "
-            "PAISA_AZURE_STORAGE_SAS_TOKEN, and PAISA_AZURE_STORAGE_ENDPOINT."
+            "PAISA_AZURE_STORAGE_SAS_TOKEN or PAISA_AZURE_STORAGE_CONNECTION_STRING, and "
+            "PAISA_AZURE_STORAGE_ENDPOINT."
         )
