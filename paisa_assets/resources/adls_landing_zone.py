@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 from typing import BinaryIO
 
-from azure.core.exceptions import AzureError
 from dagster import InitResourceContext
 from pydantic import Field, PrivateAttr
 
@@ -39,14 +38,7 @@ class AdlsLandingZone(LandingZone):
     def check(self) -> None:
         if self._checked:
             return
-        container, _ = split_uri(self.root)
-        try:
-            probe = self.azure.blob_service(probe=True).get_container_client(container)
-            probe.get_container_properties()
-        except AzureError as exc:
-            raise ConnectionError(
-                self.azure.failure(f"open the landing container {container!r}", exc)
-            ) from None
+        self.azure.probe(self.root, "landing")
         self._checked = True
 
     def list_partitions(self, dataset: str) -> list[str]:

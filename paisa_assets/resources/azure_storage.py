@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlparse
 
+from azure.core.exceptions import AzureError
 from azure.storage.blob import BlobServiceClient
 from dagster import Config
 from pydantic import Field
@@ -110,6 +111,17 @@ class AzureStorage(Config):
             return self.account_url()
         except ValueError:
             return "an unnamed storage account"
+
+    def probe(self, uri: str, role: str) -> None:
+        """Open the container of `uri` once, so a wrong setting fails before any data moves."""
+        container, _ = split_uri(uri)
+        try:
+            client = self.blob_service(probe=True).get_container_client(container)
+            client.get_container_properties()
+        except AzureError as exc:
+            raise ConnectionError(
+                self.failure(f"open the {role} container {container!r}", exc)
+            ) from None
 
     def failure(self, what: str, error: Exception) -> str:
         """A message naming the settings to check, without any secret in it."""

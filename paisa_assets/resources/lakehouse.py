@@ -15,13 +15,12 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as pads
-from azure.core.exceptions import AzureError
 from dagster import ConfigurableResource, InitResourceContext
 from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import DeltaError, TableNotFoundError
 from pydantic import Field
 
-from paisa_assets.resources.azure_storage import AzureStorage, split_uri
+from paisa_assets.resources.azure_storage import AzureStorage
 
 # delta-rs retries a commit that lost an optimistic-concurrency race this many times before it
 # gives up; concurrent partition runs write the same tables, so the default (15) is raised.
@@ -72,14 +71,7 @@ class Lakehouse(ConfigurableResource):
         """Fail fast on a remote lake that cannot be reached, naming the settings to fix."""
         if not is_remote_uri(self.root) or self.azure is None:
             return
-        container, _ = split_uri(self.root)
-        try:
-            probe = self.azure.blob_service(probe=True).get_container_client(container)
-            probe.get_container_properties()
-        except AzureError as exc:
-            raise ConnectionError(
-                self.azure.failure(f"open the lake container {container!r}", exc)
-            ) from None
+        self.azure.probe(self.root, "lake")
 
     def resolved_root(self) -> str:
         if is_remote_uri(self.root):
