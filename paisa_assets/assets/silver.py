@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import polars as pl
 from dagster import (
     AssetExecutionContext,
-    AssetKey,
     BackfillPolicy,
     DynamicPartitionsDefinition,
     MaterializeResult,
@@ -178,7 +177,7 @@ def build_silver_asset(
 ):
     @asset(
         key=asset_key(spec.silver_table),
-        deps=[AssetKey(asset_key(spec.bronze_table).path)],
+        deps=[asset_key(spec.bronze_table)],
         group_name="silver",
         partitions_def=partitions_def,
         backfill_policy=BackfillPolicy.single_run(),

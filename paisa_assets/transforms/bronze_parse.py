@@ -20,14 +20,6 @@ import pyarrow as pa
 SUPPORTED_SUFFIXES = (".json", ".jsonl", ".ndjson")
 RAW_TEXT_LIMIT = 10_000  # characters of a bad line kept in quarantine; the line number locates it
 
-BRONZE_QUARANTINE_SCHEMA = pa.schema(
-    [
-        ("_line", pa.int64()),
-        ("raw", pa.string()),
-        ("reason", pa.string()),
-    ]
-)
-
 
 @dataclass
 class ParsedBatch:
