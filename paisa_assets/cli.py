@@ -102,6 +102,7 @@ def demo(reviews: int, stream_events: int, seed: int) -> None:
     from paisa_assets.definitions import build_definitions, default_event_source
     from paisa_assets.generator.stream import generated_payloads
     from paisa_assets.resources.landing_zone import LocalLandingZone
+    from paisa_assets.resources.mlflow_tracking import tracking_uri_of
     from paisa_assets.runner import ensure_dagster_home, materialize_everything, sync_partitions
 
     landing_root = Path(settings.resolved(settings.LANDING_ROOT))
@@ -121,8 +122,8 @@ def demo(reviews: int, stream_events: int, seed: int) -> None:
     defs = build_definitions()
     with DagsterInstance.get() as instance:
         sync_partitions(instance, LocalLandingZone(root=str(landing_root)))
-        click.echo("materializing bronze -> silver -> gold through Dagster ...")
-        summaries = materialize_everything(instance, defs, log_level="WARNING")
+        click.echo("materializing bronze -> silver -> gold -> ml through Dagster ...")
+        summaries = materialize_everything(instance, defs, log_level="WARNING", include_ml=True)
     for summary in summaries:
         status = "ok" if summary.success else "FAILED"
         click.echo(f"  {summary.job:<22} {status:<7} run {summary.run_id}")
@@ -133,6 +134,9 @@ def demo(reviews: int, stream_events: int, seed: int) -> None:
     click.echo("")
     click.echo(f"Delta tables:   {Path(settings.resolved(settings.LAKE_ROOT)).absolute()}")
     click.echo(f"DuckDB file:    {Path(settings.resolved(settings.WAREHOUSE_PATH)).absolute()}")
+    click.echo(
+        f"MLflow store:   {tracking_uri_of(settings.resolved(settings.MLFLOW_TRACKING_URI))}"
+    )
     click.echo('Query:          paisa sql "select * from gold.kpis"')
     click.echo(f"Dagster UI:     paisa dev   (DAGSTER_HOME={home})")
     _print_query("select * from gold.kpis")

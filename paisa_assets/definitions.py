@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import Definitions, EnvVar
 
 from paisa_assets.assets.bronze import bronze_amazon_metadata, bronze_amazon_reviews
+from paisa_assets.assets.dashboard import dashboard
 from paisa_assets.assets.gold import (
     gold_category_monthly,
     gold_kpis,
@@ -12,6 +13,8 @@ from paisa_assets.assets.gold import (
     gold_reviews_enriched,
     warehouse_views,
 )
+from paisa_assets.assets.recommender import recommender
+from paisa_assets.assets.sentiment import gold_review_sentiment, sentiment_model
 from paisa_assets.assets.silver import silver_amazon_metadata, silver_amazon_reviews
 from paisa_assets.assets.streaming import (
     bronze_eh_streaming,
@@ -19,15 +22,24 @@ from paisa_assets.assets.streaming import (
     silver_reviews_streaming,
 )
 from paisa_assets.checks import asset_checks
-from paisa_assets.jobs import gold_job, metadata_ingest_job, reviews_ingest_job, streaming_job
+from paisa_assets.jobs import (
+    gold_job,
+    metadata_ingest_job,
+    ml_job,
+    reviews_ingest_job,
+    streaming_job,
+)
 from paisa_assets.resources.adls_landing_zone import AdlsLandingZone
 from paisa_assets.resources.azure_event_hubs import AzureEventHubs
 from paisa_assets.resources.azure_storage import AzureStorage
+from paisa_assets.resources.dashboard_site import DashboardSite
 from paisa_assets.resources.event_source import EventSource
 from paisa_assets.resources.lakehouse import Lakehouse, is_remote_uri
 from paisa_assets.resources.landing_zone import LandingZone, LocalLandingZone
 from paisa_assets.resources.local_event_log import LocalEventLog
+from paisa_assets.resources.mlflow_tracking import MlflowTracking
 from paisa_assets.resources.warehouse import Warehouse
+from paisa_assets.schedules import ml_retrain_schedule
 from paisa_assets.sensors import eventhub_sensor, gold_sensor, landing_zone_sensor
 from paisa_assets.settings import (
     AZURE_STORAGE_ACCOUNT,
@@ -35,12 +47,16 @@ from paisa_assets.settings import (
     AZURE_STORAGE_ENDPOINT,
     AZURE_STORAGE_KEY,
     AZURE_STORAGE_SAS_TOKEN,
+    DASHBOARD_PATH,
     EVENTHUB_CONNECTION_STRING,
     EVENTHUB_CONSUMER_GROUP,
     EVENTHUB_NAME,
     EVENTS_ROOT,
     LAKE_ROOT,
     LANDING_ROOT,
+    MLFLOW_ARTIFACT_ROOT,
+    MLFLOW_EXPERIMENT,
+    MLFLOW_TRACKING_URI,
     WAREHOUSE_PATH,
     is_set,
     optional_setting,
@@ -61,6 +77,10 @@ ASSETS = [
     gold_category_monthly,
     gold_kpis,
     warehouse_views,
+    sentiment_model,
+    gold_review_sentiment,
+    recommender,
+    dashboard,
 ]
 
 
@@ -114,6 +134,12 @@ def default_resources() -> dict[str, object]:
         "landing_zone": default_landing_zone(),
         "lakehouse": default_lakehouse(),
         "warehouse": Warehouse(path=setting(WAREHOUSE_PATH)),
+        "dashboard_site": DashboardSite(path=setting(DASHBOARD_PATH)),
+        "mlflow_tracking": MlflowTracking(
+            tracking_uri=setting(MLFLOW_TRACKING_URI),
+            artifact_root=setting(MLFLOW_ARTIFACT_ROOT),
+            experiment=setting(MLFLOW_EXPERIMENT),
+        ),
     }
 
 
@@ -122,6 +148,8 @@ def build_definitions(
     lakehouse: Lakehouse | None = None,
     warehouse: Warehouse | None = None,
     event_source: EventSource | None = None,
+    mlflow_tracking: MlflowTracking | None = None,
+    dashboard_site: DashboardSite | None = None,
 ) -> Definitions:
     """The code location; tests pass resources pointing at temporary folders."""
     resources = default_resources()
@@ -130,14 +158,17 @@ def build_definitions(
         ("lakehouse", lakehouse),
         ("warehouse", warehouse),
         ("event_source", event_source),
+        ("dashboard_site", dashboard_site),
+        ("mlflow_tracking", mlflow_tracking),
     ):
         if override is not None:
             resources[name] = override
     return Definitions(
         assets=ASSETS,
         asset_checks=asset_checks,
-        jobs=[reviews_ingest_job, metadata_ingest_job, streaming_job, gold_job],
+        jobs=[reviews_ingest_job, metadata_ingest_job, streaming_job, gold_job, ml_job],
         sensors=[landing_zone_sensor, eventhub_sensor, gold_sensor],
+        schedules=[ml_retrain_schedule],
         resources=resources,
     )
 

@@ -8,6 +8,7 @@ from paisa_assets.tables import (
     BRONZE_METADATA,
     BRONZE_REVIEWS,
     BRONZE_REVIEWS_STREAMING,
+    GOLD_REVIEW_SENTIMENT,
     SILVER_METADATA,
     SILVER_REVIEWS,
     SILVER_REVIEWS_STREAMING,
@@ -28,9 +29,17 @@ metadata_ingest_job = define_asset_job(
 )
 gold_job = define_asset_job(
     "gold_job",
-    selection=AssetSelection.groups("gold", "serving"),
-    description="Rebuild the gold tables from silver (a no-op when silver is unchanged) and "
-    "refresh the DuckDB warehouse file.",
+    selection=AssetSelection.groups("gold", "serving", "reporting")
+    | AssetSelection.assets(asset_key(GOLD_REVIEW_SENTIMENT)),
+    description="Rebuild the gold tables from silver (a no-op when silver is unchanged), score "
+    "new reviews with the champion sentiment model, refresh the DuckDB warehouse file and the "
+    "dashboard.",
+)
+ml_job = define_asset_job(
+    "ml_job",
+    selection=AssetSelection.groups("ml", "reporting"),
+    description="Train the sentiment classifier and the recommender on gold (tracked in MLflow), "
+    "score gold reviews with the champion, write the recommendations, refresh the dashboard.",
 )
 
 streaming_job = define_asset_job(

@@ -18,7 +18,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from paisa_assets.jobs import INGEST_JOBS, gold_job, streaming_job
+from paisa_assets.jobs import INGEST_JOBS, gold_job, ml_job, streaming_job
 from paisa_assets.resources.landing_zone import DATASETS, LandingZone
 from paisa_assets.sensors import PARTITIONS
 
@@ -74,10 +74,14 @@ def summarize(job: str, result: ExecuteInProcessResult, partitions: int) -> RunS
 
 
 def materialize_everything(
-    instance: DagsterInstance, defs: Definitions, log_level: str = "DEBUG"
+    instance: DagsterInstance,
+    defs: Definitions,
+    log_level: str = "DEBUG",
+    *,
+    include_ml: bool = False,
 ) -> list[RunSummary]:
     """Ingest every known folder of both datasets (one run each) and the new stream events,
-    then rebuild gold.
+    then rebuild gold, and with `include_ml` train the models and score gold with them.
 
     `log_level` only filters what reaches the console; the instance keeps every event.
     """
@@ -108,8 +112,11 @@ def materialize_everything(
     summaries.append(summarize(streaming_job.name, result, 0))
     if not result.success:
         return summaries
-    result = defs.resolve_job_def(gold_job.name).execute_in_process(
-        instance=instance, run_config=run_config, raise_on_error=False
-    )
-    summaries.append(summarize(gold_job.name, result, 0))
+    for job in (gold_job, ml_job) if include_ml else (gold_job,):
+        result = defs.resolve_job_def(job.name).execute_in_process(
+            instance=instance, run_config=run_config, raise_on_error=False
+        )
+        summaries.append(summarize(job.name, result, 0))
+        if not result.success:
+            break
     return summaries

@@ -24,3 +24,8 @@ def asset_key(table: str) -> AssetKey:
 BRONZE_EH_STREAMING = "bronze.eh_streaming"
 BRONZE_REVIEWS_STREAMING = "bronze.reviews_streaming"
 SILVER_REVIEWS_STREAMING = "silver.reviews_streaming"
+
+GOLD_REVIEW_SENTIMENT = "gold.review_sentiment"
+GOLD_RECOMMENDATIONS = "gold.recommendations"
+GOLD_SIMILAR_PRODUCTS = "gold.similar_products"
+GOLD_MODEL_EVALUATIONS = "gold.model_evaluations"

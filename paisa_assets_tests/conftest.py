@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,11 +14,15 @@ import pytest
 from dagster import DagsterInstance, Definitions
 
 from paisa_assets.definitions import build_definitions
+from paisa_assets.generator import generate_landing_zone
+from paisa_assets.resources.dashboard_site import DashboardSite
+from paisa_assets.resources.event_source import EventSource
 from paisa_assets.resources.lakehouse import Lakehouse
-from paisa_assets.resources.landing_zone import LocalLandingZone
+from paisa_assets.resources.landing_zone import LandingZone, LocalLandingZone
 from paisa_assets.resources.local_event_log import LocalEventLog
+from paisa_assets.resources.mlflow_tracking import MlflowTracking
 from paisa_assets.resources.warehouse import Warehouse
-from paisa_assets.runner import materialize_everything
+from paisa_assets.runner import materialize_everything, sync_partitions
 
 
 @dataclass
@@ -27,6 +32,7 @@ class Workspace:
     lakehouse: Lakehouse
     warehouse: Warehouse
     defs: Definitions
+    mlflow_tracking: MlflowTracking
 
     @property
     def landing_root(self) -> Path:
@@ -46,17 +52,37 @@ class Workspace:
         return {table: self.lakehouse.version(table) for table in tables}
 
 
-def make_workspace(root: Path) -> Workspace:
-    landing = LocalLandingZone(root=str(root / "landing"))
-    lakehouse = Lakehouse(root=str(root / "lake"))
+def make_workspace(
+    root: Path,
+    *,
+    landing: LandingZone | None = None,
+    lakehouse: Lakehouse | None = None,
+    events: EventSource | None = None,
+) -> Workspace:
+    """Every resource under `root` (a test never writes to the repository's data/), except the
+    landing zone, lake or event source a test brings (Azurite, the Event Hubs emulator)."""
+    landing = landing or LocalLandingZone(root=str(root / "landing"))
+    lakehouse = lakehouse or Lakehouse(root=str(root / "lake"))
     warehouse = Warehouse(path=str(root / "warehouse.duckdb"))
-    events = LocalEventLog(root=str(root / "events"))
+    events = events or LocalEventLog(root=str(root / "events"))
+    mlflow_tracking = MlflowTracking(
+        tracking_uri=str(root / "mlflow" / "mlflow.db"),
+        artifact_root=str(root / "mlflow" / "artifacts"),
+    )
     return Workspace(
         root,
         landing,
         lakehouse,
         warehouse,
-        build_definitions(landing, lakehouse, warehouse, events),
+        build_definitions(
+            landing,
+            lakehouse,
+            warehouse,
+            events,
+            mlflow_tracking,
+            dashboard_site=DashboardSite(path=str(root / "dashboard" / "index.html")),
+        ),
+        mlflow_tracking,
     )
 
 
@@ -98,6 +124,26 @@ def product(n: int, **overrides: object) -> dict:
     }
     record.update(overrides)
     return record
+
+
+@contextmanager
+def generated_lake(
+    root: Path, *, reviews: int, seed: int
+) -> Iterator[tuple[Workspace, DagsterInstance]]:
+    """A workspace whose generated landing zone is ingested through gold, with its instance."""
+    workspace = make_workspace(root)
+    generate_landing_zone(
+        workspace.landing_root,
+        reviews=reviews,
+        review_partitions=4,
+        metadata_partitions=2,
+        seed=seed,
+        progress=False,
+    )
+    with DagsterInstance.ephemeral() as instance:
+        sync_partitions(instance, workspace.landing)
+        materialize_all(instance, workspace)
+        yield workspace, instance
 
 
 def materialize_all(instance: DagsterInstance, workspace: Workspace) -> None:

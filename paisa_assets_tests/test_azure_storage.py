@@ -15,13 +15,10 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 from dagster import DagsterInstance, build_init_resource_context
 
-from paisa_assets.definitions import build_definitions
 from paisa_assets.generator import generate_landing_zone
 from paisa_assets.resources.adls_landing_zone import AdlsLandingZone
 from paisa_assets.resources.azure_storage import AzureStorage, split_uri
 from paisa_assets.resources.lakehouse import Lakehouse
-from paisa_assets.resources.local_event_log import LocalEventLog
-from paisa_assets.resources.warehouse import Warehouse
 from paisa_assets.runner import sync_partitions
 from paisa_assets.tables import (
     BRONZE_QUARANTINE,
@@ -31,7 +28,7 @@ from paisa_assets.tables import (
     SILVER_METADATA,
     SILVER_REVIEWS,
 )
-from paisa_assets_tests.conftest import Workspace, materialize_all
+from paisa_assets_tests.conftest import make_workspace, materialize_all
 
 pytestmark = pytest.mark.slow  # service-bound: Azurite
 
@@ -116,11 +113,7 @@ def test_batch_pipeline_with_landing_zone_and_lake_on_azurite(azurite: str, tmp_
     service.create_container("lake")
     landing = AdlsLandingZone(root="az://source-files/datathon", azure=azure)
     lake = Lakehouse(root="az://lake/paisa", azure=azure)
-    warehouse = Warehouse(path=str(tmp_path / "warehouse.duckdb"))
-    events = LocalEventLog(root=str(tmp_path / "events"))
-    workspace = Workspace(
-        tmp_path, landing, lake, warehouse, build_definitions(landing, lake, warehouse, events)
-    )  # type: ignore[arg-type]
+    workspace = make_workspace(tmp_path, landing=landing, lakehouse=lake)
     assert landing.list_partitions("amazon_reviews") == [f"partition_{n}" for n in range(4)]
     with DagsterInstance.ephemeral() as instance:
         sync_partitions(instance, landing)
@@ -139,7 +132,7 @@ def test_batch_pipeline_with_landing_zone_and_lake_on_azurite(azurite: str, tmp_
         assert {t: lake.version(t) for t in before} == before
     import duckdb
 
-    with duckdb.connect(str(warehouse.database_path()), read_only=True) as con:
+    with duckdb.connect(str(workspace.warehouse.database_path()), read_only=True) as con:
         assert con.execute("select reviews from gold.kpis").fetchone() == (2_000,)
     assert len(GOLD_TABLES) == 4
 

@@ -13,7 +13,6 @@ import polars as pl
 import pytest
 from dagster import DagsterInstance, SensorResult, SkipReason, build_sensor_context
 
-from paisa_assets.definitions import build_definitions
 from paisa_assets.events import SequenceRange, StreamEvent
 from paisa_assets.generator.stream import generated_payloads
 from paisa_assets.resources.event_source import EventSource
@@ -38,11 +37,11 @@ class Stream:
     """A workspace with an event source, its sensor and runs driven the way the daemon would."""
 
     def __init__(self, root: Path, instance: DagsterInstance, log: EventSource) -> None:
-        base = make_workspace(root)
+        base = make_workspace(root, events=log)
         self.workspace: Workspace = base
         self.log = log
         self.instance = instance
-        self.defs = build_definitions(base.landing, base.lakehouse, base.warehouse, log)
+        self.defs = base.defs
         self.cursor: str | None = None
 
     @property

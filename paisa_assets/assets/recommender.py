@@ -1,0 +1,233 @@
+"""The recommender: trained on gold reviews (batch and stream), tracked in MLflow, and the two
+tables it serves, gold.recommendations and gold.similar_products.
+
+One training produces all three, so they are one multi-asset: the tables can never come from a
+model other than the one whose evaluation is logged beside them. The model is item neighbours
+backed off to category popularity (see `paisa_assets.ml.recommender` for why).
+
+The `champion` alias of `paisa-recommender` moves to a version only when it beats the
+popularity baseline on hit rate and NDCG and the item-mean baseline on RMSE. Versions are not
+compared with each other on one test set as the classifier's are: a recommender must be refitted
+on today's reviews to serve today's reviewers, so yesterday's fit has no fair test set left.
+mlflow is imported where it is used (see resources/mlflow_tracking.py for why).
+"""
+
+from collections.abc import Iterator
+
+import pandas as pd
+import polars as pl
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    Config,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    multi_asset,
+)
+from pydantic import Field
+
+from paisa_assets.assets.model_evaluations import record_evaluation
+from paisa_assets.assets.reporting import table_metadata
+from paisa_assets.ml.recommender import (
+    CATEGORY,
+    INTERACTION_COLUMNS,
+    USER,
+    ItemKnnRecommender,
+    RecommenderEvaluation,
+    evaluate,
+)
+from paisa_assets.resources.lakehouse import Lakehouse
+from paisa_assets.resources.mlflow_tracking import MlflowTracking, log_json_artifacts
+from paisa_assets.tables import (
+    GOLD_RECOMMENDATIONS,
+    GOLD_REVIEWS_ENRICHED,
+    GOLD_SIMILAR_PRODUCTS,
+    asset_key,
+)
+
+RECOMMENDER_MODEL = "paisa-recommender"
+RECOMMENDER = AssetKey("recommender")
+
+
+class RecommenderConfig(Config):
+    k: int = Field(default=10, description="Products per reviewer and per product.")
+    min_history: int = Field(
+        default=3, description="Reviews a reviewer needs to have the latest one held out."
+    )
+    neighbours: int = Field(default=50, description="Neighbours kept per product.")
+    neighbour_weight: float = Field(
+        default=0.3, description="Weight of item neighbours against the category prior."
+    )
+
+
+def read_interactions(lakehouse: Lakehouse) -> tuple[pl.DataFrame, int]:
+    """(usable interactions, rows without a reviewer, product, rating or date)."""
+    reviews = lakehouse.read(GOLD_REVIEWS_ENRICHED, columns=list(INTERACTION_COLUMNS))
+    usable = reviews.drop_nulls(["reviewer_id", "asin", "rating", "review_date"])
+    return usable, reviews.height - usable.height
+
+
+def quality_gate(evaluation: RecommenderEvaluation) -> bool:
+    return (
+        evaluation.hit_rate > evaluation.popularity_hit_rate
+        and evaluation.ndcg > evaluation.popularity_ndcg
+        and evaluation.rmse < evaluation.item_mean_rmse
+    )
+
+
+def serving_example(model: ItemKnnRecommender) -> pd.DataFrame:
+    """A known reviewer, and a new one who names a category (a cold start)."""
+    return pd.DataFrame(
+        {
+            USER: [str(model.reviewers[0]), "a-new-reviewer"],
+            CATEGORY: [None, str(model.categories[0]) if model.categories.size else None],
+        }
+    )
+
+
+def log_model(
+    mlflow_tracking: MlflowTracking,
+    model: ItemKnnRecommender,
+    evaluation: RecommenderEvaluation,
+    k: int,
+) -> tuple[str, int]:
+    import mlflow
+    import mlflow.pyfunc
+
+    from paisa_assets.ml.recommender_pyfunc import RecommenderModel
+
+    with mlflow_tracking.start_run("recommender") as run:
+        mlflow.log_params(model.get_params() | {"k": k, "min_history": evaluation.min_history})
+        mlflow.log_metrics({name.replace(".", "_"): v for name, v in evaluation.metrics().items()})
+        log_json_artifacts({"evaluation": evaluation.as_dict()})
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=RecommenderModel(model, k),
+            input_example=serving_example(model),
+            registered_model_name=RECOMMENDER_MODEL,
+            pip_requirements=["numpy", "scipy", "polars", "pandas"],
+        )
+    return run.info.run_id, int(info.registered_model_version)
+
+
+@multi_asset(
+    specs=[
+        AssetSpec(
+            RECOMMENDER,
+            deps=[asset_key(GOLD_REVIEWS_ENRICHED)],
+            group_name="ml",
+            kinds={"scipy", "mlflow"},
+            description=(
+                "Item-neighbour recommender with a category-popularity back-off and a "
+                "kNN-baseline rating model, fitted on every gold review (batch and stream), "
+                "evaluated on a temporal leave-last-out split against popularity and item-mean "
+                f"baselines, registered in MLflow as `{RECOMMENDER_MODEL}`."
+            ),
+        ),
+        AssetSpec(
+            asset_key(GOLD_RECOMMENDATIONS),
+            deps=[RECOMMENDER],
+            group_name="ml",
+            kinds={"delta"},
+            description="Top 10 products per reviewer (reviewer_id, rank, asin, score, reason), "
+            "never one the reviewer already reviewed; reviewers with too little history are "
+            "filled with their categories' best-sellers (`popular_in_category`), then "
+            "overall best-sellers (`popular`).",
+        ),
+        AssetSpec(
+            asset_key(GOLD_SIMILAR_PRODUCTS),
+            deps=[RECOMMENDER],
+            group_name="ml",
+            kinds={"delta"},
+            description="Up to 10 products per product (asin, rank, similar_asin, similarity): "
+            "the shrunk probability that a reviewer of asin also reviewed similar_asin.",
+        ),
+    ],
+    check_specs=[
+        AssetCheckSpec(
+            "beats_popularity_and_item_mean",
+            asset=RECOMMENDER,
+            description="HitRate@10 and NDCG@10 above popularity, RMSE below item mean.",
+        )
+    ],
+)
+def recommender(
+    context: AssetExecutionContext,
+    config: RecommenderConfig,
+    lakehouse: Lakehouse,
+    mlflow_tracking: MlflowTracking,
+) -> Iterator[MaterializeResult | AssetCheckResult]:
+    try:
+        interactions, unusable = read_interactions(lakehouse)
+        params = {"neighbours": config.neighbours, "neighbour_weight": config.neighbour_weight}
+        evaluation = evaluate(interactions, config.k, config.min_history, **params)
+    except (ValueError, LookupError) as error:
+        raise Failure(description=f"recommender cannot train: {error}") from None
+    model = ItemKnnRecommender(**params).fit(interactions)
+    recommendations = model.recommend(config.k)
+    similar = model.similar_products(config.k)
+    run_id, version = log_model(mlflow_tracking, model, evaluation, config.k)
+    passed = quality_gate(evaluation)
+    champion = mlflow_tracking.champion(RECOMMENDER_MODEL)
+    if passed:
+        mlflow_tracking.promote(RECOMMENDER_MODEL, version)
+    champion_version = version if passed else (int(champion.version) if champion else None)
+    metrics = evaluation.metrics()
+    record_evaluation(
+        lakehouse,
+        model=RECOMMENDER_MODEL,
+        version=version,
+        run_id=run_id,
+        champion_version=champion_version,
+        metrics=metrics,
+        details={"model_params": evaluation.model_params, "k": config.k},
+    )
+    lakehouse.replace(GOLD_RECOMMENDATIONS, recommendations)
+    lakehouse.replace(GOLD_SIMILAR_PRODUCTS, similar)
+    context.log.info(
+        f"{RECOMMENDER_MODEL} v{version}: HR@{config.k} {evaluation.hit_rate:.4f} vs "
+        f"popularity {evaluation.popularity_hit_rate:.4f}; champion v{champion_version}"
+    )
+    yield MaterializeResult(
+        asset_key=RECOMMENDER,
+        metadata={
+            **{name: MetadataValue.float(value) for name, value in metrics.items()},
+            "interactions": MetadataValue.int(interactions.height),
+            "rows_without_reviewer_product_rating_or_date": MetadataValue.int(unusable),
+            "model_version": MetadataValue.int(version),
+            "champion_version": MetadataValue.int(champion_version),
+            "promoted": MetadataValue.bool(passed),
+            "mlflow_run_id": MetadataValue.text(run_id),
+            "mlflow_run": MetadataValue.text(mlflow_tracking.run_link(run_id)),
+            "model_params": MetadataValue.json(evaluation.model_params),
+        },
+    )
+    yield AssetCheckResult(
+        asset_key=RECOMMENDER,
+        check_name="beats_popularity_and_item_mean",
+        passed=passed,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            name: MetadataValue.float(metrics[name])
+            for name in metrics
+            if name.split(".")[-1].startswith(("hit_rate", "ndcg", "rmse"))
+        },
+    )
+    for table, written in (
+        (GOLD_RECOMMENDATIONS, recommendations),
+        (GOLD_SIMILAR_PRODUCTS, similar),
+    ):
+        yield MaterializeResult(
+            asset_key=asset_key(table),
+            metadata=table_metadata(
+                lakehouse,
+                table,
+                {"written": written.height},
+                model_version=MetadataValue.int(version),
+            ),
+        )

@@ -1,0 +1,361 @@
+"""The sentiment classifier: trained on gold, tracked in MLflow, and gold.review_sentiment.
+
+`sentiment_model` trains a candidate, measures it and both baselines on one time-held-out test
+set, registers it as a new version of `paisa-sentiment`, and moves the `champion` alias only when
+the candidate beats the current champion on that same test set. `gold.review_sentiment` is
+always scored by the champion, incrementally: only reviews it has not scored yet are scored.
+mlflow is imported where it is used (see resources/mlflow_tracking.py for why).
+"""
+
+import datetime as dt
+from collections.abc import Iterator
+from importlib.metadata import version as package_version
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    Config,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+from pydantic import Field
+
+from paisa_assets.assets.model_evaluations import record_evaluation
+from paisa_assets.assets.reporting import table_metadata
+from paisa_assets.ml.classification_metrics import ClassifierScores, classification_report_for
+from paisa_assets.ml.labels import LABEL_SOURCES, NEUTRAL_RATINGS
+from paisa_assets.ml.sentiment import (
+    LABEL,
+    SentimentConfig,
+    SentimentEvaluation,
+    model_input,
+    positive_probability,
+)
+from paisa_assets.ml.sentiment_data import TEXT_SQL, SentimentRun, fit_sentiment
+from paisa_assets.ml.text_cleaning import TEXT_COLUMN
+from paisa_assets.resources.lakehouse import Lakehouse
+from paisa_assets.resources.mlflow_tracking import MlflowTracking, log_json_artifacts
+from paisa_assets.resources.warehouse import Warehouse
+from paisa_assets.tables import GOLD_REVIEW_SENTIMENT, GOLD_REVIEWS_ENRICHED, asset_key
+
+SENTIMENT_MODEL = "paisa-sentiment"
+MIN_ROC_AUC = 0.80
+SCORE_BATCH_ROWS = 50_000
+MERGE_ROWS = 500_000
+# The skops format loads only types it is told to trust: the pipeline's own cleaning function.
+TRUSTED_TYPES = ["paisa_assets.ml.text_cleaning.clean_text_column"]
+REVIEW_SENTIMENT_SCHEMA = {
+    "review_id": pl.String,
+    "sentiment": pl.String,
+    "positive_probability": pl.Float64,
+    "model_version": pl.Int64,
+    "scored_at": pl.Datetime("us", "UTC"),
+}
+
+
+class SentimentModelConfig(Config):
+    """Training choices, editable in the launchpad; defaults suit the generated sample."""
+
+    label_source: Literal["rating", "textblob"] = Field(
+        default="rating",
+        description="rating: 1-2 negative, 4-5 positive; textblob: TextBlob polarity sign.",
+    )
+    neutral_rating: Literal["exclude", "negative", "positive"] = Field(
+        default="exclude", description="What a 3-star review counts as with rating labels."
+    )
+    test_fraction: float = Field(default=0.2, description="Newest share of reviews held out.")
+    max_test_rows: int = 100_000
+    cv_folds: int = Field(default=3, description="Folds of the hyper-parameter search.")
+    c_grid: list[float] = Field(default=[0.3, 1.0, 3.0], description="Logistic regression C.")
+    max_features: int = 300_000
+    max_in_memory_rows: int = Field(
+        default=400_000,
+        description="Above this many training reviews, train incrementally on hashed features.",
+    )
+    seed: int = 42
+
+    def to_sentiment_config(self) -> SentimentConfig:
+        return SentimentConfig(
+            label_source=LABEL_SOURCES[self.label_source],
+            neutral_rating=NEUTRAL_RATINGS[self.neutral_rating],
+            test_fraction=self.test_fraction,
+            max_test_rows=self.max_test_rows,
+            cv_folds=self.cv_folds,
+            c_grid=tuple(self.c_grid),
+            max_features=self.max_features,
+            max_in_memory_rows=self.max_in_memory_rows,
+            seed=self.seed,
+        )
+
+
+def _pip_requirements() -> list[str]:
+    """Pinned to what trained the model (MLflow's own inference takes seconds per model)."""
+    return [f"{name}=={package_version(name)}" for name in ("scikit-learn", "skops", "polars")]
+
+
+def champion_roc_auc(
+    mlflow_tracking: MlflowTracking, run: SentimentRun
+) -> tuple[int | None, float]:
+    """The current champion's ROC AUC on this run's test set (-inf when there is none)."""
+    champion = mlflow_tracking.champion(SENTIMENT_MODEL)
+    if champion is None:
+        return None, float("-inf")
+    import mlflow.sklearn
+
+    with mlflow_tracking.activated():
+        model = mlflow.sklearn.load_model(f"models:/{SENTIMENT_MODEL}/{champion.version}")
+    probability = positive_probability(model, run.test[TEXT_COLUMN].to_list())
+    labels = run.test[LABEL].to_numpy()
+    scores = ClassifierScores(predicted=(probability >= 0.5).astype(np.int8), score=probability)
+    return int(champion.version), classification_report_for(labels, scores).metrics["roc_auc"]
+
+
+def evaluation_details(evaluation: SentimentEvaluation) -> dict[str, Any]:
+    return {
+        "roc_curve": evaluation.model.roc_curve,
+        "baseline_roc_curves": {k: r.roc_curve for k, r in evaluation.baselines.items()},
+        "confusion_matrix": {
+            "labels": ["negative", "positive"],
+            "matrix": evaluation.model.confusion,
+        },
+        "per_class": evaluation.model.per_class,
+        "test_period": list(evaluation.test_period),
+    }
+
+
+def log_candidate(
+    mlflow_tracking: MlflowTracking, run: SentimentRun, config: SentimentConfig
+) -> tuple[str, int]:
+    """Log parameters, metrics, curves and the model; register it. Returns (run id, version)."""
+    import mlflow
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+
+    examples = model_input(run.test[TEXT_COLUMN].head(3).to_list())
+    signature = infer_signature(examples, run.model.pipeline.predict_proba(examples)[:, 1])
+    with mlflow_tracking.start_run("sentiment_model") as mlflow_run:
+        mlflow.log_params(
+            config.params() | {f"best_{k}": v for k, v in run.model.best_params.items()}
+        )
+        mlflow.log_params({"mode": run.model.mode, "train_rows": run.model.train_rows})
+        mlflow.log_metrics(
+            {k.replace(".", "_"): v for k, v in run.evaluation.metrics().items()}
+            | {"cv_roc_auc": run.model.cv_roc_auc}
+        )
+        log_json_artifacts({"evaluation": evaluation_details(run.evaluation)})
+        info = mlflow.sklearn.log_model(
+            run.model.pipeline,
+            name="model",
+            signature=signature,
+            input_example=examples,
+            registered_model_name=SENTIMENT_MODEL,
+            pip_requirements=_pip_requirements(),
+            skops_trusted_types=TRUSTED_TYPES,
+        )
+    return mlflow_run.info.run_id, int(info.registered_model_version)
+
+
+@asset(
+    key="sentiment_model",
+    deps=[asset_key(GOLD_REVIEWS_ENRICHED)],
+    group_name="ml",
+    kinds={"scikitlearn", "mlflow"},
+    description=(
+        "A TF-IDF + logistic regression sentiment classifier (hashing + SGD beyond the memory "
+        "budget) trained on gold.reviews_enriched, tested on the newest reviews, registered in "
+        f"MLflow as `{SENTIMENT_MODEL}`; alias `champion` moves only to a better version."
+    ),
+    check_specs=[
+        AssetCheckSpec(
+            "roc_auc_above_floor_and_baselines",
+            asset="sentiment_model",
+            description=f"ROC AUC at least {MIN_ROC_AUC} and above both baselines.",
+        )
+    ],
+)
+def sentiment_model(
+    context: AssetExecutionContext,
+    config: SentimentModelConfig,
+    lakehouse: Lakehouse,
+    warehouse: Warehouse,
+    mlflow_tracking: MlflowTracking,
+) -> MaterializeResult:
+    settings = config.to_sentiment_config()
+    try:
+        with warehouse.session(lakehouse, {"reviews": GOLD_REVIEWS_ENRICHED}) as con:
+            run = fit_sentiment(con, settings)
+    except (ValueError, LookupError) as error:
+        raise Failure(description=f"sentiment_model cannot train: {error}") from None
+    metrics = run.evaluation.metrics()
+    champion_version, champion_auc = champion_roc_auc(mlflow_tracking, run)
+    run_id, version = log_candidate(mlflow_tracking, run, settings)
+    promoted = metrics["roc_auc"] > champion_auc
+    if promoted:
+        mlflow_tracking.promote(SENTIMENT_MODEL, version)
+    decision = (
+        f"promoted: ROC AUC {metrics['roc_auc']:.4f} beats champion v{champion_version} "
+        f"({champion_auc:.4f}) on the same test set"
+        if promoted and champion_version is not None
+        else "promoted: first version"
+        if promoted
+        else f"kept champion v{champion_version}: its ROC AUC {champion_auc:.4f} on this test "
+        f"set is not beaten by {metrics['roc_auc']:.4f}"
+    )
+    mlflow_tracking.tag_version(SENTIMENT_MODEL, version, {"champion_decision": decision})
+    context.log.info(f"{SENTIMENT_MODEL} v{version}: {decision}")
+    record_evaluation(
+        lakehouse,
+        model=SENTIMENT_MODEL,
+        version=version,
+        run_id=run_id,
+        champion_version=version if promoted else champion_version,
+        metrics=metrics,
+        details=evaluation_details(run.evaluation),
+    )
+    passed = metrics["roc_auc"] >= MIN_ROC_AUC and run.evaluation.beats_baselines()
+    baselines = {k: r.metrics["roc_auc"] for k, r in run.evaluation.baselines.items()}
+    return MaterializeResult(
+        metadata={
+            **{name: MetadataValue.float(value) for name, value in metrics.items()},
+            "model_version": MetadataValue.int(version),
+            "champion_version": MetadataValue.int(version if promoted else champion_version),
+            "promoted": MetadataValue.bool(promoted),
+            "decision": MetadataValue.text(decision),
+            "mlflow_run_id": MetadataValue.text(run_id),
+            "mlflow_run": MetadataValue.text(mlflow_tracking.run_link(run_id)),
+            "mode": MetadataValue.text(run.model.mode),
+            "best_params": MetadataValue.json(run.model.best_params),
+            "cv_roc_auc": MetadataValue.float(run.model.cv_roc_auc),
+            "train_rows": MetadataValue.int(run.model.train_rows),
+            "test_period": MetadataValue.text(" to ".join(run.evaluation.test_period)),
+            "confusion_matrix": MetadataValue.json(run.evaluation.model.confusion),
+        },
+        check_results=[
+            AssetCheckResult(
+                passed=passed,
+                severity=AssetCheckSeverity.ERROR,
+                metadata={
+                    "roc_auc": MetadataValue.float(metrics["roc_auc"]),
+                    "floor": MetadataValue.float(MIN_ROC_AUC),
+                    "baseline_roc_auc": MetadataValue.json(baselines),
+                },
+            )
+        ],
+    )
+
+
+class ReviewSentimentConfig(Config):
+    neutral_low: float = Field(default=0.4, description="P(positive) at or below this is negative.")
+    neutral_high: float = Field(
+        default=0.6, description="P(positive) at or above this is positive; between is neutral."
+    )
+
+
+def sentiment_of(probability: pl.Series, low: float, high: float) -> pl.Series:
+    """negative / neutral / positive from P(positive): the model is unsure in between."""
+    return pl.select(
+        pl.when(probability <= low)
+        .then(pl.lit("negative"))
+        .when(probability >= high)
+        .then(pl.lit("positive"))
+        .otherwise(pl.lit("neutral"))
+        .alias("sentiment")
+    ).to_series()
+
+
+PENDING_SQL = f"""
+SELECT r.review_id, {TEXT_SQL}
+FROM reviews r
+WHERE NOT EXISTS (
+    SELECT 1 FROM scored s WHERE s.review_id = r.review_id AND s.model_version = $version
+)
+"""
+
+
+@asset(
+    key=asset_key(GOLD_REVIEW_SENTIMENT),
+    deps=["sentiment_model", asset_key(GOLD_REVIEWS_ENRICHED)],
+    group_name="ml",
+    kinds={"delta", "mlflow"},
+    description=(
+        "One row per gold review: the champion sentiment model's label (negative / neutral / "
+        "positive) and P(positive). Incremental: only reviews the current champion has not "
+        "scored are scored; a new champion rescores everything. Runs with every gold rebuild; "
+        "skipped until a champion exists."
+    ),
+    # Part of gold_job: before the first model is trained the step succeeds without output.
+    output_required=False,
+)
+def gold_review_sentiment(
+    context: AssetExecutionContext,
+    config: ReviewSentimentConfig,
+    lakehouse: Lakehouse,
+    warehouse: Warehouse,
+    mlflow_tracking: MlflowTracking,
+) -> Iterator[MaterializeResult]:
+    import mlflow.sklearn
+
+    champion = mlflow_tracking.champion(SENTIMENT_MODEL)
+    if champion is None:
+        context.log.warning(
+            f"{GOLD_REVIEW_SENTIMENT} skipped: no `champion` version of {SENTIMENT_MODEL} in "
+            f"MLflow ({mlflow_tracking.resolved_tracking_uri()}) yet; materialize sentiment_model"
+        )
+        return
+    version = int(champion.version)
+    with mlflow_tracking.activated():
+        model = mlflow.sklearn.load_model(f"models:/{SENTIMENT_MODEL}/{version}")
+    tables = {"reviews": GOLD_REVIEWS_ENRICHED, "scored": GOLD_REVIEW_SENTIMENT}
+    empty = {GOLD_REVIEW_SENTIMENT: pl.Schema(REVIEW_SENTIMENT_SCHEMA)}
+    scored = 0
+    pending: list[pl.DataFrame] = []
+    with warehouse.session(lakehouse, tables, empty) as con:
+        reader = con.sql(PENDING_SQL, params={"version": version}).to_arrow_reader(SCORE_BATCH_ROWS)
+        for batch in reader:
+            frame = pl.from_arrow(batch)
+            probability = pl.Series(positive_probability(model, frame[TEXT_COLUMN].to_list()))
+            pending.append(
+                pl.DataFrame(
+                    {
+                        "review_id": frame["review_id"],
+                        "sentiment": sentiment_of(
+                            probability, config.neutral_low, config.neutral_high
+                        ),
+                        "positive_probability": probability,
+                        "model_version": version,
+                        "scored_at": dt.datetime.now(dt.UTC),
+                    },
+                    schema=REVIEW_SENTIMENT_SCHEMA,
+                )
+            )
+            if sum(f.height for f in pending) >= MERGE_ROWS:
+                scored += _write_scores(lakehouse, pending)
+    scored += _write_scores(lakehouse, pending)
+    context.log.info(f"{GOLD_REVIEW_SENTIMENT}: {scored} reviews scored by v{version}")
+    yield MaterializeResult(
+        metadata=table_metadata(
+            lakehouse,
+            GOLD_REVIEW_SENTIMENT,
+            {"scored": scored},
+            model_version=MetadataValue.int(version),
+        )
+    )
+
+
+def _write_scores(lakehouse: Lakehouse, pending: list[pl.DataFrame]) -> int:
+    """Upsert the pending scores by review_id and empty the list."""
+    if not pending:
+        return 0
+    frame = pl.concat(pending)
+    pending.clear()
+    if frame.is_empty():
+        return 0
+    lakehouse.merge(GOLD_REVIEW_SENTIMENT, frame, keys=["review_id"])
+    return frame.height

@@ -1,0 +1,147 @@
+"""Read labelled reviews for the classifier out of gold, in batches, split by time.
+
+Pure given a DuckDB connection on which `gold.reviews_enriched` is registered as `reviews`:
+the split, the class counts and the CV sample are computed by DuckDB in streaming fashion, so
+only the training split (when it is small enough) or one batch at a time is ever in memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from paisa_assets.ml.labels import LabelSource, rating_labels, textblob_labels
+from paisa_assets.ml.sentiment import (
+    LABEL,
+    SentimentConfig,
+    SentimentEvaluation,
+    TrainedModel,
+    class_counts,
+    evaluate,
+    test_size,
+    train_in_memory,
+    train_incremental,
+)
+from paisa_assets.ml.text_cleaning import TEXT_COLUMN
+
+BATCH_ROWS = 50_000
+# The text a review is judged on: its summary line, then its body.
+TEXT_SQL = f"concat_ws('. ', nullif(summary, ''), nullif(review_text, '')) AS {TEXT_COLUMN}"
+COLUMNS_SQL = f"review_id, review_date, rating, {TEXT_SQL}"
+
+
+@dataclass(frozen=True)
+class TemporalSplit:
+    """Reviews at or after (date, review_id) are the test set; everything older trains."""
+
+    cutoff_date: dt.date
+    cutoff_review_id: str
+    dated_reviews: int
+    test_reviews: int
+
+    def test_sql(self) -> str:
+        return "(review_date > $d OR (review_date = $d AND review_id >= $id))"
+
+    def train_sql(self) -> str:
+        return "(review_date < $d OR (review_date = $d AND review_id < $id))"
+
+    def parameters(self) -> dict[str, object]:
+        return {"d": self.cutoff_date, "id": self.cutoff_review_id}
+
+
+@dataclass
+class SentimentRun:
+    model: TrainedModel
+    evaluation: SentimentEvaluation
+    split: TemporalSplit
+    test: pl.DataFrame
+
+
+def temporal_split(con: duckdb.DuckDBPyConnection, config: SentimentConfig) -> TemporalSplit:
+    """Cut the dated reviews so the newest `test_fraction` (at most `max_test_rows`) are test."""
+    (dated,) = con.sql(
+        "SELECT count(*) FROM reviews WHERE review_date IS NOT NULL AND review_id IS NOT NULL"
+    ).fetchall()[0]
+    if dated < 2 * config.cv_folds:
+        raise ValueError(
+            f"gold.reviews_enriched holds {dated} dated reviews: too few to train and test a "
+            f"classifier with {config.cv_folds}-fold cross-validation; ingest more reviews first"
+        )
+    test_rows = test_size(dated, config)
+    cutoff_date, cutoff_id = con.sql(
+        "SELECT review_date, review_id FROM reviews "
+        "WHERE review_date IS NOT NULL AND review_id IS NOT NULL "
+        "ORDER BY review_date DESC, review_id DESC LIMIT 1 OFFSET $skip",
+        params={"skip": test_rows - 1},
+    ).fetchall()[0]
+    return TemporalSplit(cutoff_date, cutoff_id, dated, test_rows)
+
+
+def label(batch: pl.DataFrame, config: SentimentConfig) -> pl.DataFrame:
+    """Attach labels from the configured source and drop the reviews without one."""
+    if config.label_source == LabelSource.TEXTBLOB:
+        labels = textblob_labels(batch[TEXT_COLUMN].to_list())
+    else:
+        labels = rating_labels(batch["rating"], config.neutral_rating)
+    return batch.with_columns(labels.alias(LABEL)).filter(pl.col(LABEL).is_not_null())
+
+
+def labelled_batches(
+    con: duckdb.DuckDBPyConnection,
+    where: str,
+    params: dict[str, object],
+    config: SentimentConfig,
+    sample: str = "",
+) -> Iterator[pl.DataFrame]:
+    query = (
+        f"SELECT {COLUMNS_SQL} FROM reviews WHERE {where} {sample} ORDER BY review_date, review_id"
+    )
+    reader = con.sql(query, params=params).to_arrow_reader(BATCH_ROWS)
+    for batch in reader:
+        yield label(pl.from_arrow(batch), config)
+
+
+def _collect(batches: Iterator[pl.DataFrame]) -> pl.DataFrame:
+    frames = list(batches)
+    return pl.concat(frames) if frames else pl.DataFrame()
+
+
+def fit_sentiment(con: duckdb.DuckDBPyConnection, config: SentimentConfig) -> SentimentRun:
+    """Split by time, train (in memory or incrementally), evaluate against both baselines."""
+    split = temporal_split(con, config)
+    params = split.parameters()
+    test = _collect(labelled_batches(con, split.test_sql(), params, config))
+    train_rows = split.dated_reviews - split.test_reviews
+    if train_rows <= config.max_in_memory_rows:
+        train = _collect(labelled_batches(con, split.train_sql(), params, config))
+        if train.is_empty() or test.is_empty():
+            raise ValueError(_no_labels_message(train.height, test.height))
+        model = train_in_memory(train, config)
+    else:
+        counts: dict[int, int] = {}
+        for batch in labelled_batches(con, split.train_sql(), params, config):
+            for value, count in class_counts(batch[LABEL].to_numpy()).items():
+                counts[value] = counts.get(value, 0) + count
+        sample = f"USING SAMPLE reservoir({config.max_cv_rows} ROWS) REPEATABLE ({config.seed})"
+        cv_sample = _collect(labelled_batches(con, split.train_sql(), params, config, sample))
+        model = train_incremental(
+            lambda: labelled_batches(con, split.train_sql(), params, config),
+            cv_sample,
+            counts,
+            config,
+        )
+    if test.is_empty() or np.unique(test[LABEL].to_numpy()).size < 2:
+        raise ValueError(_no_labels_message(model.train_rows, test.height))
+    return SentimentRun(model, evaluate(model, test), split, test)
+
+
+def _no_labels_message(train: int, test: int) -> str:
+    return (
+        f"labelled reviews: {train} to train, {test} to test; both splits need negative and "
+        "positive reviews (rating labels exclude 3 stars by default): ingest more reviews"
+    )

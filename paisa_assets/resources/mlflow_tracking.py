@@ -1,0 +1,137 @@
+"""The MLflow resource: where runs, models and the model registry live.
+
+A plain path (the zero-configuration default, `data/mlflow/mlflow.db`) is a local SQLite store,
+which has the model registry and aliases a file store lacks, with artifacts in a folder beside
+it; any MLflow URI (`http://...`, `databricks`, `sqlite:///...`) is used as given. MLflow keeps
+its tracking URI in process-wide state, so every use goes through `activated()`, which sets it
+for the duration of one block and puts the previous one back.
+
+mlflow is imported inside the methods: importing it costs seconds, and every Dagster step
+process (bronze and silver included) loads this module with the code location.
+"""
+
+import json
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dagster import ConfigurableResource
+from pydantic import Field
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
+
+CHAMPION = "champion"
+
+
+def tracking_uri_of(location: str) -> str:
+    """`data/mlflow/mlflow.db` -> `sqlite:////abs/data/mlflow/mlflow.db`; URIs unchanged."""
+    if "://" in location or location == "databricks":
+        return location
+    path = Path(location).expanduser().absolute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def artifact_uri_of(location: str) -> str:
+    if "://" in location:
+        return location
+    path = Path(location).expanduser().absolute()
+    path.mkdir(parents=True, exist_ok=True)
+    return path.as_uri()
+
+
+class MlflowTracking(ConfigurableResource):
+    """MLflow tracking and registry settings shared by every model asset."""
+
+    tracking_uri: str = Field(
+        default="data/mlflow/mlflow.db",
+        description="An MLflow tracking URI, or a local path for a SQLite store.",
+    )
+    artifact_root: str = Field(
+        default="data/mlflow/artifacts",
+        description="Where a new experiment stores its artifacts (local stores only).",
+    )
+    experiment: str = Field(default="paisa", description="MLflow experiment of every paisa run.")
+
+    def resolved_tracking_uri(self) -> str:
+        return tracking_uri_of(self.tracking_uri)
+
+    def client(self) -> "MlflowClient":
+        from mlflow import MlflowClient
+
+        uri = self.resolved_tracking_uri()
+        return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+    @contextmanager
+    def activated(self) -> Iterator[str]:
+        """Point MLflow's fluent API at this store for one block; yields the experiment id."""
+        import mlflow
+
+        previous_tracking, previous_registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+        uri = self.resolved_tracking_uri()
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        try:
+            yield self._experiment_id()
+        finally:
+            mlflow.set_tracking_uri(previous_tracking)
+            mlflow.set_registry_uri(previous_registry)
+
+    @contextmanager
+    def start_run(self, run_name: str) -> Iterator[Any]:
+        """An MLflow run in this store's experiment; the fluent API logs into it."""
+        import mlflow
+
+        with (
+            self.activated() as experiment_id,
+            mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run,
+        ):
+            yield run
+
+    def _experiment_id(self) -> str:
+        client = self.client()
+        experiment = client.get_experiment_by_name(self.experiment)
+        if experiment is not None:
+            return experiment.experiment_id
+        location = None if "://" in self.tracking_uri else artifact_uri_of(self.artifact_root)
+        return client.create_experiment(self.experiment, artifact_location=location)
+
+    def champion(self, model_name: str) -> "ModelVersion | None":
+        """The version the `champion` alias points at, or None before the first promotion."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client().get_model_version_by_alias(model_name, CHAMPION)
+        except MlflowException:
+            return None
+
+    def promote(self, model_name: str, version: str | int) -> None:
+        self.client().set_registered_model_alias(model_name, CHAMPION, str(version))
+
+    def tag_version(self, model_name: str, version: str | int, tags: Mapping[str, str]) -> None:
+        client = self.client()
+        for key, value in tags.items():
+            client.set_model_version_tag(model_name, str(version), key, value)
+
+    def run_link(self, run_id: str) -> str:
+        """Where to look at a run: the MLflow UI path when the store is a server, else the id."""
+        uri = self.resolved_tracking_uri()
+        if uri.startswith(("http://", "https://")):
+            experiment_id = self.client().get_run(run_id).info.experiment_id
+            return f"{uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+        return f"mlflow ui --backend-store-uri {uri}  (run {run_id})"
+
+
+def log_json_artifacts(documents: Mapping[str, Any]) -> None:
+    """Log each document as `<name>.json` in the active run."""
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as folder:
+        for name, document in documents.items():
+            path = Path(folder) / f"{name}.json"
+            path.write_text(json.dumps(document, indent=2, sort_keys=True, default=str))
+            mlflow.log_artifact(str(path))

@@ -1,0 +1,19 @@
+"""Retraining on a clock: models follow the data without anyone launching a run.
+
+Scoring new reviews needs no schedule (gold_job scores them with the champion on every gold
+rebuild); retraining is heavier and a daily cadence is what review data moves at.
+"""
+
+from dagster import DefaultScheduleStatus, ScheduleDefinition
+
+from paisa_assets.jobs import ml_job
+
+ml_retrain_schedule = ScheduleDefinition(
+    name="ml_retrain_schedule",
+    job=ml_job,
+    cron_schedule="0 3 * * *",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="Daily at 03:00 UTC: retrain both models on gold; a new sentiment version takes "
+    "the champion alias only when it beats the current one on the same test set.",
+)
