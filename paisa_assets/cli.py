@@ -134,9 +134,10 @@ def demo(reviews: int, stream_events: int, seed: int) -> None:
     click.echo("")
     click.echo(f"Delta tables:   {Path(settings.resolved(settings.LAKE_ROOT)).absolute()}")
     click.echo(f"DuckDB file:    {Path(settings.resolved(settings.WAREHOUSE_PATH)).absolute()}")
-    click.echo(
-        f"MLflow store:   {tracking_uri_of(settings.resolved(settings.MLFLOW_TRACKING_URI))}"
-    )
+    mlflow_store = tracking_uri_of(settings.resolved(settings.MLFLOW_TRACKING_URI))
+    click.echo(f"MLflow UI:      mlflow ui --backend-store-uri {mlflow_store}")
+    dashboard = Path(settings.resolved(settings.DASHBOARD_PATH)).absolute()
+    click.echo(f"Dashboard:      {dashboard.as_uri()}")
     click.echo('Query:          paisa sql "select * from gold.kpis"')
     click.echo(f"Dagster UI:     paisa dev   (DAGSTER_HOME={home})")
     _print_query("select * from gold.kpis")

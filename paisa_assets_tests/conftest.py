@@ -52,6 +52,20 @@ class Workspace:
         return {table: self.lakehouse.version(table) for table in tables}
 
 
+def local_settings_env(root: Path) -> dict[str, str]:
+    """Environment for a paisa or dagster process whose every default path is under `root`,
+    so a subprocess test never writes into the repository's data/ folder."""
+    return {
+        "PAISA_LANDING_ROOT": str(root / "landing"),
+        "PAISA_LAKE_ROOT": str(root / "lake"),
+        "PAISA_WAREHOUSE_PATH": str(root / "warehouse.duckdb"),
+        "PAISA_EVENTS_ROOT": str(root / "events"),
+        "PAISA_DASHBOARD_PATH": str(root / "dashboard" / "index.html"),
+        "MLFLOW_TRACKING_URI": str(root / "mlflow" / "mlflow.db"),
+        "PAISA_MLFLOW_ARTIFACT_ROOT": str(root / "mlflow" / "artifacts"),
+    }
+
+
 def make_workspace(
     root: Path,
     *,

@@ -13,7 +13,7 @@ from dagster import AssetKey, DagsterInstance
 
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.tables import BRONZE_REVIEWS, GOLD_KPIS, SILVER_REVIEWS
-from paisa_assets_tests.conftest import make_workspace, product, review
+from paisa_assets_tests.conftest import local_settings_env, make_workspace, product, review
 
 pytestmark = pytest.mark.slow
 
@@ -27,13 +27,7 @@ def dagster_env(root: Path) -> dict[str, str]:
     home = root / "dagster_home"
     home.mkdir(exist_ok=True)
     shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
-    return os.environ | {
-        "DAGSTER_HOME": str(home),
-        "PAISA_LANDING_ROOT": str(root / "landing"),
-        "PAISA_LAKE_ROOT": str(root / "lake"),
-        "PAISA_WAREHOUSE_PATH": str(root / "warehouse.duckdb"),
-        "PAISA_EVENTS_ROOT": str(root / "events"),
-    }
+    return os.environ | local_settings_env(root) | {"DAGSTER_HOME": str(home)}
 
 
 @pytest.fixture
@@ -114,17 +108,18 @@ def test_sql_on_a_missing_warehouse_is_a_clear_error(cli_env: dict[str, str]) ->
 def test_paisa_demo_generates_and_materializes_everything_through_dagster(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env = os.environ | {
-        "PAISA_LANDING_ROOT": str(tmp_path / "landing"),
-        "PAISA_LAKE_ROOT": str(tmp_path / "lake"),
-        "PAISA_WAREHOUSE_PATH": str(tmp_path / "warehouse.duckdb"),
-        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-        "PAISA_EVENTS_ROOT": str(tmp_path / "events"),
-    }
+    env = (
+        os.environ | local_settings_env(tmp_path) | {"DAGSTER_HOME": str(tmp_path / "dagster_home")}
+    )
     out = run([str(BIN / "paisa"), "demo", "--reviews", "2000", "--stream-events", "300"], env)
     assert "published 300 review events" in out
     assert "streaming_job          ok" in out
     assert "gold_job               ok" in out
+    assert "ml_job                 ok" in out
+    page = tmp_path / "dashboard" / "index.html"
+    assert f"Dashboard:      {page.as_uri()}" in out
+    assert page.stat().st_size > 1_000_000  # plotly.js is embedded
+    assert (tmp_path / "mlflow" / "mlflow.db").exists()
     assert "│ 2300    ┆" in out
     assert (tmp_path / "dagster_home" / "dagster.yaml").exists()
     lake = Lakehouse(root=env["PAISA_LAKE_ROOT"])

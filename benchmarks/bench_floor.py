@@ -1,0 +1,99 @@
+"""The raw-read floor: the least any engine spends to decompress and parse the landing files.
+
+Nothing is typed, validated, deduplicated or written: each engine only turns the same gzip
+JSON-lines files into columns in memory (streamed and dropped batch by batch where the engine
+allows it), so the pipeline's time divided by the floor says how much the lakehouse costs on
+top of merely reading its input. Three figures:
+
+- DuckDB `read_json` (newline-delimited, types detected, bad lines ignored), 2 threads.
+- Polars: `scan_lines` (gzip and line splitting in Rust), the lines that look like JSON objects
+  decoded with `str.json_decode` into the schema of a sample; Polars' JSON reader has no way
+  to skip a malformed line, hence the pre-filter. If a later row contradicts the sample's
+  schema, the whole text is re-read with full inference (and the figure says so).
+- zlib alone: decompression in Python with no parsing, the floor under the floor.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+DATASETS = ("amazon_reviews", "amazon_metadata")
+SAMPLE_LINES = 20_000
+
+
+def landing_files(landing: Path, dataset: str) -> list[str]:
+    return sorted(str(p) for p in (landing / dataset).glob("*/*.json.gz"))
+
+
+def duckdb_read(files: list[str]) -> int:
+    import duckdb
+
+    with duckdb.connect(config={"threads": 2}) as con:
+        relation = con.read_json(files, format="newline_delimited", ignore_errors=True)
+        return sum(batch.num_rows for batch in relation.to_arrow_reader(100_000))
+
+
+def polars_read(files: list[str]) -> tuple[int, str]:
+    """Rows decoded and the path taken ("sample schema" or "full inference")."""
+    import polars as pl
+
+    looks_like_object = pl.col("line").str.starts_with("{") & pl.col("line").str.ends_with("}")
+    lines = pl.scan_lines(files).filter(looks_like_object).collect()
+    sample = "\n".join(lines.get_column("line").head(SAMPLE_LINES).to_list()).encode()
+    schema = pl.read_ndjson(io.BytesIO(sample), infer_schema_length=None).schema
+    try:
+        decoded = lines.select(pl.col("line").str.json_decode(pl.Struct(schema))).unnest("line")
+        return decoded.height, "sample schema"
+    except pl.exceptions.PolarsError:
+        text = lines.select(pl.col("line").str.join("\n")).item().encode()
+        return pl.read_ndjson(io.BytesIO(text), infer_schema_length=None).height, "full inference"
+
+
+def zlib_read(files: list[str]) -> int:
+    decompressed = 0
+    for path in files:
+        decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        with open(path, "rb") as stream:
+            while chunk := stream.read(1 << 20):
+                decompressed += len(decompressor.decompress(chunk))
+    return decompressed
+
+
+def _timed(function: Any, *args: Any) -> tuple[float, Any]:
+    started = time.perf_counter()
+    value = function(*args)
+    return time.perf_counter() - started, value
+
+
+def measure_floor(landing: Path) -> dict[str, Any]:
+    """Seconds per engine over both datasets, and the floor (the fastest engine)."""
+    engines: dict[str, dict[str, Any]] = {"duckdb": {}, "polars": {}, "zlib_only": {}}
+    for dataset in DATASETS:
+        files = landing_files(landing, dataset)
+        seconds, rows = _timed(duckdb_read, files)
+        engines["duckdb"][dataset] = {"seconds": round(seconds, 3), "rows": rows}
+        seconds, (rows, path) = _timed(polars_read, files)
+        engines["polars"][dataset] = {"seconds": round(seconds, 3), "rows": rows, "path": path}
+        seconds, size = _timed(zlib_read, files)
+        engines["zlib_only"][dataset] = {"seconds": round(seconds, 3), "bytes": size}
+    totals = {
+        name: round(sum(d["seconds"] for d in per_dataset.values()), 3)
+        for name, per_dataset in engines.items()
+    }
+    compressed = sum(
+        Path(f).stat().st_size for dataset in DATASETS for f in landing_files(landing, dataset)
+    )
+    return {
+        "engines": engines,
+        "seconds": totals,
+        "floor_seconds": min(totals["duckdb"], totals["polars"]),
+        "floor_engine": "duckdb" if totals["duckdb"] <= totals["polars"] else "polars",
+        "compressed_mib": round(compressed / 2**20, 1),
+        "decompressed_mib": round(
+            sum(d["bytes"] for d in engines["zlib_only"].values()) / 2**20, 1
+        ),
+    }

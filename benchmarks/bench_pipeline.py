@@ -1,0 +1,203 @@
+"""The paisa pipeline end to end through Dagster: landing files -> bronze -> silver -> gold.
+
+Runs exactly what `paisa demo` runs for the batch data (one ingestion run per landing dataset
+over every folder, then one gold run), on a fresh Dagster instance with SQLite storage, and
+reads each step's start and end from the instance's event log, so the per-layer times are the
+ones the Dagster UI shows. Asset checks (unique keys, rating range, bronze = silver +
+quarantined + duplicates) run as in production and are timed separately.
+
+The gold run selects the gold tables and the warehouse file only: the sentiment scoring in
+`gold_job` belongs to the ML benchmark, not to the lakehouse's.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LAYERS = ("bronze", "silver", "gold")
+
+
+def _step_times(instance: Any, run_id: str, asset_steps: set[str]) -> list[dict[str, Any]]:
+    steps = []
+    for stats in instance.get_run_step_stats(run_id):
+        if stats.start_time is None or stats.end_time is None:
+            continue
+        layer = stats.step_key.split("__", 1)[0]
+        steps.append(
+            {
+                "step": stats.step_key,
+                "layer": layer if layer in LAYERS else "serving",
+                "kind": "asset" if stats.step_key in asset_steps else "check",
+                "seconds": round(stats.end_time - stats.start_time, 3),
+                "start": stats.start_time,
+                "end": stats.end_time,
+            }
+        )
+    return steps
+
+
+def run_pipeline(landing: Path, work: Path, *, profile: Path | None = None) -> dict[str, Any]:
+    """Materialize bronze -> silver -> gold on `landing`, writing the lake under `work`."""
+    started = time.perf_counter()
+    home = work / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    os.environ["DAGSTER_HOME"] = str(home)
+
+    from dagster import (
+        AssetKey,
+        AssetSelection,
+        DagsterInstance,
+        Definitions,
+        define_asset_job,
+    )
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
+
+    from paisa_assets.definitions import build_definitions
+    from paisa_assets.jobs import INGEST_JOBS
+    from paisa_assets.resources.lakehouse import Lakehouse
+    from paisa_assets.resources.landing_zone import LocalLandingZone
+    from paisa_assets.resources.local_event_log import LocalEventLog
+    from paisa_assets.resources.warehouse import Warehouse
+    from paisa_assets.runner import sync_partitions
+    from paisa_assets.sensors import PARTITIONS
+    from paisa_assets.tables import (
+        BRONZE_METADATA,
+        BRONZE_QUARANTINE,
+        BRONZE_REVIEWS,
+        GOLD_REVIEWS_ENRICHED,
+        GOLD_TABLES,
+        SILVER_METADATA,
+        SILVER_QUARANTINE,
+        SILVER_REVIEWS,
+        asset_key,
+    )
+
+    landing_zone = LocalLandingZone(root=str(landing))
+    lakehouse = Lakehouse(root=str(work / "lake"))
+    gold_keys = [asset_key(t) for t in GOLD_TABLES] + [AssetKey(["warehouse", "duckdb"])]
+    gold_job = define_asset_job("benchmark_gold_job", selection=AssetSelection.assets(*gold_keys))
+    defs = Definitions.merge(
+        build_definitions(
+            landing_zone=landing_zone,
+            lakehouse=lakehouse,
+            warehouse=Warehouse(path=str(work / "warehouse.duckdb")),
+            event_source=LocalEventLog(root=str(work / "events")),
+        ),
+        Definitions(jobs=[gold_job]),
+    )
+    run_config = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    asset_steps = {"__".join(key.path) for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    startup = time.perf_counter() - started
+
+    profiler = None
+    if profile is not None:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.005)
+        profiler.start()
+
+    runs: list[dict[str, Any]] = []
+    with DagsterInstance.get() as instance:
+        pipeline_started = time.perf_counter()
+        sync_partitions(instance, landing_zone)
+        for dataset in ("amazon_metadata", "amazon_reviews"):
+            keys = instance.get_dynamic_partitions(PARTITIONS[dataset].name)
+            job = defs.resolve_job_def(INGEST_JOBS[dataset].name)
+            run_started = time.perf_counter()
+            result = job.execute_in_process(
+                instance=instance,
+                tags={
+                    ASSET_PARTITION_RANGE_START_TAG: keys[0],
+                    ASSET_PARTITION_RANGE_END_TAG: keys[-1],
+                },
+                run_config=run_config,
+            )
+            runs.append(
+                {
+                    "job": job.name,
+                    "partitions": len(keys),
+                    "seconds": round(time.perf_counter() - run_started, 3),
+                    "steps": _step_times(instance, result.run_id, asset_steps),
+                }
+            )
+        run_started = time.perf_counter()
+        result = defs.resolve_job_def(gold_job.name).execute_in_process(
+            instance=instance, run_config=run_config
+        )
+        runs.append(
+            {
+                "job": gold_job.name,
+                "partitions": 0,
+                "seconds": round(time.perf_counter() - run_started, 3),
+                "steps": _step_times(instance, result.run_id, asset_steps),
+            }
+        )
+        pipeline_seconds = time.perf_counter() - pipeline_started
+
+    if profiler is not None:
+        profiler.stop()
+        profile.parent.mkdir(parents=True, exist_ok=True)
+        profile.with_suffix(".html").write_text(profiler.output_html())
+        profile.with_suffix(".txt").write_text(
+            profiler.output_text(unicode=False, color=False, show_all=False)
+        )
+
+    counts = {
+        table: lakehouse.count(table)
+        for table in (
+            BRONZE_REVIEWS,
+            BRONZE_METADATA,
+            BRONZE_QUARANTINE,
+            SILVER_REVIEWS,
+            SILVER_METADATA,
+            SILVER_QUARANTINE,
+            *GOLD_TABLES,
+        )
+    }
+    steps = [step for run in runs for step in run["steps"]]
+    bronze_rows = counts[BRONZE_REVIEWS] + counts[BRONZE_METADATA]
+    rows_in = {
+        "bronze": bronze_rows + counts[BRONZE_QUARANTINE],  # every landing line
+        "silver": bronze_rows,
+        "gold": counts[SILVER_REVIEWS] + counts[SILVER_METADATA],
+    }
+    rows_out = {
+        "bronze": bronze_rows,
+        "silver": counts[SILVER_REVIEWS] + counts[SILVER_METADATA],
+        "gold": counts[GOLD_REVIEWS_ENRICHED],
+    }
+    layers = {}
+    for layer in LAYERS:
+        asset_seconds = sum(
+            s["seconds"] for s in steps if s["layer"] == layer and s["kind"] == "asset"
+        )
+        check_seconds = sum(
+            s["seconds"] for s in steps if s["layer"] == layer and s["kind"] == "check"
+        )
+        layers[layer] = {
+            "seconds": round(asset_seconds, 3),
+            "check_seconds": round(check_seconds, 3),
+            "rows_in": rows_in[layer],
+            "rows_out": rows_out[layer],
+            "rows_per_second": round(rows_in[layer] / asset_seconds) if asset_seconds else 0,
+        }
+    serving = sum(s["seconds"] for s in steps if s["layer"] == "serving")
+    return {
+        "startup_seconds": round(startup, 3),
+        "pipeline_seconds": round(pipeline_seconds, 3),
+        "layers": layers,
+        "serving_seconds": round(serving, 3),
+        "checks_seconds": round(sum(s["seconds"] for s in steps if s["kind"] == "check"), 3),
+        "dagster_overhead_seconds": round(pipeline_seconds - sum(s["seconds"] for s in steps), 3),
+        "runs": runs,
+        "table_rows": counts,
+    }

@@ -1,0 +1,423 @@
+"""paisa's benchmark: one command, a results table on stdout and the same figures as JSON.
+
+    python benchmarks/run.py                      # 1M and 3M reviews, Spark, floor, streaming
+    python benchmarks/run.py --reviews 1000000    # one scale
+    python benchmarks/run.py --scales 2000 --events 100 --output /tmp/smoke.json   # smoke run
+
+For each scale N (reviews; products, reviewers and landing folders in proportion, as
+`paisa generate` does) it:
+
+1. generates the landing zone (gzip JSON lines in the real layout),
+2. materializes bronze -> silver -> gold through Dagster, with the asset checks, on a fresh
+   instance (rows/s per layer from the steps' event log, total wall time),
+3. runs the same transformations in PySpark local mode on the same files (Parquet output),
+4. measures the raw-read floor: DuckDB and Polars merely decompressing and parsing the files,
+
+then, once, publishes review events to the local event log with the Dagster daemon running and
+measures publish-to-silver latency and events/s per streaming run.
+
+Every stage runs in its own process; its peak memory is the peak resident memory of that
+process's whole tree (JVM included), sampled every 50 ms. The machine is shared, so each stage
+also records the CPU time other processes used while it ran ("noise").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from bench_measure import (  # noqa: E402
+    StageRun,
+    machine_info,
+    peak_between,
+    run_stage,
+    write_stage_result,
+)
+
+REVIEWS_PER_FOLDER = 5_000  # 200 folders per million reviews, as in the README's figures
+REVIEWS_PER_METADATA_FOLDER = 100_000
+STAGE_TIMEOUT_SECONDS = 3_600
+GOALS = {
+    "spark_speedup_at_least": 5.0,
+    "floor_multiple_at_most": 3.0,
+    "peak_rss_mib_at_most": 2_048,
+    "rss_growth_at_most": 1.25,  # peak RSS at the largest scale over the smallest
+}
+
+
+# ---- stages (run in a child process) ------------------------------------------------------
+
+
+def stage_generate(landing: Path, reviews: int, seed: int) -> dict[str, Any]:
+    from paisa_assets.generator import generate_landing_zone
+
+    started = time.perf_counter()
+    report = generate_landing_zone(
+        landing,
+        reviews=reviews,
+        review_partitions=max(1, reviews // REVIEWS_PER_FOLDER),
+        metadata_partitions=max(1, reviews // REVIEWS_PER_METADATA_FOLDER),
+        seed=seed,
+        progress=False,
+    )
+    seconds = time.perf_counter() - started
+    return {
+        "seconds": round(seconds, 3),
+        "review_lines": report.reviews.lines,
+        "metadata_lines": report.metadata.lines,
+        "review_files": report.reviews.files,
+        "metadata_files": report.metadata.files,
+        "review_folders": len(report.reviews.partitions),
+        "compressed_mib": round(
+            sum(p.stat().st_size for p in landing.rglob("*.json.gz")) / 2**20, 1
+        ),
+    }
+
+
+def run_child_stage(args: argparse.Namespace) -> None:
+    """Entry point of a stage's child process: compute, then write the result file."""
+    landing, work = Path(args.landing), Path(args.work_dir)
+    if args.stage == "generate":
+        result = stage_generate(landing, args.stage_reviews, args.seed)
+    elif args.stage == "pipeline":
+        from bench_pipeline import run_pipeline
+
+        profile = Path(args.profile) if args.profile else None
+        result = run_pipeline(landing, work, profile=profile)
+    elif args.stage == "spark":
+        from bench_spark import run_spark
+
+        result = run_spark(landing, work)
+    elif args.stage == "floor":
+        from bench_floor import measure_floor
+
+        result = measure_floor(landing)
+    elif args.stage == "streaming":
+        from bench_streaming import measure_streaming
+
+        result = measure_streaming(args.events, args.bursts)
+    else:
+        raise SystemExit(f"unknown stage {args.stage}")
+    write_stage_result(Path(args.result), result)
+
+
+# ---- orchestration (the parent process) ---------------------------------------------------
+
+
+def stage(args: argparse.Namespace, name: str, landing: Path, work: Path, **extra: Any) -> StageRun:
+    result_path = work / f"{name}.result.json"
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--stage",
+        name,
+        "--landing",
+        str(landing),
+        "--work-dir",
+        str(work),
+        "--result",
+        str(result_path),
+        "--seed",
+        str(args.seed),
+        "--events",
+        str(args.events),
+        "--bursts",
+        str(args.bursts),
+    ]
+    for key, value in extra.items():
+        if value is not None:
+            command += [f"--{key.replace('_', '-')}", str(value)]
+    print(f"  {name} ...", end="", flush=True)
+    log_path = work / f"{name}.log"
+    run = run_stage(name, command, result_path, log_path, STAGE_TIMEOUT_SECONDS)
+    print(f" {run.wall_seconds:.1f} s, peak {run.peak_rss_mib:.0f} MiB", flush=True)
+    return run
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    return round(numerator / denominator, 2) if denominator else 0.0
+
+
+def measure_scale(args: argparse.Namespace, reviews: int, root: Path) -> dict[str, Any]:
+    work = root / f"reviews_{reviews}"
+    landing = work / "landing"
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"{reviews:,} reviews", flush=True)
+    generated = stage(args, "generate", landing, work, stage_reviews=reviews)
+    profile = None
+    if args.profile:
+        profile = Path(args.profile).absolute() / f"pipeline_{reviews}"
+    pipeline = stage(args, "pipeline", landing, work, profile=profile)
+    spark = None if args.skip_spark else stage(args, "spark", landing, work)
+    floor = stage(args, "floor", landing, work)
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+
+    for run in pipeline.result["runs"]:
+        for step in run["steps"]:
+            step["peak_rss_mib"] = peak_between(pipeline.rss_timeline, step["start"], step["end"])
+    paisa_seconds = pipeline.result["pipeline_seconds"]
+    figures: dict[str, Any] = {
+        "reviews": reviews,
+        "generate": generated.to_dict(),
+        "pipeline": pipeline.to_dict(),
+        "floor": floor.to_dict(),
+        "paisa_seconds": paisa_seconds,
+        "paisa_seconds_per_million_reviews": round(paisa_seconds / reviews * 1e6, 2),
+        "floor_multiple": ratio(paisa_seconds, floor.result["floor_seconds"]),
+        "bronze_floor_multiple": ratio(
+            pipeline.result["layers"]["bronze"]["seconds"], floor.result["floor_seconds"]
+        ),
+    }
+    if spark is not None:
+        figures["spark"] = spark.to_dict()
+        figures["spark_speedup"] = ratio(spark.result["pipeline_seconds"], paisa_seconds)
+        figures["spark_speedup_with_startup"] = ratio(spark.wall_seconds, pipeline.wall_seconds)
+    return figures
+
+
+def goals(scales: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each goal of issue 7, judged on every scale measured."""
+    verdict: dict[str, Any] = {}
+    speedups = [s["spark_speedup"] for s in scales if "spark_speedup" in s]
+    if speedups:
+        verdict["spark_5x"] = {
+            "goal": f">= {GOALS['spark_speedup_at_least']}x",
+            "measured": speedups,
+            "holds": min(speedups) >= GOALS["spark_speedup_at_least"],
+        }
+    multiples = [s["floor_multiple"] for s in scales]
+    verdict["floor_3x"] = {
+        "goal": f"<= {GOALS['floor_multiple_at_most']}x",
+        "measured": multiples,
+        "holds": max(multiples) <= GOALS["floor_multiple_at_most"],
+    }
+    peaks = [s["pipeline"]["peak_rss_mib"] for s in scales]
+    verdict["memory_under_2gib"] = {
+        "goal": f"<= {GOALS['peak_rss_mib_at_most']} MiB",
+        "measured": peaks,
+        "holds": max(peaks) <= GOALS["peak_rss_mib_at_most"],
+    }
+    if len(scales) > 1:
+        growth = ratio(peaks[-1], peaks[0])
+        verdict["memory_flat"] = {
+            "goal": f"peak RSS grows <= {GOALS['rss_growth_at_most']}x across scales",
+            "measured": growth,
+            "holds": growth <= GOALS["rss_growth_at_most"],
+        }
+        per_million = [s["paisa_seconds_per_million_reviews"] for s in scales]
+        verdict["time_linear"] = {
+            "goal": "seconds per million reviews within 25% across scales",
+            "measured": per_million,
+            "holds": max(per_million) <= 1.25 * min(per_million),
+        }
+    return verdict
+
+
+# ---- the report ---------------------------------------------------------------------------
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f} s"
+
+
+def _rate(rows: int, seconds: float) -> str:
+    return f"{rows / seconds / 1000:,.0f}k rows/s" if seconds else "-"
+
+
+def table(results: dict[str, Any]) -> str:
+    """The markdown results table (one column per scale), then the streaming figures."""
+    scales = results["scales"]
+    header = "| figure | " + " | ".join(f"{s['reviews']:,} reviews" for s in scales) + " |"
+    lines = [header, "|---|" + "---|" * len(scales)]
+
+    def row(label: str, cell: Any) -> None:
+        lines.append(f"| {label} | " + " | ".join(cell(s) for s in scales) + " |")
+
+    def landing(s: dict[str, Any]) -> str:
+        g = s["generate"]["result"]
+        lines = g["review_lines"] + g["metadata_lines"]
+        files = g["review_files"] + g["metadata_files"]
+        return f"{lines:,} lines, {files} files, {g['compressed_mib']} MiB"
+
+    row("landing zone (gzip JSON lines)", landing)
+    for layer in ("bronze", "silver", "gold"):
+        row(
+            f"paisa {layer} (asset steps)",
+            lambda s, layer=layer: (
+                f"{_seconds(s['pipeline']['result']['layers'][layer]['seconds'])}, "
+                + _rate(
+                    s["pipeline"]["result"]["layers"][layer]["rows_in"],
+                    s["pipeline"]["result"]["layers"][layer]["seconds"],
+                )
+            ),
+        )
+    row("paisa asset checks", lambda s: _seconds(s["pipeline"]["result"]["checks_seconds"]))
+    row(
+        "paisa warehouse file + Dagster run overhead",
+        lambda s: _seconds(
+            s["pipeline"]["result"]["serving_seconds"]
+            + s["pipeline"]["result"]["dagster_overhead_seconds"]
+        ),
+    )
+    row(
+        "**paisa end to end through Dagster**",
+        lambda s: (
+            f"**{_seconds(s['paisa_seconds'])}** "
+            f"(+{s['pipeline']['result']['startup_seconds']:.1f} s imports)"
+        ),
+    )
+
+    def peak(s: dict[str, Any]) -> str:
+        steps = [step for run in s["pipeline"]["result"]["runs"] for step in run["steps"]]
+        top = max(steps, key=lambda step: step.get("peak_rss_mib", 0), default=None)
+        where = f" (in {top['step']})" if top and top.get("peak_rss_mib") else ""
+        return f"**{s['pipeline']['peak_rss_mib']:,.0f} MiB**{where}"
+
+    row("**peak RSS, paisa process tree**", peak)
+    if all("spark" in s for s in scales):
+        row(
+            "PySpark local[2] bronze / silver / gold",
+            lambda s: " / ".join(
+                _seconds(s["spark"]["result"]["seconds"][layer])
+                for layer in ("bronze", "silver", "gold")
+            ),
+        )
+        row(
+            "PySpark end to end (Parquet)",
+            lambda s: (
+                f"{_seconds(s['spark']['result']['pipeline_seconds'])} "
+                f"(+{s['spark']['result']['seconds']['session_start']:.1f} s JVM start)"
+            ),
+        )
+        row("peak RSS, PySpark tree (JVM)", lambda s: f"{s['spark']['peak_rss_mib']:,.0f} MiB")
+        row(
+            "**speed-up over PySpark** (goal >= 5x)",
+            lambda s: (
+                f"**{s['spark_speedup']:.2f}x** ({s['spark_speedup_with_startup']:.2f}x "
+                "with start-up)"
+            ),
+        )
+    row(
+        "raw-read floor: DuckDB / Polars / zlib only",
+        lambda s: " / ".join(
+            _seconds(s["floor"]["result"]["seconds"][engine])
+            for engine in ("duckdb", "polars", "zlib_only")
+        ),
+    )
+    row(
+        "**paisa / floor** (goal <= 3x)",
+        lambda s: (
+            f"**{s['floor_multiple']:.1f}x** (bronze alone {s['bronze_floor_multiple']:.1f}x)"
+        ),
+    )
+    row(
+        "generating the sample (not in the pipeline)",
+        lambda s: _seconds(s["generate"]["result"]["seconds"]),
+    )
+    row(
+        "noise: other processes' CPU during paisa / Spark",
+        lambda s: (
+            f"{s['pipeline']['other_cpu_seconds']:.0f} / "
+            f"{s.get('spark', {}).get('other_cpu_seconds', 0):.0f} core-s"
+        ),
+    )
+    text = "\n".join(lines)
+    streaming = results.get("streaming")
+    if streaming:
+        r = streaming["result"]
+        text += (
+            "\n\n| streaming (daemon running, local event log) | figure |\n|---|---|\n"
+            f"| events published | {r['events']:,} in {r['bursts']} bursts, "
+            f"{r['burst_gap_seconds']:g} s apart |\n"
+            f"| publish -> silver latency p50 / p95 | {r['latency_p50_seconds']:.1f} s / "
+            f"{r['latency_p95_seconds']:.1f} s |\n"
+            f"| streaming runs | {r['runs']} (median {r['events_per_run_median']:,.0f} events, "
+            f"{r['run_seconds_median']:.1f} s) |\n"
+            f"| events/s per run, median / max | {r['events_per_second_per_run_median']:,} / "
+            f"{r['events_per_second_per_run_max']:,} |\n"
+            f"| peak RSS, daemon tree | {streaming['peak_rss_mib']:,.0f} MiB |"
+        )
+    verdict = results["goals"]
+    text += "\n\n| goal | measured | holds |\n|---|---|---|\n" + "\n".join(
+        f"| {name}: {g['goal']} | {g['measured']} | {'yes' if g['holds'] else 'no'} |"
+        for name, g in verdict.items()
+    )
+    machine = results["machine"]
+    text += (
+        f"\n\nMachine: {machine['cpu']}, {machine['logical_cores']} cores, "
+        f"{machine['memory_gib']} GiB, {machine['os']}, Python {machine['python']}, "
+        f"{machine['java']}; load average at start {machine['load_average_at_start']}."
+    )
+    return text
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--reviews", type=int, help="one scale: N reviews (same as --scales N)")
+    parser.add_argument("--scales", default="1000000,3000000", help="comma-separated review counts")
+    parser.add_argument("--events", type=int, default=2_000, help="stream events (0: skip)")
+    parser.add_argument("--bursts", type=int, default=10, help="bursts the events are sent in")
+    parser.add_argument("--skip-spark", action="store_true", help="no PySpark comparison")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--output", default=str(HERE / "results" / "latest.json"), help="JSON results file"
+    )
+    parser.add_argument("--work", help="scratch folder (default: a temporary folder)")
+    parser.add_argument("--keep", action="store_true", help="keep the generated data and lakes")
+    parser.add_argument(
+        "--profile", help="folder for a pyinstrument profile of each pipeline run (html, txt)"
+    )
+    # A stage's child process is started with these.
+    parser.add_argument("--stage", help=argparse.SUPPRESS)
+    parser.add_argument("--landing", help=argparse.SUPPRESS)
+    parser.add_argument("--work-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    parser.add_argument("--stage-reviews", type=int, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.stage:
+        run_child_stage(args)
+        return
+    scales = [args.reviews] if args.reviews else [int(n) for n in args.scales.split(",")]
+    started = time.perf_counter()
+    results: dict[str, Any] = {"machine": machine_info(), "arguments": vars(args)}
+    root = Path(tempfile.mkdtemp(prefix="paisa_bench_", dir=args.work))
+    try:
+        results["scales"] = [measure_scale(args, n, root) for n in scales]
+        if args.events > 0:
+            print(f"streaming: {args.events:,} events in {args.bursts} bursts", flush=True)
+            work = root / "streaming"
+            work.mkdir()
+            results["streaming"] = stage(args, "streaming", work, work).to_dict()
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+    results["goals"] = goals(results["scales"])
+    results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    results["total_seconds"] = round(time.perf_counter() - started, 1)
+    results["table_markdown"] = table(results)
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print()
+    print(results["table_markdown"])
+    print(f"\nwritten to {output} ({results['total_seconds']:.0f} s in all)")
+
+
+if __name__ == "__main__":
+    main()
