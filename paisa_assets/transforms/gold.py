@@ -23,19 +23,17 @@ category_price AS (
 global_price AS (
     SELECT avg(price) AS mean_price FROM meta WHERE price IS NOT NULL
 ),
-both_sources AS (
+-- A review in both sources is one review: the curated batch copy is kept. Each source is unique
+-- on review_id (silver MERGEs on it), so an anti-join replaces a window over every wide row.
+reviews AS (
     SELECT review_id, 'batch' AS source, asin, reviewerID, reviewerName, overall, summary,
            reviewText, review_date, verified, vote, style, image, _ingested_at
     FROM silver_reviews
     UNION ALL
     SELECT review_id, 'stream' AS source, asin, reviewerID, reviewerName, overall, summary,
            reviewText, review_date, verified, vote, style, image, _ingested_at
-    FROM silver_reviews_streaming
-),
--- A review in both sources is one review: the curated batch copy is kept.
-reviews AS (
-    SELECT * FROM both_sources
-    QUALIFY row_number() OVER (PARTITION BY review_id ORDER BY source) = 1
+    FROM silver_reviews_streaming s
+    WHERE NOT EXISTS (SELECT 1 FROM silver_reviews b WHERE b.review_id = s.review_id)
 )
 SELECT
     r.review_id,
