@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import polars as pl
 import pytest
 from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult
 
+from paisa_assets import settings
 from paisa_assets.assets.sentiment import SENTIMENT_MODEL, sentiment_of
 from paisa_assets.ml.classification_metrics import (
     ClassifierScores,
@@ -377,3 +379,21 @@ def test_scoring_before_any_champion_is_skipped_not_failed(
     assert [(s.job, s.success) for s in summaries][-1] == ("gold_job", True)
     assert workspace.lakehouse.read(GOLD_REVIEWS_ENRICHED).height == 2
     assert not workspace.lakehouse.exists(GOLD_REVIEW_SENTIMENT)
+
+
+def test_using_mlflow_leaves_the_tracking_variables_as_they_were(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    tracking = make_workspace(tmp_path).mlflow_tracking
+    with tracking.start_run("probe") as run:
+        assert run.info.run_id
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+    assert "MLFLOW_REGISTRY_URI" not in os.environ
+    assert settings.resolved(settings.MLFLOW_TRACKING_URI) == "data/mlflow/mlflow.db"
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:1")
+    with tracking.activated():
+        assert os.environ["MLFLOW_TRACKING_URI"] == tracking.resolved_tracking_uri()
+    assert os.environ["MLFLOW_TRACKING_URI"] == "http://127.0.0.1:1"

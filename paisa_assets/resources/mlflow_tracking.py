@@ -11,6 +11,7 @@ process (bronze and silver included) loads this module with the code location.
 """
 
 import json
+import os
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
 
 CHAMPION = "champion"
+MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 
 
 def tracking_uri_of(location: str) -> str:
@@ -68,18 +70,28 @@ class MlflowTracking(ConfigurableResource):
 
     @contextmanager
     def activated(self) -> Iterator[str]:
-        """Point MLflow's fluent API at this store for one block; yields the experiment id."""
+        """Point MLflow's fluent API at this store for one block; yields the experiment id.
+
+        `mlflow.set_tracking_uri` also exports MLFLOW_TRACKING_URI (and the registry's) into
+        this process's environment; both are put back as they were, or paisa's own settings,
+        which read that variable, would afterwards see MLflow's default store instead.
+        """
         import mlflow
 
-        previous_tracking, previous_registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+        saved = {name: os.environ.get(name) for name in MLFLOW_URI_VARIABLES}
         uri = self.resolved_tracking_uri()
         mlflow.set_tracking_uri(uri)
         mlflow.set_registry_uri(uri)
         try:
             yield self._experiment_id()
         finally:
-            mlflow.set_tracking_uri(previous_tracking)
-            mlflow.set_registry_uri(previous_registry)
+            mlflow.set_tracking_uri(saved["MLFLOW_TRACKING_URI"])  # None: MLflow's default
+            mlflow.set_registry_uri(saved["MLFLOW_REGISTRY_URI"])
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
     @contextmanager
     def start_run(self, run_name: str) -> Iterator[Any]:
