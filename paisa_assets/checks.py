@@ -43,6 +43,11 @@ def _query(
     return row
 
 
+def sql_literal(value: str) -> str:
+    """A DuckDB string literal; partition keys are landing folder names, which users choose."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 def _quoted(columns: Sequence[str]) -> str:
     return ", ".join(f'"{c}"' for c in columns)
 
@@ -109,6 +114,12 @@ def reconciliation_check(
     Duplicates are counted from bronze itself (rows outside quarantine minus their distinct
     natural keys), so the equation fails if silver lost or doubled a row, or if quarantine missed
     or over-counted one.
+
+    A partition run judges its own landing folders: runs of other folders may be in flight
+    (bronze committed, silver not yet), and their rows are not this run's to account for. For
+    those folders, every distinct valid key must be in silver (whichever folder's copy won), and
+    every silver row they own must come from one of them, once. Unpartitioned, it is the whole
+    table.
     """
 
     @asset_check(
@@ -116,40 +127,61 @@ def reconciliation_check(
         name="reconciles_with_bronze",
         description=(
             f"Rows of {bronze_table} = rows of {silver_table} + rows quarantined + duplicates "
-            "dropped: no row lost, none doubled."
+            "dropped: no row lost, none doubled (for the run's landing folders)."
         ),
         blocking=True,
     )
     def _check(
         context: AssetCheckExecutionContext, lakehouse: Lakehouse, warehouse: Warehouse
     ) -> AssetCheckResult:
+        partitioned = context.has_partition_key or context.has_partition_key_range
+        scope = (
+            "_partition IN (" + ", ".join(sql_literal(k) for k in context.partition_keys) + ")"
+            if partitioned
+            else "TRUE"
+        )
         # Silver trims the key columns before hashing them, so the independent count does too.
         trimmed = ", ".join(f'trim(b."{column}")' for column in natural_key)
-        bronze, quarantined, distinct_valid = _query(
+        silver_key = ", ".join(f's."{column}"' for column in natural_key)
+        bronze, quarantined, distinct_valid, missing, owned, owned_keys, foreign = _query(
             lakehouse,
             warehouse,
             f"""
-            WITH q AS (SELECT _source_file, _line FROM quarantine WHERE dataset = '{dataset}'),
+            WITH q AS (
+                SELECT _source_file, _line FROM quarantine
+                WHERE dataset = {sql_literal(dataset)} AND {scope}
+            ),
+            b AS (SELECT * FROM bronze WHERE {scope}),
             valid AS (
-                SELECT ({trimmed}) AS natural_key FROM bronze b
+                SELECT DISTINCT ({trimmed}) AS natural_key FROM b
                 ANTI JOIN q ON q._source_file = b._source_file AND q._line = b._line
-            )
-            SELECT (SELECT count(*) FROM bronze), (SELECT count(*) FROM q),
-                   (SELECT count(DISTINCT natural_key) FROM valid)
+            ),
+            silver_keys AS (SELECT ({silver_key}) AS natural_key, _partition FROM silver s),
+            owned AS (SELECT natural_key FROM silver_keys WHERE {scope})
+            SELECT (SELECT count(*) FROM b), (SELECT count(*) FROM q),
+                   (SELECT count(*) FROM valid),
+                   (SELECT count(*) FROM valid ANTI JOIN silver_keys USING (natural_key)),
+                   (SELECT count(*) FROM owned),
+                   (SELECT count(DISTINCT natural_key) FROM owned),
+                   (SELECT count(*) FROM owned ANTI JOIN valid USING (natural_key))
             """,
-            {"bronze": bronze_table, "quarantine": SILVER_QUARANTINE},
+            {"bronze": bronze_table, "quarantine": SILVER_QUARANTINE, "silver": silver_table},
             empty_when_missing={SILVER_QUARANTINE: SILVER_QUARANTINE_SCHEMA},
         )
-        silver = lakehouse.count(silver_table)
         duplicates = bronze - quarantined - distinct_valid
         return AssetCheckResult(
-            passed=bronze == silver + quarantined + duplicates and silver == distinct_valid,
+            passed=missing == 0 and foreign == 0 and owned == owned_keys,
             metadata={
+                "landing_folders": MetadataValue.text(
+                    f"{len(context.partition_keys)} (this run's)" if partitioned else "all"
+                ),
                 "bronze_rows": MetadataValue.int(bronze),
-                "silver_rows": MetadataValue.int(silver),
+                "silver_rows": MetadataValue.int(owned),
                 "quarantined": MetadataValue.int(quarantined),
                 "duplicates_dropped": MetadataValue.int(duplicates),
                 "distinct_valid_keys_in_bronze": MetadataValue.int(distinct_valid),
+                "valid_keys_missing_from_silver": MetadataValue.int(missing),
+                "silver_rows_without_a_bronze_row": MetadataValue.int(foreign),
             },
         )
 

@@ -12,7 +12,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
+from dagster import DagsterInstance, Definitions, ExecuteInProcessResult, get_dagster_logger
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -20,7 +20,7 @@ from dagster._core.storage.tags import (
 
 from paisa_assets.jobs import INGEST_JOBS, gold_job, ml_job, streaming_job
 from paisa_assets.resources.landing_zone import DATASETS, LandingZone
-from paisa_assets.sensors import PARTITIONS
+from paisa_assets.sensors import PARTITIONS, partition_key_problem
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROJECT_DAGSTER_YAML = PROJECT_ROOT / "dagster.yaml"
@@ -43,12 +43,22 @@ def ensure_dagster_home(default: Path) -> Path:
 
 
 def sync_partitions(instance: DagsterInstance, landing: LandingZone) -> dict[str, list[str]]:
-    """Add every landing folder as a dynamic partition (what the sensor does on its ticks)."""
+    """Add every landing folder as a dynamic partition (what the sensor does on its ticks);
+    a folder whose name cannot be a partition key is skipped with a warning, as by the sensor."""
     added: dict[str, list[str]] = {}
     for dataset in DATASETS:
         name = PARTITIONS[dataset].name
         known = set(instance.get_dynamic_partitions(name))
-        new = sorted(set(landing.list_partitions(dataset)) - known, key=natural_key)
+        folders = set()
+        for folder in landing.list_partitions(dataset):
+            problem = partition_key_problem(folder)
+            if problem is None:
+                folders.add(folder)
+            else:
+                get_dagster_logger("paisa").warning(
+                    f"skipped landing folder {dataset}/{folder!r}: {problem}"
+                )
+        new = sorted(folders - known, key=natural_key)
         if new:
             instance.add_dynamic_partitions(name, new)
         added[dataset] = new

@@ -14,6 +14,7 @@ from dagster import (
     SkipReason,
     sensor,
 )
+from dagster._core.definitions.partitions.utils.base import INVALID_PARTITION_SUBSTRINGS
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
 from paisa_assets.assets.gold import GOLD_INPUTS, INPUTS_KEY, input_versions
@@ -41,6 +42,25 @@ class LandingPlan:
     new_partitions: dict[str, list[str]] = field(default_factory=dict)
     runs: list[tuple[str, str, str]] = field(default_factory=list)  # dataset, partition, run key
     cursor: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Folders whose name cannot be a partition key, seen for the first time (or changed):
+    # dataset -> folder -> reason. Reported once, never ingested, never a failed tick.
+    rejected: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def partition_key_problem(folder: str) -> str | None:
+    """Why Dagster cannot take this landing folder's name as a partition key, or None.
+
+    Dagster refuses '...' (it separates the two ends of a partition range) and control
+    characters in partition keys; its dynamic partitions do not check, so such a folder would
+    be added and then break ranges, backfills and the UI. It is skipped with this reason.
+    """
+    found = [text for text in INVALID_PARTITION_SUBSTRINGS if text in folder]
+    if not found:
+        return None
+    return (
+        f"its name holds {', '.join(repr(text) for text in found)}, which a Dagster partition "
+        "key cannot ('...' separates the ends of a range); rename the folder to ingest it"
+    )
 
 
 def listing_digest(files: Sequence[LandingFile]) -> str:
@@ -67,10 +87,18 @@ def plan_landing_runs(
         by_folder: dict[str, list[LandingFile]] = {}
         for file in files:
             by_folder.setdefault(file.partition, []).append(file)
+        seen = plan.cursor.setdefault(dataset, {})
+        for folder in sorted(by_folder):
+            problem = partition_key_problem(folder)
+            if problem is None:
+                continue
+            digest = listing_digest(by_folder.pop(folder))
+            if seen.get(folder) != digest:
+                plan.rejected.setdefault(dataset, {})[folder] = problem
+            seen[folder] = digest
         new = sorted(set(by_folder) - known_partitions.get(dataset, set()))
         if new:
             plan.new_partitions[dataset] = new
-        seen = plan.cursor.setdefault(dataset, {})
         for folder, folder_files in sorted(by_folder.items()):
             digest = listing_digest(folder_files)
             pending = any(ingested.get(f.path) != f.fingerprint for f in folder_files)
@@ -105,11 +133,18 @@ def landing_zone_sensor(
     }
     cursor = json.loads(context.cursor) if context.cursor else {}
     plan = plan_landing_runs(listing, read_manifest(lakehouse), known, cursor)
+    for dataset, folders in plan.rejected.items():
+        for folder, problem in folders.items():
+            context.log.warning(f"skipped landing folder {dataset}/{folder!r}: {problem}")
     if not plan.runs and not plan.new_partitions:
-        return SkipReason(
+        skip = SkipReason(
             f"nothing new in {landing_zone.describe()}: "
             + ", ".join(f"{len(files)} {dataset} file(s)" for dataset, files in listing.items())
         )
+        if not plan.rejected:
+            return skip
+        # Remember the rejected folders, so that they are reported once, not on every tick.
+        return SensorResult(skip_reason=skip, cursor=json.dumps(plan.cursor, sort_keys=True))
     return SensorResult(
         run_requests=[
             RunRequest(

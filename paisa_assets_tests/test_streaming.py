@@ -122,6 +122,7 @@ def test_offsets_and_sequence_numbers_overlap_across_partitions_and_nothing_coll
     assert bronze.select(pl.struct("partition_id", "sequence_number").n_unique()).item() == 12
 
 
+@pytest.mark.reliability
 def test_a_reset_cursor_and_a_lost_cursor_update_lose_and_double_nothing(stream: Stream) -> None:
     stream.log.publish(generated_payloads(20, seed=3))
     stale_cursor = stream.cursor
@@ -138,6 +139,7 @@ def test_a_reset_cursor_and_a_lost_cursor_update_lose_and_double_nothing(stream:
     assert stream.lake.count(SILVER_REVIEWS_STREAMING) == 28
 
 
+@pytest.mark.reliability
 def test_a_retried_run_changes_no_table(stream: Stream) -> None:
     stream.log.publish(generated_payloads(16, seed=5))
     config = stream.run(stream.tick())
@@ -147,6 +149,7 @@ def test_a_retried_run_changes_no_table(stream: Stream) -> None:
     assert stream.lake.count(BRONZE_EH_STREAMING) == 16
 
 
+@pytest.mark.reliability
 def test_a_failed_range_is_requested_again_when_nothing_is_in_flight(stream: Stream) -> None:
     stream.log.publish(generated_payloads(8, seed=6))
     requested = stream.tick()  # ...and the run never happens (failed and given up)
@@ -164,6 +167,7 @@ class DuplicatingLog(LocalEventLog):
         return [event for event in events for _ in range(2)]
 
 
+@pytest.mark.reliability
 def test_duplicate_delivery_is_ingested_once(tmp_path: Path) -> None:
     log = DuplicatingLog(root=str(tmp_path / "events"), hub="reviews", partitions=2)
     with DagsterInstance.ephemeral() as instance:
@@ -297,6 +301,7 @@ def test_local_log_producer_and_consumer_at_the_same_time(tmp_path: Path) -> Non
     assert bodies == list(range(total))
 
 
+@pytest.mark.reliability
 def test_local_log_cuts_a_torn_write(tmp_path: Path) -> None:
     log = LocalEventLog(root=str(tmp_path / "events"), hub="h", partitions=1)
     log.publish([b"a", b"b"])

@@ -22,6 +22,7 @@ from dagster import (
 )
 
 from paisa_assets.assets.reporting import Tally, table_metadata
+from paisa_assets.faults import crash_point
 from paisa_assets.partitions import metadata_partitions, reviews_partitions
 from paisa_assets.resources.lakehouse import Lakehouse, in_list, sql_string
 from paisa_assets.resources.landing_zone import (
@@ -151,8 +152,8 @@ def ingest_files(
     schema = bronze_schema(columns)
     ingested_at = pa.scalar(datetime.now(UTC), TIMESTAMP)
     quarantined: list[dict[str, object]] = []
-    rows_per_file = dict.fromkeys((f.path for f in files), 0)
-    quarantined_per_file = dict.fromkeys((f.path for f in files), 0)
+    rows_per_file: dict[str, int] = {}
+    quarantined_per_file: dict[str, int] = {}
 
     def batches() -> Iterator[pa.RecordBatch]:
         for file in files:
@@ -175,6 +176,16 @@ def ingest_files(
                     yield from (
                         _with_lineage(parsed.rows, file, ingested_at).cast(schema).to_batches()
                     )
+            # delta-rs has taken every batch of this file and may have written data files;
+            # nothing is committed until the stream ends.
+            crash_point(f"bronze.during_write:{table}")
+
+    def open_batches() -> pa.RecordBatchReader:
+        """A fresh stream (and fresh tallies) for each attempt: a commit conflict re-reads."""
+        quarantined.clear()
+        rows_per_file.update(dict.fromkeys((f.path for f in files), 0))
+        quarantined_per_file.update(dict.fromkeys((f.path for f in files), 0))
+        return pa.RecordBatchReader.from_batches(schema, batches())
 
     paths = [f.path for f in files]
     scope = (
@@ -183,7 +194,7 @@ def ingest_files(
     )
     lakehouse.overwrite_where(
         table,
-        pa.RecordBatchReader.from_batches(schema, batches()),
+        open_batches,
         scope,
         partition_by=["_partition"],
         metadata={"paisa": {"operation": "ingest_files", "files": len(files)}},
@@ -196,6 +207,8 @@ def ingest_files(
             f"dataset = {sql_string(dataset)} AND {scope}",
             partition_by=["dataset"],
         )
+    # Data and quarantine are committed, the manifest is not: a crash here re-ingests the files.
+    crash_point(f"bronze.before_manifest:{table}")
     manifest = pa.Table.from_pylist(
         [
             {

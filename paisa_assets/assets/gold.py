@@ -16,7 +16,7 @@ from dagster import (
 )
 
 from paisa_assets.assets.reporting import table_metadata
-from paisa_assets.resources.lakehouse import Lakehouse
+from paisa_assets.resources.lakehouse import Lakehouse, retry_on_conflict
 from paisa_assets.resources.warehouse import Warehouse
 from paisa_assets.tables import (
     GOLD_CATEGORY_MONTHLY,
@@ -55,29 +55,41 @@ def rebuild_gold_table(
     inputs: dict[str, str],
     query: Callable[[duckdb.DuckDBPyConnection], duckdb.DuckDBPyRelation],
 ) -> MaterializeResult:
-    """Rebuild `table` from `inputs` ({relation name: table}) unless they are unchanged."""
-    versions = input_versions(lakehouse, inputs)
-    recorded = lakehouse.last_commit_metadata(table).get(INPUTS_KEY)
-    if recorded == versions and lakehouse.exists(table):
-        context.log.info(f"{table}: inputs unchanged since the last build ({versions}); no write")
+    """Rebuild `table` from `inputs` ({relation name: table}) unless they are unchanged.
+
+    Gold runs may overlap (the gold sensor's run, a streaming run's gold, a run by hand). Each
+    rebuild commits against the gold version it started from, so a rebuild that another one
+    overtook fails to commit and runs again: it then sees what the winner recorded and either
+    finds gold up to date or rebuilds from newer silver. An older rebuild never lands on top
+    of a newer one.
+    """
+
+    def attempt() -> MaterializeResult:
+        base = lakehouse.delta_table(table)  # the version this rebuild replaces (read first)
+        versions = input_versions(lakehouse, inputs)
+        recorded = lakehouse.last_commit_metadata(table).get(INPUTS_KEY)
+        if recorded == versions and base is not None:
+            context.log.info(f"{table}: inputs unchanged since the last build ({versions})")
+            return MaterializeResult(
+                metadata=table_metadata(
+                    lakehouse, table, {"written": 0}, up_to_date=MetadataValue.bool(True)
+                )
+            )
+        with warehouse.session(lakehouse, inputs, EMPTY_SCHEMAS) as con:
+            reader = query(con).to_arrow_reader(BATCH_ROWS)
+            lakehouse.replace(table, reader, metadata={INPUTS_KEY: versions}, read_version=base)
+        written = lakehouse.count(table)
         return MaterializeResult(
             metadata=table_metadata(
-                lakehouse, table, {"written": 0}, up_to_date=MetadataValue.bool(True)
+                lakehouse,
+                table,
+                {"written": written},
+                up_to_date=MetadataValue.bool(False),
+                inputs=MetadataValue.json(versions),
             )
         )
-    with warehouse.session(lakehouse, inputs, EMPTY_SCHEMAS) as con:
-        reader = query(con).to_arrow_reader(BATCH_ROWS)
-        lakehouse.replace(table, reader, metadata={INPUTS_KEY: versions})
-    written = lakehouse.count(table)
-    return MaterializeResult(
-        metadata=table_metadata(
-            lakehouse,
-            table,
-            {"written": written},
-            up_to_date=MetadataValue.bool(False),
-            inputs=MetadataValue.json(versions),
-        )
-    )
+
+    return retry_on_conflict(attempt, f"{table} (rebuild)")
 
 
 def build_gold_asset(

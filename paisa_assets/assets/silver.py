@@ -19,6 +19,7 @@ from dagster import (
 )
 
 from paisa_assets.assets.reporting import Tally, table_metadata
+from paisa_assets.faults import crash_point
 from paisa_assets.partitions import metadata_partitions, reviews_partitions
 from paisa_assets.resources.lakehouse import Lakehouse, in_list, sql_string, to_arrow
 from paisa_assets.resources.landing_zone import METADATA_DATASET, REVIEWS_DATASET
@@ -159,6 +160,9 @@ def refresh_partitions(
         update_when=f"({owned} AND ({changed})) OR {spec.wins}",
         delete_unmatched_when=owned,
     )
+    # Silver is committed, its quarantine is not: the re-run's MERGE is a no-op and the
+    # quarantine is written then (the reconciliation check fails until it is).
+    crash_point(f"silver.after_merge:{spec.silver_table}")
     replace_quarantine(lakehouse, spec.dataset, partitions, quarantine)
     owned_rows = lakehouse.count(spec.silver_table, pl.col("_partition").is_in(partitions))
     return SilverOutcome(

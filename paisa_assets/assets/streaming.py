@@ -17,6 +17,7 @@ from paisa_assets.assets.bronze import QUARANTINE_SCHEMA as BRONZE_QUARANTINE_SC
 from paisa_assets.assets.reporting import table_metadata
 from paisa_assets.assets.silver import SILVER_QUARANTINE_SCHEMA
 from paisa_assets.events import SequenceRange
+from paisa_assets.faults import crash_point
 from paisa_assets.resources.event_source import EventSource
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.tables import (
@@ -135,6 +136,8 @@ def bronze_eh_streaming(
             partition_by=["partition_id"],
         )
         inserted += metrics.get("num_target_rows_inserted", 0)
+        # One range is committed, the next is not: the sensor asks again for what is missing.
+        crash_point("streaming.after_range")
     return MaterializeResult(
         metadata=table_metadata(
             lakehouse,

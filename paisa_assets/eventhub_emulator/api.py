@@ -211,6 +211,28 @@ class EventHubEmulator:
         """Cut every client connection (no AMQP Close), as a network failure would."""
         return self._call(self._server.drop_connections)
 
+    def drop_connection_after(self, events: int) -> None:
+        """Cut the connection of the consumer that receives the `events`-th event from now on,
+        right after sending it: a network failure in the middle of a receive (one shot)."""
+
+        def arm() -> None:
+            self._server.broker.faults.drop_after = events
+
+        self._call(arm)
+
+    def deliver_twice(self, enabled: bool = True) -> None:
+        """Send every event to consumers twice from now on, as at-least-once delivery may."""
+
+        def arm() -> None:
+            self._server.broker.faults.duplicate = enabled
+
+        self._call(arm)
+
+    @property
+    def dropped_mid_receive(self) -> int:
+        """Connections cut by `drop_connection_after` so far."""
+        return self._server.broker.faults.dropped
+
     def publish(
         self,
         hub: str,

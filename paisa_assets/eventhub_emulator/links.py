@@ -12,6 +12,7 @@ node replies. Deliveries go out pre-settled, as Event Hubs does.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -251,6 +252,7 @@ class PartitionReceiverLink(OutgoingLink):
         self.runtime_metrics = runtime_metrics
         self.cursor, self._admits = start.resolve(partition)
         self._wake = session.connection.call_soon_pump(self)
+        self._again: bytes | None = None  # an event to send a second time (fault injection)
 
     def start(self) -> None:
         self.partition.subscribe(self._wake)
@@ -263,6 +265,9 @@ class PartitionReceiverLink(OutgoingLink):
         return max(0, len(self.partition) - self.cursor)
 
     def next_payload(self) -> bytes | None:
+        if self._again is not None:
+            payload, self._again = self._again, None
+            return payload
         while True:
             event: StoredEvent | None = self.partition.get(self.cursor)
             if event is None:
@@ -273,4 +278,20 @@ class PartitionReceiverLink(OutgoingLink):
                     continue
                 self._admits = None  # positions only grow: every later event matches too
             runtime = self.partition.info() if self.runtime_metrics else None
-            return messages.encode_event(event, runtime)
+            payload = messages.encode_event(event, runtime)
+            self._inject_faults(payload)
+            return payload
+
+    def _inject_faults(self, payload: bytes) -> None:
+        """Apply the broker's `DeliveryFaults` to the event about to be sent."""
+        faults = self.session.connection.broker.faults
+        if faults.duplicate:
+            self._again = payload
+        if faults.drop_after is not None:
+            faults.drop_after -= 1
+            if faults.drop_after <= 0:
+                faults.drop_after = None
+                faults.dropped += 1
+                _LOGGER.info("%r: dropping the connection mid-receive (fault)", self)
+                # After this transfer is written: the client has part of what it asked for.
+                asyncio.get_running_loop().call_soon(self.session.connection.abort)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 
 from paisa_assets.eventhub_emulator.addresses import Address
 from paisa_assets.eventhub_emulator.connection import AmqpConnection
@@ -26,11 +27,26 @@ CONTAINER_ID = "paisa-eventhub-emulator"
 DEFAULT_IDLE_TIMEOUT = 240.0
 
 
+@dataclass
+class DeliveryFaults:
+    """Faults injected into event delivery, to test consumers against what Event Hubs may do.
+
+    `drop_after`: cut the receiving connection (TCP, no AMQP goodbye) right after the next that
+    many events were sent to consumers, i.e. in the middle of a receive; one shot.
+    `duplicate`: send every event twice (Event Hubs delivers at least once).
+    """
+
+    drop_after: int | None = None
+    duplicate: bool = False
+    dropped: int = 0  # connections cut by `drop_after` so far
+
+
 class Broker:
     def __init__(self, store: EventStore) -> None:
         self.store = store
         self.container_id = CONTAINER_ID
         self.connections: set[AmqpConnection] = set()
+        self.faults = DeliveryFaults()
 
     def ingest(self, address: Address, payload: bytes, message_format: int) -> Outcome:
         """Store the events of one producer transfer (a single event or a batch)."""

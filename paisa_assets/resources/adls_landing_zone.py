@@ -14,7 +14,12 @@ from dagster import InitResourceContext
 from pydantic import Field, PrivateAttr
 
 from paisa_assets.resources.azure_storage import AzureStorage, split_uri
-from paisa_assets.resources.landing_zone import LandingFile, LandingZone, is_hidden
+from paisa_assets.resources.landing_zone import (
+    LandingFile,
+    LandingZone,
+    check_folder_name,
+    is_hidden,
+)
 
 
 class AdlsLandingZone(LandingZone):
@@ -54,7 +59,8 @@ class AdlsLandingZone(LandingZone):
     def list_files(self, dataset: str, partition: str | None = None) -> list[LandingFile]:
         self.check()
         prefix = self._prefix()
-        base = f"{prefix}{dataset}/" + (f"{partition}/" if partition is not None else "")
+        folder = f"{check_folder_name(partition)}/" if partition is not None else ""
+        base = f"{prefix}{dataset}/{folder}"
         files = []
         for blob in self._container().list_blobs(name_starts_with=base, include=["metadata"]):
             if (blob.metadata or {}).get("hdi_isfolder") == "true":

@@ -16,6 +16,7 @@ from azure.eventhub.exceptions import EventHubError
 from pydantic import Field
 
 from paisa_assets.events import SequenceRange, StreamEvent
+from paisa_assets.redaction import protect
 from paisa_assets.resources.event_source import EventSource
 
 MAX_WAIT_SECONDS = 3.0
@@ -26,11 +27,14 @@ RETRIES = 2
 class AzureEventHubs(EventSource):
     """An Event Hub named by a connection string (from PAISA_EVENTHUB_CONNECTION_STRING)."""
 
-    connection_string: str = Field(description="Event Hubs namespace connection string.")
+    connection_string: str = Field(
+        description="Event Hubs namespace connection string (a secret).", repr=False
+    )
     eventhub_name: str = Field(description="The event hub (topic) name.")
     consumer_group: str = Field(default="$Default")
 
     def _consumer(self) -> EventHubConsumerClient:
+        protect(self.connection_string)  # out of every log line (see paisa_assets.redaction)
         return EventHubConsumerClient.from_connection_string(
             self.connection_string,
             consumer_group=self.consumer_group,
@@ -39,6 +43,7 @@ class AzureEventHubs(EventSource):
         )
 
     def _producer(self) -> EventHubProducerClient:
+        protect(self.connection_string)
         return EventHubProducerClient.from_connection_string(
             self.connection_string, eventhub_name=self.eventhub_name, retry_total=RETRIES
         )

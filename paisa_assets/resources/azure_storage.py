@@ -16,6 +16,8 @@ from azure.storage.blob import BlobServiceClient
 from dagster import Config
 from pydantic import Field
 
+from paisa_assets.redaction import protect
+
 URI = re.compile(r"^(?:az|abfss?)://(?P<container>[^/@]+)(?:@(?P<host>[^/]+))?/?(?P<prefix>.*)$")
 
 
@@ -34,10 +36,13 @@ def split_uri(uri: str) -> tuple[str, str]:
 
 class AzureStorage(Config):
     account_name: str | None = Field(default=None, description="Storage account name.")
-    account_key: str | None = Field(default=None, description="Account key (a secret).")
-    sas_token: str | None = Field(default=None, description="SAS token (a secret).")
+    # repr=False: a resource printed by mistake (in a message, a debugger) shows no secret.
+    account_key: str | None = Field(default=None, description="Account key (a secret).", repr=False)
+    sas_token: str | None = Field(default=None, description="SAS token (a secret).", repr=False)
     connection_string: str | None = Field(
-        default=None, description="A storage connection string (a secret); overrides the rest."
+        default=None,
+        description="A storage connection string (a secret); overrides the rest.",
+        repr=False,
     )
     endpoint: str | None = Field(
         default=None,
@@ -72,8 +77,14 @@ class AzureStorage(Config):
             raise ValueError("set PAISA_AZURE_STORAGE_ACCOUNT (or PAISA_AZURE_STORAGE_ENDPOINT)")
         return f"https://{self.account_name}.blob.core.windows.net"
 
+    def protect_secrets(self) -> None:
+        """Keep these secrets out of every log line from now on (see `paisa_assets.redaction`):
+        the HTTP libraries below log request URLs, SAS token included, at DEBUG."""
+        protect(self.account_key, self.sas_token, self.connection_string)
+
     def blob_service(self, *, probe: bool = False) -> BlobServiceClient:
         """A client; `probe=True` gives up fast (one retry, short timeouts) for set-up checks."""
+        self.protect_secrets()
         fast = {"retry_total": 1, "connection_timeout": 5, "read_timeout": 10} if probe else {}
         if self.connection_string:
             return BlobServiceClient.from_connection_string(self.connection_string, **fast)  # type: ignore[arg-type]
@@ -90,6 +101,7 @@ class AzureStorage(Config):
 
     def delta_options(self) -> dict[str, str]:
         """delta-rs / Polars storage options (object_store's Azure keys)."""
+        self.protect_secrets()
         if self.connection_string:
             return self._resolved().delta_options()
         options: dict[str, str] = {}

@@ -8,23 +8,35 @@ that every write gets the same commit-conflict retries and no-op avoidance.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as pads
-from dagster import ConfigurableResource, InitResourceContext
+from dagster import ConfigurableResource, InitResourceContext, get_dagster_logger
 from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
-from deltalake.exceptions import DeltaError, TableNotFoundError
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 from pydantic import Field
 
+from paisa_assets import faults
 from paisa_assets.resources.azure_storage import AzureStorage
+
+T = TypeVar("T")
+Data = pa.Table | pa.RecordBatchReader | pl.DataFrame
 
 # delta-rs retries a commit that lost an optimistic-concurrency race this many times before it
 # gives up; concurrent partition runs write the same tables, so the default (15) is raised.
 MAX_COMMIT_RETRIES = 50
+# Those retries only cover a lost race for a version number. A *logical* conflict (a concurrent
+# MERGE added rows this MERGE's predicate would have read, a concurrent overwrite removed files
+# this one read) makes delta-rs raise CommitFailedError: the whole operation is then run again
+# on the new version, this many times at most, after a jittered, growing pause.
+CONFLICT_ATTEMPTS = 25
+CONFLICT_BACKOFF_SECONDS = (0.05, 2.0)  # first pause, longest pause
 # pyarrow's default read-ahead (16 batches of 4 files at once) holds gigabytes of a wide table
 # in memory outside DuckDB's memory limit; scans stream a couple of small batches instead.
 SCAN_BATCH_ROWS = 32_768
@@ -45,6 +57,30 @@ def sql_string(value: str) -> str:
 def in_list(column: str, values: Sequence[str]) -> str:
     """`column IN ('a', 'b')` with every value quoted by `sql_string`."""
     return f"{column} IN ({', '.join(sql_string(v) for v in values)})"
+
+
+def retry_on_conflict(operation: Callable[[], T], what: str) -> T:
+    """Run `operation` (a complete read-compute-commit) until it commits without a conflict.
+
+    Every paisa write is idempotent and decides what to write from the table it reads, so
+    running it again on the version that won the race gives the result a serial order would
+    have given: a conflict costs time, never a row. Each retry is logged (in a run, to the
+    Dagster event log), so concurrency shows up in the run's logs instead of being silent.
+    """
+    first, longest = CONFLICT_BACKOFF_SECONDS
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        try:
+            return operation()
+        except CommitFailedError as exc:
+            if attempt == CONFLICT_ATTEMPTS:
+                raise
+            reason = str(exc).split("\n")[0]
+            get_dagster_logger("paisa.lakehouse").warning(
+                f"commit conflict on {what} (attempt {attempt} of {CONFLICT_ATTEMPTS}): "
+                f"{reason}; running it again on the latest version"
+            )
+            time.sleep(random.uniform(0, min(longest, first * 2**attempt)))
+    raise AssertionError("unreachable")
 
 
 def is_remote_uri(uri: str) -> bool:
@@ -171,7 +207,7 @@ class Lakehouse(ConfigurableResource):
     def overwrite_where(
         self,
         table: str,
-        data: pa.Table | pa.RecordBatchReader | pl.DataFrame,
+        data: Data | Callable[[], Data],
         predicate: str,
         *,
         partition_by: list[str] | None = None,
@@ -180,22 +216,30 @@ class Lakehouse(ConfigurableResource):
         """Replace exactly the rows matching `predicate` with `data` in one atomic commit.
 
         This is how a repeated write stays idempotent: re-ingesting a file replaces that file's
-        rows instead of adding a second copy.
+        rows instead of adding a second copy. A stream can be consumed only once, so a caller
+        writing one passes a function that opens it: on a commit conflict the write runs again.
         """
-        if isinstance(data, pl.DataFrame):
-            data = to_arrow(data)
-        self.ensure(table, data.schema, partition_by)
-        write_deltalake(
-            self.uri(table),
-            data,
-            mode="overwrite",
-            predicate=predicate,
-            partition_by=partition_by,
-            storage_options=self._options(),
-            commit_properties=self._commit(metadata),
-            writer_properties=WRITER_PROPERTIES,
-        )
-        return self.version(table)  # type: ignore[return-value]
+
+        def write() -> int:
+            rows = data() if callable(data) else data
+            if isinstance(rows, pl.DataFrame):
+                rows = to_arrow(rows)
+            self.ensure(table, rows.schema, partition_by)
+            write_deltalake(
+                self.uri(table),
+                rows,
+                mode="overwrite",
+                predicate=predicate,
+                partition_by=partition_by,
+                storage_options=self._options(),
+                commit_properties=self._commit(metadata),
+                writer_properties=WRITER_PROPERTIES,
+            )
+            return self.version(table)  # type: ignore[return-value]
+
+        if isinstance(data, pa.RecordBatchReader):
+            return write()  # a stream cannot be written twice: a conflict is the caller's
+        return retry_on_conflict(write, f"{table} (overwrite where {predicate[:120]})")
 
     def replace(
         self,
@@ -203,16 +247,22 @@ class Lakehouse(ConfigurableResource):
         data: pa.Table | pa.RecordBatchReader | pl.DataFrame,
         *,
         metadata: dict[str, Any] | None = None,
+        read_version: DeltaTable | None = None,
     ) -> int:
-        """Replace the whole table (gold tables rebuilt from silver); the schema may change."""
+        """Replace the whole table (gold tables rebuilt from silver); the schema may change.
+
+        `read_version`, the table as the caller saw it before computing `data`, makes the
+        commit fail (CommitFailedError) when another writer replaced the table since, instead
+        of silently putting an older rebuild over a newer one.
+        """
         if isinstance(data, pl.DataFrame):
             data = to_arrow(data)
         write_deltalake(
-            self.uri(table),
+            read_version if read_version is not None else self.uri(table),
             data,
             mode="overwrite",
             schema_mode="overwrite",
-            storage_options=self._options(),
+            storage_options=None if read_version is not None else self._options(),
             commit_properties=self._commit(metadata),
             writer_properties=WRITER_PROPERTIES,
         )
@@ -239,23 +289,27 @@ class Lakehouse(ConfigurableResource):
         """
         arrow_source = to_arrow(source)
         self.ensure(table, arrow_source.schema, partition_by)
-        dt = self.delta_table(table)
-        assert dt is not None
         on = " AND ".join(f"t.{quote_ident(k)} = s.{quote_ident(k)}" for k in keys)
-        merger = dt.merge(
-            arrow_source,
-            predicate=on,
-            source_alias="s",
-            target_alias="t",
-            commit_properties=self._commit(metadata),
-            writer_properties=WRITER_PROPERTIES,
-        )
-        if not insert_only:
-            merger = merger.when_matched_update_all(predicate=update_when)
-        merger = merger.when_not_matched_insert_all()
-        if delete_unmatched_when is not None:
-            merger = merger.when_not_matched_by_source_delete(predicate=delete_unmatched_when)
-        return merger.execute()
+
+        def execute() -> dict[str, int]:
+            dt = self.delta_table(table)  # the latest version, again on every attempt
+            assert dt is not None
+            merger = dt.merge(
+                _crash_while_reading(arrow_source, f"lakehouse.merge:{table}"),
+                predicate=on,
+                source_alias="s",
+                target_alias="t",
+                commit_properties=self._commit(metadata),
+                writer_properties=WRITER_PROPERTIES,
+            )
+            if not insert_only:
+                merger = merger.when_matched_update_all(predicate=update_when)
+            merger = merger.when_not_matched_insert_all()
+            if delete_unmatched_when is not None:
+                merger = merger.when_not_matched_by_source_delete(predicate=delete_unmatched_when)
+            return merger.execute()
+
+        return retry_on_conflict(execute, f"{table} (merge on {', '.join(keys)})")
 
     def _commit(self, metadata: dict[str, Any] | None) -> CommitProperties:
         return CommitProperties(custom_metadata=metadata, max_commit_retries=MAX_COMMIT_RETRIES)
@@ -289,6 +343,20 @@ class ArrowStream:
             fragment_readahead=1,
         ).to_reader()
         return reader.__arrow_c_stream__(requested_schema)
+
+
+def _crash_while_reading(source: pa.Table, point: str) -> pa.Table | pa.RecordBatchReader:
+    """`source` itself, unless the crash point is armed (see `paisa_assets.faults`): then a
+    stream of it that kills the process once delta-rs has read it all, in the middle of the
+    MERGE's execution and before its commit."""
+    if not faults.armed(point):
+        return source
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        yield from source.to_batches()
+        faults.crash_point(point)
+
+    return pa.RecordBatchReader.from_batches(source.schema, batches())
 
 
 def to_arrow(frame: pl.DataFrame) -> pa.Table:

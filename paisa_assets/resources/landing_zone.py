@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, get_dagster_logger
 from pydantic import Field
 
 REVIEWS_DATASET = "amazon_reviews"
@@ -41,6 +41,17 @@ class LandingFile:
 def is_hidden(name: str) -> bool:
     """Spark and Hadoop write `_SUCCESS`, `_committed_*` and `.crc` files beside the data."""
     return name.startswith(("_", "."))
+
+
+def check_folder_name(name: str) -> str:
+    """`name` if it is one plain folder name, else ValueError.
+
+    A partition key reaches the landing zone as a folder name; one typed by hand (a partition
+    added in the UI, `--partition ..`) must not point a run at another folder.
+    """
+    if name in ("", ".", "..") or any(c in name for c in "/\\\0"):
+        raise ValueError(f"{name!r} is not a landing folder name")
+    return name
 
 
 class LandingZone(ConfigurableResource, ABC):
@@ -79,27 +90,45 @@ class LocalLandingZone(LandingZone):
             raise ValueError(f"landing path {relative!r} escapes the landing root")
         return target
 
+    def _inside(self, relative: str) -> bool:
+        """False (and a warning) for an entry a symbolic link takes out of the root: it is
+        skipped, so one bad link neither stops a sensor tick nor lets a run read outside."""
+        try:
+            self._resolve(relative)
+        except ValueError:
+            get_dagster_logger("paisa.landing").warning(
+                f"skipped {relative!r} in the landing zone: it links outside {self._root()}"
+            )
+            return False
+        return True
+
     def list_partitions(self, dataset: str) -> list[str]:
         base = self._resolve(dataset)
         if not base.is_dir():
             return []
-        return sorted(p.name for p in base.iterdir() if p.is_dir() and not is_hidden(p.name))
+        return sorted(
+            p.name
+            for p in base.iterdir()
+            if p.is_dir() and not is_hidden(p.name) and self._inside(f"{dataset}/{p.name}")
+        )
 
     def list_files(self, dataset: str, partition: str | None = None) -> list[LandingFile]:
-        folders = [partition] if partition is not None else self.list_partitions(dataset)
+        if partition is not None:
+            folders = [check_folder_name(partition)]
+        else:
+            folders = self.list_partitions(dataset)
         files: list[LandingFile] = []
         for folder in folders:
             directory = self._resolve(f"{dataset}/{folder}")
             if not directory.is_dir():
                 continue
             for entry in directory.iterdir():
-                if entry.is_file() and not is_hidden(entry.name):
+                relative = f"{dataset}/{folder}/{entry.name}"
+                if entry.is_file() and not is_hidden(entry.name) and self._inside(relative):
                     stat = entry.stat()
                     files.append(
                         LandingFile(
-                            path=f"{dataset}/{folder}/{entry.name}",
-                            size=stat.st_size,
-                            modified=str(stat.st_mtime_ns),
+                            path=relative, size=stat.st_size, modified=str(stat.st_mtime_ns)
                         )
                     )
         return sorted(files, key=lambda f: f.path)

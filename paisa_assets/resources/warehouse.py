@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +23,10 @@ class Warehouse(ConfigurableResource):
     path: str = Field(default="data/warehouse.duckdb", description="DuckDB database file.")
     memory_limit: str = Field(default="1GB", description="DuckDB memory_limit for gold queries.")
     threads: int = Field(default=2, description="DuckDB worker threads.")
+    lock_timeout_seconds: float = Field(
+        default=300.0,
+        description="How long publishing waits for another process to release the file.",
+    )
 
     def database_path(self) -> Path:
         return Path(self.path).expanduser().absolute()
@@ -57,6 +63,23 @@ class Warehouse(ConfigurableResource):
                     con.register(name, relation)
             yield con
 
+    def _connect_exclusive(self, target: Path) -> duckdb.DuckDBPyConnection:
+        """Open the file for writing, waiting while another process holds it.
+
+        DuckDB lets one process at a time open a file for writing (a reader locks it too), and
+        gold runs may overlap: without waiting, the second one to publish fails.
+        """
+        deadline = time.monotonic() + self.lock_timeout_seconds
+        pause = 0.05
+        while True:
+            try:
+                return duckdb.connect(str(target))
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise
+            time.sleep(random.uniform(pause / 2, pause))
+            pause = min(pause * 2, 2.0)
+
     def publish(self, lakehouse: Lakehouse, tables: list[str]) -> dict[str, str]:
         """Expose each Delta table in the warehouse file as `layer.name`.
 
@@ -68,7 +91,7 @@ class Warehouse(ConfigurableResource):
         target = self.database_path()
         target.parent.mkdir(parents=True, exist_ok=True)
         exposed: dict[str, str] = {}
-        with duckdb.connect(str(target)) as con:
+        with self._connect_exclusive(target) as con:
             for table in tables:
                 layer, name = table.split(".")
                 con.execute(f'CREATE SCHEMA IF NOT EXISTS "{layer}"')

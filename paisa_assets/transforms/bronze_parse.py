@@ -19,6 +19,9 @@ import pyarrow as pa
 
 SUPPORTED_SUFFIXES = (".json", ".jsonl", ".ndjson")
 RAW_TEXT_LIMIT = 10_000  # characters of a bad line kept in quarantine; the line number locates it
+# Longer lines are quarantined unread: parsing memory stays bounded whatever a file holds. Real
+# reviews and product records are kilobytes; a line of this size is a broken or hostile file.
+MAX_LINE_BYTES = 64 * 2**20
 
 
 @dataclass
@@ -63,22 +66,31 @@ class TruncatedFileError(OSError):
 
 
 def _gzip_chunks(stream: BinaryIO, chunk_size: int) -> Iterator[bytes]:
-    """Decompressed chunks of a (possibly multi-member) gzip stream.
+    """Decompressed chunks of a (possibly multi-member) gzip stream, each at most `chunk_size`.
 
     Decompressing chunk by chunk, instead of through `gzip.GzipFile`, means every line that
     precedes a damaged or truncated region has already been handed over when the damage is hit.
+    Output is bounded per call: a megabyte of gzip can inflate to a gigabyte (a zip bomb, or
+    just a long run of one byte), which must not arrive in memory at once.
     """
     decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
     started = False
-    while chunk := stream.read(chunk_size):
+    while data := stream.read(chunk_size):
         started = True
-        while chunk:
-            yield decompressor.decompress(chunk)
-            if not decompressor.eof:
-                break
-            chunk = decompressor.unused_data  # the next gzip member, if any
-            decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-            started = bool(chunk)
+        while True:
+            out = decompressor.decompress(data, chunk_size)
+            if out:
+                yield out
+            if decompressor.eof:
+                data = decompressor.unused_data  # the next gzip member, if any
+                decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+                started = bool(data)
+                if not data:
+                    break
+                continue
+            data = decompressor.unconsumed_tail
+            if not data and len(out) < chunk_size:
+                break  # everything inflated: more input is needed
     if started and not decompressor.eof:
         raise TruncatedFileError("compressed data ended before the end-of-stream marker")
 
@@ -88,15 +100,66 @@ def _plain_chunks(stream: BinaryIO, chunk_size: int) -> Iterator[bytes]:
         yield chunk
 
 
-def _lines(stream: BinaryIO, path: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+@dataclass(frozen=True)
+class LongLine:
+    """A line longer than the limit: its start (for the quarantine record) and its length."""
+
+    head: bytes
+    size: int
+
+
+def _prefix(pieces: list[bytes], size: int) -> bytes:
+    """The first `size` bytes of the pieces, without joining all of them."""
+    head = bytearray()
+    for piece in pieces:
+        head += piece[: size - len(head)]
+        if len(head) >= size:
+            break
+    return bytes(head)
+
+
+def _lines(
+    stream: BinaryIO, path: str, max_line_bytes: int, chunk_size: int = 1 << 20
+) -> Iterator[bytes | LongLine]:
+    """The lines of a file (without their newline), in memory bounded by `max_line_bytes` (plus
+    a chunk).
+
+    Only the new chunk is split, and an unfinished line is kept as a list of pieces, so a file
+    with one enormous line costs linear time, not quadratic; past `max_line_bytes` the line's
+    bytes are counted and dropped until its newline, and a `LongLine` stands for it. A UTF-8
+    byte order mark that starts the file (Windows tools write one) is not part of the data.
+    """
     chunks = _gzip_chunks if path.lower().endswith(".gz") else _plain_chunks
-    pending = b""
+    chunk_size = min(chunk_size, max_line_bytes)  # a line inside one chunk is within the limit
+    pieces: list[bytes] = []  # the unfinished line
+    size = 0
+    long_head: bytes | None = None  # set once the unfinished line passed the limit
+    first = True
     for chunk in chunks(stream, chunk_size):
-        pending += chunk
-        *complete, pending = pending.split(b"\n")
-        yield from complete
-    if pending:
-        yield pending
+        if first:
+            chunk = chunk.removeprefix(b"\xef\xbb\xbf")
+            first = False
+        lines = chunk.split(b"\n")
+        if len(lines) > 1:
+            pieces.append(lines[0])
+            if long_head is None and size + len(lines[0]) <= max_line_bytes:
+                yield pieces[0] if len(pieces) == 1 else b"".join(pieces)
+            else:
+                head = long_head if long_head is not None else _prefix(pieces, RAW_TEXT_LIMIT * 4)
+                yield LongLine(head, size + len(lines[0]))
+            yield from lines[1:-1]
+            pieces, size, long_head = [], 0, None
+        tail = lines[-1]
+        size += len(tail)
+        if long_head is None:
+            pieces.append(tail)
+            if size > max_line_bytes:
+                long_head = _prefix(pieces, RAW_TEXT_LIMIT * 4)
+                pieces = []
+    if long_head is not None:
+        yield LongLine(long_head, size)
+    elif size:
+        yield b"".join(pieces)
 
 
 def append_record(
@@ -120,11 +183,16 @@ def append_record(
 
 
 def parse_json_lines(
-    stream: BinaryIO, path: str, columns: Sequence[str], *, batch_rows: int = 50_000
+    stream: BinaryIO,
+    path: str,
+    columns: Sequence[str],
+    *,
+    batch_rows: int = 50_000,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> Iterator[ParsedBatch]:
     """Yield bronze batches of one file; never raises for bad content, only reports it.
 
-    Memory stays bounded by `batch_rows` whatever the size of the file.
+    Memory stays bounded by `batch_rows` and `max_line_bytes` whatever the file holds.
     """
     known = set(columns)
     schema = bronze_data_schema(columns)
@@ -153,8 +221,13 @@ def parse_json_lines(
         return batch
 
     try:
-        for raw in _lines(stream, path):
+        for raw in _lines(stream, path, max_line_bytes):
             line_number += 1
+            if isinstance(raw, LongLine):
+                reason = f"line of {raw.size:,} bytes exceeds the {max_line_bytes:,}-byte limit"
+                start = raw.head.decode("utf-8", errors="backslashreplace")[:RAW_TEXT_LIMIT]
+                quarantine.append((line_number, f"{start}... [{raw.size:,} bytes]", reason))
+                continue
             if not raw.strip():
                 continue
             try:
