@@ -56,19 +56,13 @@ def run_pipeline(landing: Path, work: Path, *, profile: Path | None = None) -> d
         Definitions,
         define_asset_job,
     )
-    from dagster._core.storage.tags import (
-        ASSET_PARTITION_RANGE_END_TAG,
-        ASSET_PARTITION_RANGE_START_TAG,
-    )
 
     from paisa_assets.definitions import build_definitions
-    from paisa_assets.jobs import INGEST_JOBS
     from paisa_assets.resources.lakehouse import Lakehouse
     from paisa_assets.resources.landing_zone import LocalLandingZone
     from paisa_assets.resources.local_event_log import LocalEventLog
     from paisa_assets.resources.warehouse import Warehouse
-    from paisa_assets.runner import sync_partitions
-    from paisa_assets.sensors import PARTITIONS
+    from paisa_assets.runner import ingest_dataset, sync_partitions
     from paisa_assets.tables import (
         BRONZE_METADATA,
         BRONZE_QUARANTINE,
@@ -110,21 +104,16 @@ def run_pipeline(landing: Path, work: Path, *, profile: Path | None = None) -> d
         pipeline_started = time.perf_counter()
         sync_partitions(instance, landing_zone)
         for dataset in ("amazon_metadata", "amazon_reviews"):
-            keys = instance.get_dynamic_partitions(PARTITIONS[dataset].name)
-            job = defs.resolve_job_def(INGEST_JOBS[dataset].name)
             run_started = time.perf_counter()
-            result = job.execute_in_process(
-                instance=instance,
-                tags={
-                    ASSET_PARTITION_RANGE_START_TAG: keys[0],
-                    ASSET_PARTITION_RANGE_END_TAG: keys[-1],
-                },
-                run_config=run_config,
-            )
+            ingested = ingest_dataset(instance, defs, dataset, run_config)
+            assert ingested is not None, f"no landing folder of {dataset}"
+            result, partitions = ingested
+            if not result.success:
+                raise RuntimeError(f"{result.job_def.name} failed (run {result.run_id})")
             runs.append(
                 {
-                    "job": job.name,
-                    "partitions": len(keys),
+                    "job": result.job_def.name,
+                    "partitions": partitions,
                     "seconds": round(time.perf_counter() - run_started, 3),
                     "steps": _step_times(instance, result.run_id, asset_steps),
                 }

@@ -17,6 +17,7 @@ from dagster import (
 
 from paisa_assets.assets.silver import SILVER_QUARANTINE_SCHEMA
 from paisa_assets.resources.lakehouse import Lakehouse
+from paisa_assets.resources.sql_quoting import sql_string
 from paisa_assets.resources.warehouse import Warehouse
 from paisa_assets.tables import (
     BRONZE_METADATA,
@@ -41,11 +42,6 @@ def _query(
         row = con.execute(sql).fetchone()
     assert row is not None
     return row
-
-
-def sql_literal(value: str) -> str:
-    """A DuckDB string literal; partition keys are landing folder names, which users choose."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _quoted(columns: Sequence[str]) -> str:
@@ -136,7 +132,7 @@ def reconciliation_check(
     ) -> AssetCheckResult:
         partitioned = context.has_partition_key or context.has_partition_key_range
         scope = (
-            "_partition IN (" + ", ".join(sql_literal(k) for k in context.partition_keys) + ")"
+            "_partition IN (" + ", ".join(sql_string(k) for k in context.partition_keys) + ")"
             if partitioned
             else "TRUE"
         )
@@ -149,7 +145,7 @@ def reconciliation_check(
             f"""
             WITH q AS (
                 SELECT _source_file, _line FROM quarantine
-                WHERE dataset = {sql_literal(dataset)} AND {scope}
+                WHERE dataset = {sql_string(dataset)} AND {scope}
             ),
             b AS (SELECT * FROM bronze WHERE {scope}),
             valid AS (

@@ -83,6 +83,23 @@ def summarize(job: str, result: ExecuteInProcessResult, partitions: int) -> RunS
     return RunSummary(job, result.run_id, result.success, partitions, failed)
 
 
+def ingest_dataset(
+    instance: DagsterInstance, defs: Definitions, dataset: str, run_config: dict
+) -> tuple[ExecuteInProcessResult, int] | None:
+    """One single-run backfill of the dataset's ingestion job over every known folder (the
+    result and the number of folders), or None when no folder is known yet."""
+    keys = instance.get_dynamic_partitions(PARTITIONS[dataset].name)
+    if not keys:
+        return None
+    result = defs.resolve_job_def(INGEST_JOBS[dataset].name).execute_in_process(
+        instance=instance,
+        tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
+        run_config=run_config,
+        raise_on_error=False,
+    )
+    return result, len(keys)
+
+
 def materialize_everything(
     instance: DagsterInstance,
     defs: Definitions,
@@ -98,20 +115,11 @@ def materialize_everything(
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     summaries: list[RunSummary] = []
     for dataset in ("amazon_metadata", "amazon_reviews"):
-        keys = instance.get_dynamic_partitions(PARTITIONS[dataset].name)
-        if not keys:
+        ingested = ingest_dataset(instance, defs, dataset, run_config)
+        if ingested is None:
             continue
-        job = defs.resolve_job_def(INGEST_JOBS[dataset].name)
-        result = job.execute_in_process(
-            instance=instance,
-            tags={
-                ASSET_PARTITION_RANGE_START_TAG: keys[0],
-                ASSET_PARTITION_RANGE_END_TAG: keys[-1],
-            },
-            run_config=run_config,
-            raise_on_error=False,
-        )
-        summaries.append(summarize(job.name, result, len(keys)))
+        result, partitions = ingested
+        summaries.append(summarize(result.job_def.name, result, partitions))
         if not result.success:
             return summaries
     # With no ranges given, the streaming run takes every event the tables do not hold yet.

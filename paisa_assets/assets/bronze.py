@@ -24,13 +24,14 @@ from dagster import (
 from paisa_assets.assets.reporting import Tally, table_metadata
 from paisa_assets.faults import crash_point
 from paisa_assets.partitions import metadata_partitions, reviews_partitions
-from paisa_assets.resources.lakehouse import Lakehouse, in_list, sql_string
+from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.landing_zone import (
     METADATA_DATASET,
     REVIEWS_DATASET,
     LandingFile,
     LandingZone,
 )
+from paisa_assets.resources.sql_quoting import in_list, sql_string
 from paisa_assets.tables import (
     BRONZE_INGESTED_FILES,
     BRONZE_METADATA,

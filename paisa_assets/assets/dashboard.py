@@ -16,7 +16,7 @@ from paisa_assets.dashboard import queries
 from paisa_assets.dashboard.render import render_page
 from paisa_assets.resources.dashboard_site import DashboardSite
 from paisa_assets.resources.lakehouse import Lakehouse
-from paisa_assets.resources.warehouse import Warehouse
+from paisa_assets.resources.warehouse import Warehouse, register_delta
 from paisa_assets.tables import (
     BRONZE_EH_STREAMING,
     GOLD_CATEGORY_MONTHLY,
@@ -50,13 +50,12 @@ def dashboard_session(
     columns the queries use (so no review text or event body is streamed for a count)."""
     with warehouse.engine() as con:
         con.execute("SET TimeZone = 'UTC'")
-        queries.register(
-            con,
-            {
-                name: lakehouse.relation(source.table, list(source.schema.names()))
-                for name, source in queries.SOURCES.items()
-            },
-        )
+        missing = [
+            name
+            for name, source in queries.SOURCES.items()
+            if not register_delta(con, name, lakehouse, source.table, source.schema.names())
+        ]
+        queries.register(con, {name: None for name in missing}, only=missing)
         yield con
 
 

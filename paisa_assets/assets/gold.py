@@ -8,6 +8,7 @@ its commit, so a run whose inputs have not changed writes nothing: re-running ch
 from collections.abc import Callable
 
 import duckdb
+import pyarrow as pa
 from dagster import (
     AssetExecutionContext,
     MaterializeResult,
@@ -34,7 +35,6 @@ from paisa_assets.transforms.schemas import SILVER_METADATA_SCHEMA, SILVER_REVIE
 from paisa_assets.transforms.stream_reviews import SILVER_STREAM_SCHEMA
 
 INPUTS_KEY = "paisa_inputs"
-BATCH_ROWS = 100_000
 EMPTY_SCHEMAS = {
     SILVER_REVIEWS: SILVER_REVIEWS_SCHEMA,
     SILVER_METADATA: SILVER_METADATA_SCHEMA,
@@ -53,7 +53,7 @@ def rebuild_gold_table(
     *,
     table: str,
     inputs: dict[str, str],
-    query: Callable[[duckdb.DuckDBPyConnection], duckdb.DuckDBPyRelation],
+    query: Callable[[duckdb.DuckDBPyConnection], pa.RecordBatchReader],
 ) -> MaterializeResult:
     """Rebuild `table` from `inputs` ({relation name: table}) unless they are unchanged.
 
@@ -76,8 +76,7 @@ def rebuild_gold_table(
                 )
             )
         with warehouse.session(lakehouse, inputs, EMPTY_SCHEMAS) as con:
-            reader = query(con).to_arrow_reader(BATCH_ROWS)
-            lakehouse.replace(table, reader, metadata={INPUTS_KEY: versions}, read_version=base)
+            lakehouse.replace(table, query(con), metadata={INPUTS_KEY: versions}, read_version=base)
         written = lakehouse.count(table)
         return MaterializeResult(
             metadata=table_metadata(
@@ -96,7 +95,7 @@ def build_gold_asset(
     table: str,
     *,
     inputs: dict[str, str],
-    query: Callable[[duckdb.DuckDBPyConnection], duckdb.DuckDBPyRelation],
+    query: Callable[[duckdb.DuckDBPyConnection], pa.RecordBatchReader],
     description: str,
 ):
     @asset(

@@ -4,13 +4,14 @@
 set, registers it as a new version of `paisa-sentiment`, and moves the `champion` alias only when
 the candidate beats the current champion on that same test set. `gold.review_sentiment` is
 always scored by the champion, incrementally: only reviews it has not scored yet are scored.
-mlflow is imported where it is used (see resources/mlflow_tracking.py for why).
+mlflow, scikit-learn and TextBlob are imported where they are used: every Dagster step process
+imports this module, and a bronze step should not pay 1.6 s to load a classifier it never uses.
 """
 
 import datetime as dt
 from collections.abc import Iterator
 from importlib.metadata import version as package_version
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import polars as pl
@@ -29,21 +30,15 @@ from pydantic import Field
 
 from paisa_assets.assets.model_evaluations import record_evaluation
 from paisa_assets.assets.reporting import table_metadata
-from paisa_assets.ml.classification_metrics import ClassifierScores, classification_report_for
-from paisa_assets.ml.labels import LABEL_SOURCES, NEUTRAL_RATINGS
-from paisa_assets.ml.sentiment import (
-    LABEL,
-    SentimentConfig,
-    SentimentEvaluation,
-    model_input,
-    positive_probability,
-)
-from paisa_assets.ml.sentiment_data import TEXT_SQL, SentimentRun, fit_sentiment
-from paisa_assets.ml.text_cleaning import TEXT_COLUMN
+from paisa_assets.ml.model_text import TEXT_COLUMN, TEXT_SQL
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.mlflow_tracking import MlflowTracking, log_json_artifacts
 from paisa_assets.resources.warehouse import Warehouse
 from paisa_assets.tables import GOLD_REVIEW_SENTIMENT, GOLD_REVIEWS_ENRICHED, asset_key
+
+if TYPE_CHECKING:
+    from paisa_assets.ml.sentiment import SentimentConfig, SentimentEvaluation
+    from paisa_assets.ml.sentiment_data import SentimentRun
 
 SENTIMENT_MODEL = "paisa-sentiment"
 MIN_ROC_AUC = 0.80
@@ -81,7 +76,10 @@ class SentimentModelConfig(Config):
     )
     seed: int = 42
 
-    def to_sentiment_config(self) -> SentimentConfig:
+    def to_sentiment_config(self) -> "SentimentConfig":
+        from paisa_assets.ml.labels import LABEL_SOURCES, NEUTRAL_RATINGS
+        from paisa_assets.ml.sentiment import SentimentConfig
+
         return SentimentConfig(
             label_source=LABEL_SOURCES[self.label_source],
             neutral_rating=NEUTRAL_RATINGS[self.neutral_rating],
@@ -101,13 +99,19 @@ def _pip_requirements() -> list[str]:
 
 
 def champion_roc_auc(
-    mlflow_tracking: MlflowTracking, run: SentimentRun
+    mlflow_tracking: MlflowTracking, run: "SentimentRun"
 ) -> tuple[int | None, float]:
     """The current champion's ROC AUC on this run's test set (-inf when there is none)."""
     champion = mlflow_tracking.champion(SENTIMENT_MODEL)
     if champion is None:
         return None, float("-inf")
     import mlflow.sklearn
+
+    from paisa_assets.ml.classification_metrics import (
+        ClassifierScores,
+        classification_report_for,
+    )
+    from paisa_assets.ml.sentiment import LABEL, positive_probability
 
     with mlflow_tracking.activated():
         model = mlflow.sklearn.load_model(f"models:/{SENTIMENT_MODEL}/{champion.version}")
@@ -117,7 +121,7 @@ def champion_roc_auc(
     return int(champion.version), classification_report_for(labels, scores).metrics["roc_auc"]
 
 
-def evaluation_details(evaluation: SentimentEvaluation) -> dict[str, Any]:
+def evaluation_details(evaluation: "SentimentEvaluation") -> dict[str, Any]:
     return {
         "roc_curve": evaluation.model.roc_curve,
         "baseline_roc_curves": {k: r.roc_curve for k, r in evaluation.baselines.items()},
@@ -131,12 +135,14 @@ def evaluation_details(evaluation: SentimentEvaluation) -> dict[str, Any]:
 
 
 def log_candidate(
-    mlflow_tracking: MlflowTracking, run: SentimentRun, config: SentimentConfig
+    mlflow_tracking: MlflowTracking, run: "SentimentRun", config: "SentimentConfig"
 ) -> tuple[str, int]:
     """Log parameters, metrics, curves and the model; register it. Returns (run id, version)."""
     import mlflow
     import mlflow.sklearn
     from mlflow.models import infer_signature
+
+    from paisa_assets.ml.sentiment import model_input
 
     examples = model_input(run.test[TEXT_COLUMN].head(3).to_list())
     signature = infer_signature(examples, run.model.pipeline.predict_proba(examples)[:, 1])
@@ -187,6 +193,8 @@ def sentiment_model(
     warehouse: Warehouse,
     mlflow_tracking: MlflowTracking,
 ) -> MaterializeResult:
+    from paisa_assets.ml.sentiment_data import fit_sentiment
+
     settings = config.to_sentiment_config()
     try:
         with warehouse.session(lakehouse, {"reviews": GOLD_REVIEWS_ENRICHED}) as con:
@@ -301,6 +309,8 @@ def gold_review_sentiment(
     mlflow_tracking: MlflowTracking,
 ) -> Iterator[MaterializeResult]:
     import mlflow.sklearn
+
+    from paisa_assets.ml.sentiment import positive_probability
 
     champion = mlflow_tracking.champion(SENTIMENT_MODEL)
     if champion is None:

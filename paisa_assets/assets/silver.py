@@ -21,8 +21,9 @@ from dagster import (
 from paisa_assets.assets.reporting import Tally, table_metadata
 from paisa_assets.faults import crash_point
 from paisa_assets.partitions import metadata_partitions, reviews_partitions
-from paisa_assets.resources.lakehouse import Lakehouse, in_list, sql_string, to_arrow
+from paisa_assets.resources.lakehouse import Lakehouse, to_arrow
 from paisa_assets.resources.landing_zone import METADATA_DATASET, REVIEWS_DATASET
+from paisa_assets.resources.sql_quoting import in_list, sql_string
 from paisa_assets.tables import (
     BRONZE_METADATA,
     BRONZE_REVIEWS,
@@ -117,6 +118,18 @@ def chunk_partitions(
         yield chunk
 
 
+def in_arrival_order(partitions: Sequence[str]) -> list[str]:
+    """The partitions in the order their source files sort (`dataset/partition/file`).
+
+    The result does not depend on the order (the winning copy of a key is decided inside the
+    MERGE), but the cost does: when chunks go in first-arrival order, a later chunk's duplicate
+    never beats the silver copy, every MERGE of a backfill is insert-only, and no silver file is
+    rewritten (see `plan_merge`). Dagster hands partitions over in the order they were added,
+    which for folders named `partition_0`..`partition_199` is not the files' order.
+    """
+    return sorted(partitions, key=lambda partition: partition + "/")
+
+
 def replace_quarantine(
     lakehouse: Lakehouse, dataset: str, partitions: Sequence[str], rows: pl.DataFrame
 ) -> None:
@@ -191,7 +204,9 @@ def build_silver_asset(
     )
     def _silver(context: AssetExecutionContext, lakehouse: Lakehouse) -> MaterializeResult:
         total = SilverOutcome()
-        for chunk in chunk_partitions(lakehouse, spec.bronze_table, context.partition_keys):
+        for chunk in chunk_partitions(
+            lakehouse, spec.bronze_table, in_arrival_order(context.partition_keys)
+        ):
             outcome = refresh_partitions(lakehouse, spec, chunk)
             context.log.info(f"{spec.silver_table} {chunk[0]}..{chunk[-1]}: {outcome}")
             total.add(outcome)

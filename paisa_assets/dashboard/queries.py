@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -352,11 +352,18 @@ class DashboardData:
     quality: DataQuality
 
 
-def register(con: duckdb.DuckDBPyConnection, relations: Mapping[str, Any | None]) -> None:
-    """Register each relation of SOURCES: the given Arrow-compatible object (an `ArrowStream`,
-    a Polars or Arrow frame), or an empty frame of the source's schema when it is None (the
-    table does not exist yet). A relation left out of `relations` is registered empty too."""
+def register(
+    con: duckdb.DuckDBPyConnection,
+    relations: Mapping[str, Any | None],
+    only: Sequence[str] | None = None,
+) -> None:
+    """Register each relation of SOURCES (or of `only` of them): the given Arrow-compatible
+    object (an `ArrowStream`, a Polars or Arrow frame), or an empty frame of the source's schema
+    when it is None (the table does not exist yet). A relation left out of `relations` is
+    registered empty too."""
     for name, source in SOURCES.items():
+        if only is not None and name not in only:
+            continue
         relation = relations.get(name)
         if relation is None:
             relation = pl.DataFrame(schema=source.schema).to_arrow()

@@ -16,6 +16,7 @@ import numpy as np
 import polars as pl
 
 from paisa_assets.ml.labels import LabelSource, rating_labels, textblob_labels
+from paisa_assets.ml.model_text import TEXT_COLUMN, TEXT_SQL
 from paisa_assets.ml.sentiment import (
     LABEL,
     SentimentConfig,
@@ -27,11 +28,8 @@ from paisa_assets.ml.sentiment import (
     train_in_memory,
     train_incremental,
 )
-from paisa_assets.ml.text_cleaning import TEXT_COLUMN
 
 BATCH_ROWS = 50_000
-# The text a review is judged on: its summary line, then its body.
-TEXT_SQL = f"concat_ws('. ', nullif(summary, ''), nullif(review_text, '')) AS {TEXT_COLUMN}"
 COLUMNS_SQL = f"review_id, review_date, rating, {TEXT_SQL}"
 
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import pandas as pd
 import polars as pl
 
+from paisa_assets.ml.model_text import TEXT_COLUMN
 from paisa_assets.transforms.html_text import strip_html
 
 URL = r"(?i)\b(?:https?://|www\.)\S+"
@@ -24,7 +25,6 @@ EMOJI = (
 NUMBER = r"\d+(?:[.,]\d+)*"
 # Anything but letters, apostrophes (negations: "don't") and spaces separates words.
 NOT_WORD = r"[^\p{L}' ]+"
-TEXT_COLUMN = "text"
 
 
 def clean_texts(texts: pl.Series | Sequence[str | None]) -> pl.Series:

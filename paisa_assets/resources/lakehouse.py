@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.dataset as pads
 from dagster import ConfigurableResource, InitResourceContext, get_dagster_logger
 from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
@@ -24,6 +23,8 @@ from pydantic import Field
 
 from paisa_assets import faults
 from paisa_assets.resources.azure_storage import AzureStorage
+from paisa_assets.resources.delta_duckdb import plan_merge
+from paisa_assets.resources.sql_quoting import quote_ident
 
 T = TypeVar("T")
 Data = pa.Table | pa.RecordBatchReader | pl.DataFrame
@@ -37,26 +38,9 @@ MAX_COMMIT_RETRIES = 50
 # on the new version, this many times at most, after a jittered, growing pause.
 CONFLICT_ATTEMPTS = 25
 CONFLICT_BACKOFF_SECONDS = (0.05, 2.0)  # first pause, longest pause
-# pyarrow's default read-ahead (16 batches of 4 files at once) holds gigabytes of a wide table
-# in memory outside DuckDB's memory limit; scans stream a couple of small batches instead.
-SCAN_BATCH_ROWS = 32_768
 # Row groups of ~128k rows: a reader decompresses one row group at a time, so delta-rs's default
 # (one group per file, a million rows and more) would make every scan hold whole files.
 WRITER_PROPERTIES = WriterProperties(max_row_group_size=131_072, compression="ZSTD")
-
-
-def sql_string(value: str) -> str:
-    """Quote a value as a SQL string literal for a delta-rs predicate.
-
-    Partition keys and file names come from the landing zone, which users control: doubling the
-    quote character keeps a name such as `it's` from ending the literal and widening the predicate.
-    """
-    return "'" + value.replace("'", "''") + "'"
-
-
-def in_list(column: str, values: Sequence[str]) -> str:
-    """`column IN ('a', 'b')` with every value quoted by `sql_string`."""
-    return f"{column} IN ({', '.join(sql_string(v) for v in values)})"
 
 
 def retry_on_conflict(operation: Callable[[], T], what: str) -> T:
@@ -108,6 +92,9 @@ class Lakehouse(ConfigurableResource):
         if not is_remote_uri(self.root) or self.azure is None:
             return
         self.azure.probe(self.root, "lake")
+
+    def is_local(self) -> bool:
+        return not is_remote_uri(self.root)
 
     def resolved_root(self) -> str:
         if is_remote_uri(self.root):
@@ -181,11 +168,6 @@ class Lakehouse(ConfigurableResource):
         if where is not None:
             scan = scan.filter(where)
         return int(scan.select(pl.len()).collect().item())
-
-    def relation(self, table: str, columns: list[str] | None = None) -> ArrowStream | None:
-        """The table as a re-scannable Arrow stream for DuckDB (see `ArrowStream`)."""
-        dt = self.delta_table(table)
-        return None if dt is None else ArrowStream(dt.to_pyarrow_dataset(), columns)
 
     def ensure(self, table: str, schema: pa.Schema, partition_by: list[str] | None = None) -> None:
         """Create the table empty if it does not exist, so concurrent writers never race to
@@ -294,6 +276,16 @@ class Lakehouse(ConfigurableResource):
         def execute() -> dict[str, int]:
             dt = self.delta_table(table)  # the latest version, again on every attempt
             assert dt is not None
+            # Plan and MERGE read the same version: a commit in between fails the MERGE's
+            # conflict check, and the whole attempt runs again on the newer version.
+            updates, deletes = plan_merge(
+                dt,
+                arrow_source,
+                on=on,
+                update_when=None if insert_only else (update_when or "true"),
+                delete_when=delete_unmatched_when,
+                local=self.is_local(),
+            )
             merger = dt.merge(
                 _crash_while_reading(arrow_source, f"lakehouse.merge:{table}"),
                 predicate=on,
@@ -302,10 +294,10 @@ class Lakehouse(ConfigurableResource):
                 commit_properties=self._commit(metadata),
                 writer_properties=WRITER_PROPERTIES,
             )
-            if not insert_only:
+            if updates:
                 merger = merger.when_matched_update_all(predicate=update_when)
             merger = merger.when_not_matched_insert_all()
-            if delete_unmatched_when is not None:
+            if deletes:
                 merger = merger.when_not_matched_by_source_delete(predicate=delete_unmatched_when)
             return merger.execute()
 
@@ -321,28 +313,6 @@ class Lakehouse(ConfigurableResource):
             return {}
         history = dt.history(limit=1)
         return history[0] if history else {}
-
-
-class ArrowStream:
-    """A Delta table version DuckDB can scan as often as a query needs, without filter pushdown.
-
-    DuckDB pushes filters into a registered pyarrow dataset, which fails on the string-view
-    columns delta-rs writes in MERGE rewrites; a fresh stream per scan streams the rows instead
-    (bounded memory) and lets DuckDB filter them itself.
-    """
-
-    def __init__(self, dataset: pads.Dataset, columns: list[str] | None = None) -> None:
-        self._dataset = dataset
-        self._columns = columns
-
-    def __arrow_c_stream__(self, requested_schema: object = None) -> object:
-        reader = self._dataset.scanner(
-            columns=self._columns,
-            batch_size=SCAN_BATCH_ROWS,
-            batch_readahead=2,
-            fragment_readahead=1,
-        ).to_reader()
-        return reader.__arrow_c_stream__(requested_schema)
 
 
 def _crash_while_reading(source: pa.Table, point: str) -> pa.Table | pa.RecordBatchReader:
@@ -364,8 +334,3 @@ def to_arrow(frame: pl.DataFrame) -> pa.Table:
     Delta tables (plain strings) cannot compare with; the oldest compatibility level avoids them.
     """
     return frame.to_arrow(compat_level=pl.CompatLevel.oldest())
-
-
-def quote_ident(column: str) -> str:
-    """Quote a column name for a delta-rs (DataFusion) predicate; reviewerID is case-sensitive."""
-    return '"' + column.replace('"', '""') + '"'

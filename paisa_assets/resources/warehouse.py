@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -14,7 +14,23 @@ import polars as pl
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from paisa_assets.resources.lakehouse import Lakehouse, is_remote_uri
+from paisa_assets.resources.delta_duckdb import parquet_view, register_version
+from paisa_assets.resources.lakehouse import Lakehouse
+
+
+def register_delta(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    lakehouse: Lakehouse,
+    table: str,
+    columns: Sequence[str] | None = None,
+) -> bool:
+    """Expose the table's current version to `con` as `name`; False when it does not exist."""
+    dt = lakehouse.delta_table(table)
+    if dt is None:
+        return False
+    register_version(con, name, dt, local=lakehouse.is_local(), columns=columns)
+    return True
 
 
 class Warehouse(ConfigurableResource):
@@ -54,13 +70,10 @@ class Warehouse(ConfigurableResource):
         empty_when_missing = empty_when_missing or {}
         with self.engine() as con:
             for name, table in tables.items():
-                relation = lakehouse.relation(table)
-                if relation is None:
+                if not register_delta(con, name, lakehouse, table):
                     if table not in empty_when_missing:
                         raise LookupError(f"{table} does not exist yet: materialize it first")
                     con.register(name, pl.DataFrame(schema=empty_when_missing[table]).to_arrow())
-                else:
-                    con.register(name, relation)
             yield con
 
     def _connect_exclusive(self, target: Path) -> duckdb.DuckDBPyConnection:
@@ -107,12 +120,9 @@ class Warehouse(ConfigurableResource):
                 if existing:
                     kind = "VIEW" if existing[0] == "VIEW" else "TABLE"
                     con.execute(f"DROP {kind} {qualified}")
-                files = dt.file_uris()
-                if files and not is_remote_uri(lakehouse.resolved_root()):
-                    listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-                    con.execute(
-                        f"CREATE VIEW {qualified} AS SELECT * FROM read_parquet([{listing}])"
-                    )
+                view = parquet_view(dt) if lakehouse.is_local() else None
+                if view is not None:
+                    con.execute(f"CREATE VIEW {qualified} AS {view}")
                     exposed[table] = "view"
                     continue
                 con.register("_source", dt.to_pyarrow_dataset())

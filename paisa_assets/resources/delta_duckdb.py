@@ -1,0 +1,126 @@
+"""How DuckDB reads one version of a Delta table: its Parquet files directly, or an Arrow stream.
+
+Both gold/checks (through the warehouse) and the lakehouse's MERGE planning query Delta
+tables in DuckDB; this module is the one place that decides how.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+import pyarrow as pa
+import pyarrow.dataset as pads
+from deltalake import DeltaTable
+
+from paisa_assets.resources.sql_quoting import quote_ident, sql_string
+
+# Memory DuckDB may use to plan a MERGE (a join of the source with the target's key columns);
+# beyond it, DuckDB spills to disk.
+PLAN_MEMORY_LIMIT = "1GB"
+# pyarrow's default read-ahead (16 batches of 4 files at once) holds gigabytes of a wide table
+# in memory outside DuckDB's memory limit; scans stream a couple of small batches instead.
+SCAN_BATCH_ROWS = 32_768
+
+
+def register_version(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    dt: DeltaTable,
+    *,
+    local: bool,
+    columns: Sequence[str] | None = None,
+) -> None:
+    """Expose this version of the table to `con` as `name`.
+
+    On a local lake DuckDB reads the version's Parquet files itself (`parquet_view`): it then
+    reads only the columns and row groups a query needs, which made a unique-key check over a
+    million reviews 13x faster than streaming every column through Arrow. A remote lake (no
+    DuckDB Azure extension offline), or a version DuckDB cannot read that way, is streamed.
+    """
+    view = parquet_view(dt, columns) if local else None
+    if view is not None:
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(name)} AS {view}")
+            return
+        except duckdb.Error:
+            pass  # e.g. a column of the Delta schema that no file holds yet: stream it
+    con.register(name, ArrowStream(dt.to_pyarrow_dataset(), list(columns) if columns else None))
+
+
+def plan_merge(
+    target: DeltaTable,
+    source: pa.Table,
+    *,
+    on: str,
+    update_when: str | None,
+    delete_when: str | None,
+    local: bool,
+) -> tuple[int, int]:
+    """(target rows a MERGE would update, target rows it would delete) for this version.
+
+    delta-rs rewrites every target file that holds a row an update or delete clause touches,
+    and with hashed keys spread over every file that is the whole table: silver, whose rows a
+    new batch almost never changes, spent most of its time (quadratic in the table's size)
+    rewriting unchanged files. DuckDB answers the question from the key and predicate columns
+    alone; when both counts are zero the MERGE runs insert-only, which rewrites nothing.
+    The predicates are the MERGE's own (aliases `s` and `t`), so the plan cannot disagree with
+    it. `update_when` None means no update clause; "true" updates every matched row.
+    """
+    if update_when is None and delete_when is None:
+        return 0, 0
+    with duckdb.connect(config={"memory_limit": PLAN_MEMORY_LIMIT, "threads": 2}) as con:
+        register_version(con, "target", target, local=local)
+        con.register("source", source)
+        matched = '"__paisa_matched"'
+        query = (
+            f"SELECT count(*) FILTER (WHERE s.{matched} AND ({update_when or 'false'})), "
+            f"count(*) FILTER (WHERE s.{matched} IS NULL AND ({delete_when or 'false'})) "
+            f"FROM target AS t LEFT JOIN (SELECT *, true AS {matched} FROM source) AS s ON {on}"
+        )
+        updates, deletes = con.sql(query).fetchall()[0]
+    return int(updates), int(deletes)
+
+
+def parquet_view(dt: DeltaTable, columns: Sequence[str] | None = None) -> str | None:
+    """SQL selecting the version's rows straight from its Parquet files, or None.
+
+    Columns come out in the Delta schema's order. Partition values live in the folder names
+    (`col=value`, percent-encoded: DuckDB decodes them); only string partition columns are read
+    that way, so a value such as `2023` is never re-typed. An empty version has no file to read.
+    """
+    files = dt.file_uris()
+    schema = dt.schema()
+    partition_columns = set(dt.metadata().partition_columns)
+    types = {field.name: getattr(field.type, "type", None) for field in schema.fields}
+    if not files or any(types[c] != "string" for c in partition_columns):
+        return None
+    selected = list(columns) if columns else [field.name for field in schema.fields]
+    listing = ", ".join(sql_string(f) for f in files)
+    hive = "true, hive_types_autocast = false" if partition_columns else "false"
+    return (
+        f"SELECT {', '.join(quote_ident(c) for c in selected)} FROM read_parquet([{listing}], "
+        f"union_by_name = true, hive_partitioning = {hive})"
+    )
+
+
+class ArrowStream:
+    """A Delta table version DuckDB can scan as often as a query needs, without filter pushdown.
+
+    DuckDB pushes filters into a registered pyarrow dataset, which fails on the string-view
+    columns delta-rs writes in MERGE rewrites; a fresh stream per scan streams the rows instead
+    (bounded memory) and lets DuckDB filter them itself.
+    """
+
+    def __init__(self, dataset: pads.Dataset, columns: list[str] | None = None) -> None:
+        self._dataset = dataset
+        self._columns = columns
+
+    def __arrow_c_stream__(self, requested_schema: object = None) -> object:
+        reader = self._dataset.scanner(
+            columns=self._columns,
+            batch_size=SCAN_BATCH_ROWS,
+            batch_readahead=2,
+            fragment_readahead=1,
+        ).to_reader()
+        return reader.__arrow_c_stream__(requested_schema)
