@@ -47,7 +47,8 @@ def test_a_merge_that_only_adds_keys_rewrites_no_file(lake: Lakehouse) -> None:
         "silver.t", source, keys=["id"], update_when="s.v > t.v", delete_unmatched_when="FALSE"
     )
     assert (metrics["num_target_rows_inserted"], metrics["num_target_rows_updated"]) == (1, 0)
-    assert metrics["num_target_files_removed"] == 0  # insert-only: the two files stay as they are
+    assert metrics["num_target_files_removed"] == 0  # an append: the two files stay as they are
+    assert lake.delta_table("silver.t").history(limit=1)[0]["operation"] == "WRITE"
     assert _rows(lake, "silver.t") == [
         ("a", 1, "p1"),
         ("b", 1, "p1"),
@@ -143,3 +144,32 @@ def test_partitions_are_merged_in_the_order_their_files_sort() -> None:
     ordered = in_arrival_order(keys)
     assert ordered == ["p1-x", "p1", "partition_1", "partition_10", "partition_2"]
     assert ordered == sorted(keys, key=lambda k: f"amazon_reviews/{k}/part-0.json")
+
+
+def test_an_append_planned_on_a_stale_version_is_planned_again(
+    lake: Lakehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer adds the same key between this MERGE's plan and its commit: the append
+    must not land a second copy, but plan again and find the key there."""
+    from paisa_assets.resources import lakehouse as lakehouse_module
+
+    real_plan = lakehouse_module.plan_merge
+    plans: list[int] = []
+
+    def plan_then_lose_the_race(target: DeltaTable, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        plan = real_plan(target, *args, **kwargs)  # type: ignore[arg-type]
+        plans.append(target.version())
+        if len(plans) == 1:  # a rival commits the same new key right after this plan
+            write_deltalake(
+                lake.uri("silver.t"),
+                pa.table({"id": ["e"], "v": pa.array([7], pa.int64()), "owner": ["rival"]}),
+                mode="append",
+            )
+        return plan
+
+    monkeypatch.setattr(lakehouse_module, "plan_merge", plan_then_lose_the_race)
+    source = pl.DataFrame({"id": ["e"], "v": [5], "owner": ["p2"]})
+    metrics = lake.merge("silver.t", source, keys=["id"], update_when="s.v > t.v")
+    assert len(plans) == 2 and plans[1] == plans[0] + 1  # planned again on the rival's version
+    assert metrics["num_target_rows_inserted"] == 0
+    assert [r for r in _rows(lake, "silver.t") if r[0] == "e"] == [("e", 7, "rival")]

@@ -276,9 +276,7 @@ class Lakehouse(ConfigurableResource):
         def execute() -> dict[str, int]:
             dt = self.delta_table(table)  # the latest version, again on every attempt
             assert dt is not None
-            # Plan and MERGE read the same version: a commit in between fails the MERGE's
-            # conflict check, and the whole attempt runs again on the newer version.
-            updates, deletes = plan_merge(
+            plan = plan_merge(
                 dt,
                 arrow_source,
                 on=on,
@@ -286,6 +284,10 @@ class Lakehouse(ConfigurableResource):
                 delete_when=delete_unmatched_when,
                 local=self.is_local(),
             )
+            if plan.new_rows is not None:
+                return self._append_planned(table, dt, arrow_source.take(plan.new_rows), metadata)
+            # Plan and MERGE read the same version: a commit in between fails the MERGE's
+            # conflict check, and the whole attempt runs again on the newer version.
             merger = dt.merge(
                 _crash_while_reading(arrow_source, f"lakehouse.merge:{table}"),
                 predicate=on,
@@ -294,14 +296,42 @@ class Lakehouse(ConfigurableResource):
                 commit_properties=self._commit(metadata),
                 writer_properties=WRITER_PROPERTIES,
             )
-            if updates:
+            if plan.updates:
                 merger = merger.when_matched_update_all(predicate=update_when)
             merger = merger.when_not_matched_insert_all()
-            if deletes:
+            if plan.deletes:
                 merger = merger.when_not_matched_by_source_delete(predicate=delete_unmatched_when)
             return merger.execute()
 
         return retry_on_conflict(execute, f"{table} (merge on {', '.join(keys)})")
+
+    def _append_planned(
+        self, table: str, version: DeltaTable, rows: pa.Table, metadata: dict[str, Any] | None
+    ) -> dict[str, int]:
+        """Append the rows a MERGE on `version` would have inserted, as that MERGE would have.
+
+        The commit is allowed only as the version right after the planned one: if any writer
+        committed since, the append fails (CommitFailedError) instead of landing a key another
+        writer may have added meanwhile, and `retry_on_conflict` plans again on the new version.
+        That is the guarantee the MERGE's conflict check gave, without its read of the target.
+        """
+        metrics = {
+            "num_source_rows": rows.num_rows,
+            "num_target_rows_inserted": rows.num_rows,
+            "num_target_rows_updated": 0,
+            "num_target_rows_deleted": 0,
+            "num_target_files_removed": 0,
+        }
+        if rows.num_rows == 0:
+            return metrics  # nothing to insert: no commit, as a MERGE that changes nothing
+        write_deltalake(
+            version,
+            _crash_while_reading(rows, f"lakehouse.merge:{table}"),
+            mode="append",
+            commit_properties=CommitProperties(custom_metadata=metadata, max_commit_retries=0),
+            writer_properties=WRITER_PROPERTIES,
+        )
+        return metrics
 
     def _commit(self, metadata: dict[str, Any] | None) -> CommitProperties:
         return CommitProperties(custom_metadata=metadata, max_commit_retries=MAX_COMMIT_RETRIES)
