@@ -146,6 +146,7 @@ def test_partitions_are_merged_in_the_order_their_files_sort() -> None:
     assert ordered == sorted(keys, key=lambda k: f"amazon_reviews/{k}/part-0.json")
 
 
+@pytest.mark.reliability
 def test_an_append_planned_on_a_stale_version_is_planned_again(
     lake: Lakehouse, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -7,6 +7,7 @@ for the rows it owns, so a re-ingested file can also withdraw rows.
 """
 
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
@@ -150,25 +151,38 @@ def replace_quarantine(
     )
 
 
-def refresh_partitions(
-    lakehouse: Lakehouse, spec: SilverSpec, partitions: Sequence[str]
-) -> SilverOutcome:
-    """Bring silver in line with bronze for these partitions, in one MERGE."""
+@dataclass(frozen=True)
+class PreparedChunk:
+    """A chunk's bronze rows typed, split and deduplicated: everything that reads only bronze."""
+
+    partitions: list[str]
+    bronze_rows: int
+    typed_rows: int
+    winners: pl.DataFrame
+    quarantine: pl.DataFrame
+
+
+def prepare_chunk(lakehouse: Lakehouse, spec: SilverSpec, partitions: list[str]) -> PreparedChunk:
     bronze = lakehouse.read(spec.bronze_table, where=pl.col("_partition").is_in(partitions))
     typed, quarantine = spec.split(bronze)
+    return PreparedChunk(partitions, bronze.height, typed.height, spec.dedupe(typed), quarantine)
+
+
+def apply_chunk(lakehouse: Lakehouse, spec: SilverSpec, chunk: PreparedChunk) -> SilverOutcome:
+    """Bring silver in line with bronze for the chunk's partitions, in one MERGE."""
+    partitions = chunk.partitions
     lakehouse.ensure(
         SILVER_QUARANTINE,
         to_arrow(pl.DataFrame(schema=SILVER_QUARANTINE_SCHEMA)).schema,
         partition_by=["dataset"],
     )
-    winners = spec.dedupe(typed)
     owned = in_list("t._partition", partitions)
     changed = (
         "t._source_file <> s._source_file OR t._line <> s._line OR t._ingested_at <> s._ingested_at"
     )
     metrics = lakehouse.merge(
         spec.silver_table,
-        winners,
+        chunk.winners,
         keys=[spec.key],
         update_when=f"({owned} AND ({changed})) OR {spec.wins}",
         delete_unmatched_when=owned,
@@ -176,17 +190,39 @@ def refresh_partitions(
     # Silver is committed, its quarantine is not: the re-run's MERGE is a no-op and the
     # quarantine is written then (the reconciliation check fails until it is).
     crash_point(f"silver.after_merge:{spec.silver_table}")
-    replace_quarantine(lakehouse, spec.dataset, partitions, quarantine)
+    replace_quarantine(lakehouse, spec.dataset, partitions, chunk.quarantine)
     owned_rows = lakehouse.count(spec.silver_table, pl.col("_partition").is_in(partitions))
     return SilverOutcome(
-        bronze_rows=bronze.height,
-        quarantined=quarantine.height,
-        duplicates=typed.height - owned_rows,
+        bronze_rows=chunk.bronze_rows,
+        quarantined=chunk.quarantine.height,
+        duplicates=chunk.typed_rows - owned_rows,
         owned_rows=owned_rows,
         inserted=metrics.get("num_target_rows_inserted", 0),
         updated=metrics.get("num_target_rows_updated", 0),
         deleted=metrics.get("num_target_rows_deleted", 0),
     )
+
+
+def refresh_partitions(
+    lakehouse: Lakehouse, spec: SilverSpec, partitions: Sequence[str]
+) -> Iterator[tuple[list[str], SilverOutcome]]:
+    """Refresh silver chunk by chunk (yielding each chunk's partitions and outcome),
+    preparing the next chunk while this one commits.
+
+    Preparing reads only bronze, so it cannot depend on the commit running beside it; the two
+    overlap on the machine's cores (Polars, DuckDB and delta-rs release the GIL), at the cost of
+    holding one more prepared chunk (CHUNK_ROWS rows) in memory.
+    """
+    chunks = list(chunk_partitions(lakehouse, spec.bronze_table, in_arrival_order(partitions)))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="silver-prepare") as pool:
+        upcoming = pool.submit(prepare_chunk, lakehouse, spec, chunks[0]) if chunks else None
+        for index in range(len(chunks)):
+            assert upcoming is not None
+            prepared = upcoming.result()
+            if index + 1 < len(chunks):
+                upcoming = pool.submit(prepare_chunk, lakehouse, spec, chunks[index + 1])
+            yield prepared.partitions, apply_chunk(lakehouse, spec, prepared)
+            del prepared
 
 
 def build_silver_asset(
@@ -204,10 +240,7 @@ def build_silver_asset(
     )
     def _silver(context: AssetExecutionContext, lakehouse: Lakehouse) -> MaterializeResult:
         total = SilverOutcome()
-        for chunk in chunk_partitions(
-            lakehouse, spec.bronze_table, in_arrival_order(context.partition_keys)
-        ):
-            outcome = refresh_partitions(lakehouse, spec, chunk)
+        for chunk, outcome in refresh_partitions(lakehouse, spec, context.partition_keys):
             context.log.info(f"{spec.silver_table} {chunk[0]}..{chunk[-1]}: {outcome}")
             total.add(outcome)
         return MaterializeResult(
