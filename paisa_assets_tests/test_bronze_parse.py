@@ -124,3 +124,22 @@ def test_a_huge_line_is_kept_whole_in_bronze_and_cut_in_quarantine() -> None:
     assert quarantine[0][0] == 2
     assert quarantine[0][1].endswith("more characters]")
     assert len(quarantine[0][1]) < 10_100
+
+
+def test_json_nested_deeper_than_can_be_stored_is_quarantined_and_the_file_goes_on() -> None:
+    """orjson reads 1,024 levels but writes 254: such a value, in a contract column or an
+    unknown one, used to abort the whole file's ingestion."""
+    deep = "[" * 300 + "]" * 300
+    kept = "[" * 200 + "]" * 200
+    data = (
+        f'{{"asin":"A","style":{deep}}}\n{{"asin":"B","style":{kept}}}\n'
+        f'{{"asin":"C","extra":{deep}}}\n{{"asin":"D"}}\n'
+    ).encode()
+    (batch,) = parse_json_lines(io.BytesIO(data), "deep.json", ["asin", "style"])
+    assert batch.rows.column("asin").to_pylist() == ["B", "D"]
+    assert batch.rows.column("_line").to_pylist() == [2, 4]
+    assert batch.rows.column("style").to_pylist() == [kept, None]
+    assert [(line, reason.split(":")[0]) for line, _, reason in batch.quarantine] == [
+        (1, "nested deeper than bronze can store as JSON text (254 levels)"),
+        (3, "nested deeper than bronze can store as JSON text (254 levels)"),
+    ]

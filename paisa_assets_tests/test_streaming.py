@@ -27,6 +27,7 @@ from paisa_assets.tables import (
     SILVER_QUARANTINE,
     SILVER_REVIEWS_STREAMING,
 )
+from paisa_assets.transforms.bronze_parse import UNSTORABLE_NESTING
 from paisa_assets_tests.conftest import Workspace, make_workspace
 
 SHARED_EVENTS = Path(__file__).resolve().parents[2] / "shared/datathon/stream_events_sample.jsonl"
@@ -197,6 +198,11 @@ def test_malformed_bodies_are_quarantined_with_their_reason(stream: Stream) -> N
         b"[1, 2, 3]",
         b'{"asin": "B01", "reviewerID": "A1", "overall": "5.0", "summary": "caf\xe9"}',
         orjson.dumps(bad_type),
+        # Valid JSON nested deeper than it can be written back as text (a poison event).
+        b'{"asin": "B02", "reviewerID": "A2", "overall": 5, "style": '
+        + b"[" * 300
+        + b"]" * 300
+        + b"}",
         *good,
     ]
     stream.log.publish(bodies, partition_key="one-partition")
@@ -207,6 +213,7 @@ def test_malformed_bodies_are_quarantined_with_their_reason(stream: Stream) -> N
         (1, "missing required field(s): reviewerID, overall"),
         (2, "body is not a JSON object but a JSON list"),
         (3, "body is not valid UTF-8"),
+        (5, f"{UNSTORABLE_NESTING}: Recursion limit reached"),
     ]
     silver_q = stream.lake.read(SILVER_QUARANTINE)
     assert silver_q.select("dataset", "_line", "reason").rows() == [
@@ -215,7 +222,7 @@ def test_malformed_bodies_are_quarantined_with_their_reason(stream: Stream) -> N
     assert stream.lake.count(SILVER_REVIEWS_STREAMING) == 2
     # Nothing is processed twice on the next run.
     stream.rerun({"ops": {"bronze__eh_streaming": {"config": {"ranges": []}}}})
-    assert stream.lake.count(BRONZE_QUARANTINE) == 4
+    assert stream.lake.count(BRONZE_QUARANTINE) == 5
 
 
 def test_runs_are_bounded_by_the_events_per_run_limit(

@@ -22,6 +22,9 @@ RAW_TEXT_LIMIT = 10_000  # characters of a bad line kept in quarantine; the line
 # Longer lines are quarantined unread: parsing memory stays bounded whatever a file holds. Real
 # reviews and product records are kilobytes; a line of this size is a broken or hostile file.
 MAX_LINE_BYTES = 64 * 2**20
+# orjson reads 1,024 levels of nesting but writes only 254: a value between the two is valid JSON
+# that cannot be kept as JSON text, so its line is quarantined with this reason.
+UNSTORABLE_NESTING = "nested deeper than bronze can store as JSON text (254 levels)"
 
 
 @dataclass
@@ -168,18 +171,24 @@ def append_record(
     rescued_buffer: list[str | None],
     known: set[str],
 ) -> None:
-    """Append one JSON object's values (as text) and its unknown fields to column buffers."""
+    """Append one JSON object's values (as text) and its unknown fields to column buffers.
+
+    Every value is converted before any is appended, so a value that cannot be written back as
+    JSON (orjson.JSONEncodeError) leaves the buffers as they were.
+    """
     dumps = orjson.dumps
-    for name, values in column_buffers:
+    row: list[str | None] = []
+    for name, _ in column_buffers:
         value = record.get(name)
         if value is not None and type(value) is not str:
             value = dumps(value).decode()
-        values.append(value)  # type: ignore[arg-type]
-    if record.keys() <= known:
-        rescued_buffer.append(None)
-    else:
-        rescued = {key: value for key, value in record.items() if key not in known}
-        rescued_buffer.append(dumps(rescued).decode())
+        row.append(value)  # type: ignore[arg-type]
+    rescued: str | None = None
+    if not record.keys() <= known:
+        rescued = dumps({key: value for key, value in record.items() if key not in known}).decode()
+    for (_, values), value in zip(column_buffers, row, strict=True):
+        values.append(value)
+    rescued_buffer.append(rescued)
 
 
 def parse_json_lines(
@@ -241,7 +250,12 @@ def parse_json_lines(
                     (line_number, _shorten(raw), f"not a JSON object: the line is a JSON {kind}")
                 )
                 continue
-            append_record(record, column_buffers, rescued_buffer, known)
+            try:
+                append_record(record, column_buffers, rescued_buffer, known)
+            except orjson.JSONEncodeError as exc:
+                reason = f"{UNSTORABLE_NESTING}: {exc}"
+                quarantine.append((line_number, _shorten(raw), reason))
+                continue
             buffers["_line"].append(line_number)  # type: ignore[arg-type]
             if len(buffers["_line"]) >= batch_rows:
                 yield flush()

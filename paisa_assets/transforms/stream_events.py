@@ -17,7 +17,7 @@ import orjson
 import polars as pl
 
 from paisa_assets.events import StreamEvent
-from paisa_assets.transforms.bronze_parse import append_record
+from paisa_assets.transforms.bronze_parse import UNSTORABLE_NESTING, append_record
 from paisa_assets.transforms.schemas import BRONZE_REVIEWS_COLUMNS
 
 REQUIRED_FIELDS = ("asin", "reviewerID", "overall")
@@ -120,6 +120,11 @@ def parse_events(raw: pl.DataFrame, hub: str) -> tuple[pl.DataFrame, pl.DataFram
     for row in raw.iter_rows(named=True):
         address = partition_address(hub, row["partition_id"])
         record, reason = _problem(row["body"], row["body_is_utf8"])
+        if record is not None:
+            try:
+                append_record(record, column_buffers, buffers["_rescued_data"], known)
+            except orjson.JSONEncodeError as exc:
+                record, reason = None, f"{UNSTORABLE_NESTING}: {exc}"
         if record is None:
             quarantine.append(
                 {
@@ -133,7 +138,6 @@ def parse_events(raw: pl.DataFrame, hub: str) -> tuple[pl.DataFrame, pl.DataFram
                 }
             )
             continue
-        append_record(record, column_buffers, buffers["_rescued_data"], known)
         for name, value in (
             ("partition_id", row["partition_id"]),
             ("sequence_number", row["sequence_number"]),
