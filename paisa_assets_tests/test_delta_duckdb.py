@@ -47,6 +47,7 @@ def test_a_merge_that_only_adds_keys_rewrites_no_file(lake: Lakehouse) -> None:
         "silver.t", source, keys=["id"], update_when="s.v > t.v", delete_unmatched_when="FALSE"
     )
     assert (metrics["num_target_rows_inserted"], metrics["num_target_rows_updated"]) == (1, 0)
+    assert metrics["num_source_rows"] == 2
     assert metrics["num_target_files_removed"] == 0  # an append: the two files stay as they are
     assert lake.delta_table("silver.t").history(limit=1)[0]["operation"] == "WRITE"
     assert _rows(lake, "silver.t") == [

@@ -285,7 +285,15 @@ class Lakehouse(ConfigurableResource):
                 local=self.is_local(),
             )
             if plan.new_rows is not None:
-                return self._append_planned(table, dt, arrow_source.take(plan.new_rows), metadata)
+                new_rows = arrow_source.take(plan.new_rows)
+                self._append_planned(table, dt, new_rows, metadata)
+                return {
+                    "num_source_rows": arrow_source.num_rows,
+                    "num_target_rows_inserted": new_rows.num_rows,
+                    "num_target_rows_updated": 0,
+                    "num_target_rows_deleted": 0,
+                    "num_target_files_removed": 0,
+                }
             # Plan and MERGE read the same version: a commit in between fails the MERGE's
             # conflict check, and the whole attempt runs again on the newer version.
             merger = dt.merge(
@@ -307,23 +315,17 @@ class Lakehouse(ConfigurableResource):
 
     def _append_planned(
         self, table: str, version: DeltaTable, rows: pa.Table, metadata: dict[str, Any] | None
-    ) -> dict[str, int]:
+    ) -> None:
         """Append the rows a MERGE on `version` would have inserted, as that MERGE would have.
 
         The commit is allowed only as the version right after the planned one: if any writer
         committed since, the append fails (CommitFailedError) instead of landing a key another
         writer may have added meanwhile, and `retry_on_conflict` plans again on the new version.
         That is the guarantee the MERGE's conflict check gave, without its read of the target.
+        Nothing to insert makes no commit, as a MERGE that changes nothing.
         """
-        metrics = {
-            "num_source_rows": rows.num_rows,
-            "num_target_rows_inserted": rows.num_rows,
-            "num_target_rows_updated": 0,
-            "num_target_rows_deleted": 0,
-            "num_target_files_removed": 0,
-        }
         if rows.num_rows == 0:
-            return metrics  # nothing to insert: no commit, as a MERGE that changes nothing
+            return
         write_deltalake(
             version,
             _crash_while_reading(rows, f"lakehouse.merge:{table}"),
@@ -331,7 +333,6 @@ class Lakehouse(ConfigurableResource):
             commit_properties=CommitProperties(custom_metadata=metadata, max_commit_retries=0),
             writer_properties=WRITER_PROPERTIES,
         )
-        return metrics
 
     def _commit(self, metadata: dict[str, Any] | None) -> CommitProperties:
         return CommitProperties(custom_metadata=metadata, max_commit_retries=MAX_COMMIT_RETRIES)
