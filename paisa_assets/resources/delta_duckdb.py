@@ -61,10 +61,6 @@ class MergePlan:
     deletes: int
     new_rows: pa.Array | None = None
 
-    @property
-    def appends_only(self) -> bool:
-        return self.new_rows is not None
-
 
 def plan_merge(
     target: DeltaTable,
