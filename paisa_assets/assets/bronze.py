@@ -7,6 +7,7 @@ re-ingestion (the overwrite is keyed by file) and never a lost or doubled row.
 """
 
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -19,6 +20,7 @@ from dagster import (
     MaterializeResult,
     MetadataValue,
     asset,
+    get_dagster_logger,
 )
 
 from paisa_assets.assets.reporting import Tally, table_metadata
@@ -39,7 +41,8 @@ from paisa_assets.tables import (
     BRONZE_REVIEWS,
     asset_key,
 )
-from paisa_assets.transforms.bronze_parse import bronze_data_schema, parse_json_lines
+from paisa_assets.transforms.bronze_parse import bronze_data_schema
+from paisa_assets.transforms.parallel_parse import FileParser
 from paisa_assets.transforms.schemas import BRONZE_METADATA_COLUMNS, BRONZE_REVIEWS_COLUMNS
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -144,12 +147,16 @@ def ingest_files(
     table: str,
     columns: Sequence[str],
     files: Sequence[LandingFile],
+    parser: FileParser | None = None,
 ) -> tuple[int, int]:
     """Replace the bronze and quarantine rows of these files, then record them in the manifest.
 
     Returns (rows written, rows quarantined). The data goes first and the manifest last, each
     write keyed by file, so a crash between them only means the files are ingested again.
+    `parser` parses the files (on worker processes when it has them); without one, each file is
+    parsed here as it is written.
     """
+    parser = parser or FileParser(workers=0)
     schema = bronze_schema(columns)
     ingested_at = pa.scalar(datetime.now(UTC), TIMESTAMP)
     quarantined: list[dict[str, object]] = []
@@ -157,26 +164,23 @@ def ingest_files(
     quarantined_per_file: dict[str, int] = {}
 
     def batches() -> Iterator[pa.RecordBatch]:
-        for file in files:
-            with landing.open(file.path) as stream:
-                for parsed in parse_json_lines(stream, file.path, columns):
-                    rows_per_file[file.path] += parsed.rows.num_rows
-                    quarantined_per_file[file.path] += len(parsed.quarantine)
-                    quarantined.extend(
-                        {
-                            "dataset": dataset,
-                            "_partition": file.partition,
-                            "_source_file": file.path,
-                            "_line": line,
-                            "raw": raw,
-                            "reason": reason,
-                            "_ingested_at": ingested_at.as_py(),
-                        }
-                        for line, raw, reason in parsed.quarantine
-                    )
-                    yield from (
-                        _with_lineage(parsed.rows, file, ingested_at).cast(schema).to_batches()
-                    )
+        for file, parsed_batches in parser.parse(files, landing.open, columns):
+            for parsed in parsed_batches:
+                rows_per_file[file.path] += parsed.rows.num_rows
+                quarantined_per_file[file.path] += len(parsed.quarantine)
+                quarantined.extend(
+                    {
+                        "dataset": dataset,
+                        "_partition": file.partition,
+                        "_source_file": file.path,
+                        "_line": line,
+                        "raw": raw,
+                        "reason": reason,
+                        "_ingested_at": ingested_at.as_py(),
+                    }
+                    for line, raw, reason in parsed.quarantine
+                )
+                yield from (_with_lineage(parsed.rows, file, ingested_at).cast(schema).to_batches())
             # delta-rs has taken every batch of this file and may have written data files;
             # nothing is committed until the stream ends.
             crash_point(f"bronze.during_write:{table}")
@@ -239,8 +243,14 @@ def ingest_partitions(
     table: str,
     columns: Sequence[str],
     partitions: Sequence[str],
+    parser: FileParser | None = None,
 ) -> IngestOutcome:
-    """Ingest every new or changed file of these landing folders, in bounded batches."""
+    """Ingest every new or changed file of these landing folders, in bounded batches.
+
+    The files are parsed on worker processes when there are enough of them to pay for starting
+    the workers (see `FileParser`); the workers serve every batch and stop when this returns.
+    A `parser` given by the caller is the caller's to close.
+    """
     lakehouse.ensure(table, bronze_schema(columns), partition_by=["_partition"])
     lakehouse.ensure(BRONZE_QUARANTINE, QUARANTINE_SCHEMA, partition_by=["dataset"])
     known = already_ingested(lakehouse, dataset, partitions)
@@ -254,13 +264,25 @@ def ingest_partitions(
         )
         pending += [f for f in listed if known.get(f.path) != f.fingerprint]
     outcome.files_skipped = outcome.files_seen - len(pending)
-    for batch in batch_files(pending):
-        rows, quarantined = ingest_files(
-            landing, lakehouse, dataset=dataset, table=table, columns=columns, files=batch
-        )
-        outcome.files_ingested += len(batch)
-        outcome.rows_written += rows
-        outcome.rows_quarantined += quarantined
+    with (
+        nullcontext(parser)
+        if parser is not None
+        else FileParser(warn=get_dagster_logger("paisa.bronze").warning)
+    ) as files_parser:
+        files_parser.plan(pending)
+        for batch in batch_files(pending):
+            rows, quarantined = ingest_files(
+                landing,
+                lakehouse,
+                dataset=dataset,
+                table=table,
+                columns=columns,
+                files=batch,
+                parser=files_parser,
+            )
+            outcome.files_ingested += len(batch)
+            outcome.rows_written += rows
+            outcome.rows_quarantined += quarantined
     return outcome
 
 
