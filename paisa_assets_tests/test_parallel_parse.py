@@ -192,7 +192,11 @@ FAILURES = {
 }
 
 
-@pytest.mark.parametrize("case", list(PARALLEL))
+@pytest.mark.parametrize(
+    "case",
+    # The pool's failures belong to the fault-injection suite too (`pytest -m reliability`).
+    [pytest.param(c, marks=pytest.mark.reliability) if c in FAILURES else c for c in PARALLEL],
+)
 def test_the_pool_writes_exactly_what_one_process_writes(
     case: str, landing: Path, reference: tuple[dict, list], tmp_path: Path
 ) -> None:
