@@ -285,7 +285,9 @@ class Lakehouse(ConfigurableResource):
                 local=self.is_local(),
             )
             if plan.new_rows is not None:
-                new_rows = arrow_source.take(plan.new_rows)
+                # A backfill's chunk is all new: no need to copy it row by row.
+                all_new = len(plan.new_rows) == arrow_source.num_rows
+                new_rows = arrow_source if all_new else arrow_source.take(plan.new_rows)
                 self._append_planned(table, dt, new_rows, metadata)
                 return {
                     "num_source_rows": arrow_source.num_rows,
