@@ -271,6 +271,16 @@ def table(results: dict[str, Any]) -> str:
             + s["pipeline"]["result"]["dagster_overhead_seconds"]
         ),
     )
+
+    def bookkeeping(s: dict[str, Any]) -> str:
+        b = s["pipeline"]["result"]["dagster_bookkeeping"]
+        each = b["partition_event_seconds"] / b["partition_events"] * 1000
+        return (
+            f"{_seconds(b['partition_event_seconds'])}: {b['partition_events']:,} events, "
+            f"{each:.1f} ms each"
+        )
+
+    row("of which Dagster's per-folder events (planned + materialized)", bookkeeping)
     row(
         "**paisa end to end through Dagster**",
         lambda s: (

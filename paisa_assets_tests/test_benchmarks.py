@@ -60,6 +60,13 @@ def test_benchmark_entry_point_smoke_run(tmp_path: Path) -> None:
         assert _positive(figures["seconds"]), (layer, figures)
         assert _positive(figures["rows_in"]) and _positive(figures["rows_per_second"])
     assert pipeline["table_rows"]["gold.reviews_enriched"] == 2000
+    # One planned and one materialization event per landing folder and asset (bronze, silver).
+    folders = sum(run["partitions"] for run in pipeline["runs"])
+    assert folders > scale["generate"]["result"]["review_folders"]
+    bookkeeping = pipeline["dagster_bookkeeping"]
+    assert bookkeeping["partition_events"] == 2 * 2 * folders, bookkeeping
+    assert bookkeeping["events"] > bookkeeping["partition_events"]
+    assert bookkeeping["partition_event_seconds"] >= 0  # one folder each: no span to time
     for name in ("generate", "pipeline", "spark", "floor"):
         stage = scale[name]
         assert _positive(stage["wall_seconds"]) and _positive(stage["peak_rss_mib"]), name
