@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
@@ -65,7 +66,7 @@ class MergePlan:
 
 def plan_merge(
     target: DeltaTable,
-    source: pa.Table,
+    source: pl.DataFrame,
     *,
     on: str,
     update_when: str | None,
@@ -86,8 +87,9 @@ def plan_merge(
     """
     with duckdb.connect(config={"memory_limit": PLAN_MEMORY_LIMIT, "threads": 2}) as con:
         register_version(con, "target", target, local=local)
-        positions = pa.array(range(source.num_rows), pa.int64())
-        con.register("source", source.append_column("__paisa_row", positions))
+        # Polars' own Arrow export (string views) is zero-copy, and DuckDB reads it as is.
+        positions = pl.int_range(pl.len(), dtype=pl.Int64).alias("__paisa_row")
+        con.register("source", source.with_columns(positions).to_arrow())
         # One pass from the (small) source side answers "matched?" and "updated?" per source
         # row; only unmatched target rows need a second look, and only when rows may be deleted
         # (`delete_when` filters the target scan, so DuckDB skips row groups by their stats).
