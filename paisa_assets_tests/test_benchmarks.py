@@ -77,7 +77,15 @@ def test_benchmark_entry_point_smoke_run(tmp_path: Path) -> None:
     floor = scale["floor"]["result"]
     assert _positive(floor["floor_seconds"])
     assert all(_positive(floor["seconds"][engine]) for engine in ("duckdb", "polars"))
-    for ratio in ("spark_speedup", "floor_multiple", "paisa_seconds_per_million_reviews"):
+    medallion = floor["medallion"]
+    assert all(_positive(medallion["seconds"][step]) for step in ("read", "bronze", "silver"))
+    assert medallion["medallion_floor_seconds"] > floor["floor_seconds"]
+    for ratio in (
+        "spark_speedup",
+        "floor_multiple",
+        "medallion_floor_multiple",
+        "paisa_seconds_per_million_reviews",
+    ):
         assert _positive(scale[ratio]), ratio
 
     streaming = results["streaming"]["result"]
