@@ -11,11 +11,17 @@ top of merely reading its input. Three figures:
   to skip a malformed line, hence the pre-filter. If a later row contradicts the sample's
   schema, the whole text is re-read with full inference (and the figure says so).
 - zlib alone: decompression in Python with no parsing, the floor under the floor.
+
+A second floor, `measure_medallion_floor`, is what any lakehouse that keeps bronze, silver and
+gold must spend at the least: the Polars read above, then each layer written as a Delta table
+(the same Parquet settings as paisa's) and read back for the next, with no transformation at
+all. It says how much of the pipeline's time is persisting three layers rather than its own work.
 """
 
 from __future__ import annotations
 
 import io
+import shutil
 import time
 import zlib
 from pathlib import Path
@@ -39,6 +45,12 @@ def duckdb_read(files: list[str]) -> int:
 
 def polars_read(files: list[str]) -> tuple[int, str]:
     """Rows decoded and the path taken ("sample schema" or "full inference")."""
+    frame, path = polars_decode(files)
+    return frame.height, path
+
+
+def polars_decode(files: list[str]) -> tuple[Any, str]:
+    """The files' JSON objects as a Polars frame, and the path taken (see `polars_read`)."""
     import polars as pl
 
     looks_like_object = pl.col("line").str.starts_with("{") & pl.col("line").str.ends_with("}")
@@ -47,10 +59,10 @@ def polars_read(files: list[str]) -> tuple[int, str]:
     schema = pl.read_ndjson(io.BytesIO(sample), infer_schema_length=None).schema
     try:
         decoded = lines.select(pl.col("line").str.json_decode(pl.Struct(schema))).unnest("line")
-        return decoded.height, "sample schema"
+        return decoded, "sample schema"
     except pl.exceptions.PolarsError:
         text = lines.select(pl.col("line").str.join("\n")).item().encode()
-        return pl.read_ndjson(io.BytesIO(text), infer_schema_length=None).height, "full inference"
+        return pl.read_ndjson(io.BytesIO(text), infer_schema_length=None), "full inference"
 
 
 def zlib_read(files: list[str]) -> int:
@@ -96,4 +108,36 @@ def measure_floor(landing: Path) -> dict[str, Any]:
         "decompressed_mib": round(
             sum(d["bytes"] for d in engines["zlib_only"].values()) / 2**20, 1
         ),
+    }
+
+
+def measure_medallion_floor(landing: Path, scratch: Path) -> dict[str, Any]:
+    """Seconds to read the landing files (Polars) and persist them as three Delta layers, each
+    read back from disk for the next: the I/O of a medallion lakehouse without its work."""
+    import polars as pl
+    from deltalake import write_deltalake
+
+    from paisa_assets.resources.lakehouse import WRITER_PROPERTIES
+
+    seconds = {"read": 0.0, "bronze": 0.0, "silver": 0.0, "gold": 0.0}
+    for dataset in DATASETS:
+        started = time.perf_counter()
+        frame, _ = polars_decode(landing_files(landing, dataset))
+        seconds["read"] += time.perf_counter() - started
+        for layer in ("bronze", "silver", "gold"):
+            started = time.perf_counter()
+            table = scratch / layer / dataset
+            write_deltalake(
+                str(table),
+                frame.to_arrow(compat_level=pl.CompatLevel.oldest()),
+                writer_properties=WRITER_PROPERTIES,
+            )
+            del frame
+            frame = pl.read_delta(str(table))
+            seconds[layer] += time.perf_counter() - started
+        del frame
+    shutil.rmtree(scratch, ignore_errors=True)
+    return {
+        "seconds": {name: round(value, 3) for name, value in seconds.items()},
+        "medallion_floor_seconds": round(sum(seconds.values()), 3),
     }

@@ -60,6 +60,13 @@ def test_benchmark_entry_point_smoke_run(tmp_path: Path) -> None:
         assert _positive(figures["seconds"]), (layer, figures)
         assert _positive(figures["rows_in"]) and _positive(figures["rows_per_second"])
     assert pipeline["table_rows"]["gold.reviews_enriched"] == 2000
+    # One planned and one materialization event per landing folder and asset (bronze, silver).
+    folders = sum(run["partitions"] for run in pipeline["runs"])
+    assert folders > scale["generate"]["result"]["review_folders"]
+    bookkeeping = pipeline["dagster_bookkeeping"]
+    assert bookkeeping["partition_events"] == 2 * 2 * folders, bookkeeping
+    assert bookkeeping["events"] > bookkeeping["partition_events"]
+    assert bookkeeping["partition_event_seconds"] >= 0  # one folder each: no span to time
     for name in ("generate", "pipeline", "spark", "floor"):
         stage = scale[name]
         assert _positive(stage["wall_seconds"]) and _positive(stage["peak_rss_mib"]), name
@@ -70,7 +77,17 @@ def test_benchmark_entry_point_smoke_run(tmp_path: Path) -> None:
     floor = scale["floor"]["result"]
     assert _positive(floor["floor_seconds"])
     assert all(_positive(floor["seconds"][engine]) for engine in ("duckdb", "polars"))
-    for ratio in ("spark_speedup", "floor_multiple", "paisa_seconds_per_million_reviews"):
+    medallion = floor["medallion"]
+    assert all(_positive(medallion["seconds"][step]) for step in ("read", "bronze", "silver"))
+    assert medallion["medallion_floor_seconds"] == pytest.approx(
+        sum(medallion["seconds"].values()), abs=0.01
+    )
+    for ratio in (
+        "spark_speedup",
+        "floor_multiple",
+        "medallion_floor_multiple",
+        "paisa_seconds_per_million_reviews",
+    ):
         assert _positive(scale[ratio]), ratio
 
     streaming = results["streaming"]["result"]

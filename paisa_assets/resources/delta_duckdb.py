@@ -10,7 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
+import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as pads
 from deltalake import DeltaTable
 
@@ -18,7 +20,7 @@ from paisa_assets.resources.sql_quoting import quote_ident, sql_string
 
 # Memory DuckDB may use to plan a MERGE (a join of the source with the target's key columns);
 # beyond it, DuckDB spills to disk.
-PLAN_MEMORY_LIMIT = "1GB"
+PLAN_MEMORY_LIMIT = "512MB"
 # pyarrow's default read-ahead (16 batches of 4 files at once) holds gigabytes of a wide table
 # in memory outside DuckDB's memory limit; scans stream a couple of small batches instead.
 SCAN_BATCH_ROWS = 32_768
@@ -64,7 +66,7 @@ class MergePlan:
 
 def plan_merge(
     target: DeltaTable,
-    source: pa.Table,
+    source: pl.DataFrame,
     *,
     on: str,
     update_when: str | None,
@@ -85,25 +87,29 @@ def plan_merge(
     """
     with duckdb.connect(config={"memory_limit": PLAN_MEMORY_LIMIT, "threads": 2}) as con:
         register_version(con, "target", target, local=local)
-        positions = pa.array(range(source.num_rows), pa.int64())
-        con.register("source", source.append_column("__paisa_row", positions))
-        row = '"__paisa_row"'
-        updates = deletes = 0
-        if update_when is not None or delete_when is not None:
-            updated = f"s.{row} IS NOT NULL AND ({update_when or 'false'})"
-            deleted = f"s.{row} IS NULL AND ({delete_when or 'false'})"
-            query = (
-                f"SELECT count(*) FILTER (WHERE {updated}), count(*) FILTER (WHERE {deleted}) "
-                f"FROM target AS t LEFT JOIN source AS s ON {on}"
-            )
-            updates, deletes = con.sql(query).fetchall()[0]
-        if updates or deletes:
-            return MergePlan(int(updates), int(deletes))
-        new_rows = con.sql(
-            f"SELECT s.{row} FROM source AS s WHERE NOT EXISTS "
-            f"(SELECT 1 FROM target AS t WHERE {on}) ORDER BY s.{row}"
+        # Polars' own Arrow export (string views) is zero-copy, and DuckDB reads it as is.
+        positions = pl.int_range(pl.len(), dtype=pl.Int64).alias("__paisa_row")
+        con.register("source", source.with_columns(positions).to_arrow())
+        # One pass from the (small) source side answers "matched?" and "updated?" per source
+        # row; only unmatched target rows need a second look, and only when rows may be deleted
+        # (`delete_when` filters the target scan, so DuckDB skips row groups by their stats).
+        matches = con.sql(
+            f'SELECT s."__paisa_row" AS row, t."__paisa_found" IS NOT NULL AS matched, '
+            f'coalesce(t."__paisa_found" IS NOT NULL AND ({update_when or "false"}), false) '
+            f'AS updated FROM source AS s LEFT JOIN (SELECT *, TRUE AS "__paisa_found" '
+            f"FROM target) AS t ON {on}"
         ).to_arrow_table()
-    return MergePlan(0, 0, new_rows.column(0).combine_chunks())
+        updates = pc.sum(matches["updated"].cast(pa.int64())).as_py() or 0
+        deletes = 0
+        if delete_when is not None:
+            deletes = con.sql(
+                f"SELECT count(*) FROM target AS t WHERE ({delete_when}) "
+                f"AND NOT EXISTS (SELECT 1 FROM source AS s WHERE {on})"
+            ).fetchall()[0][0]
+    if updates or deletes:
+        return MergePlan(int(updates), int(deletes))
+    unmatched = matches.filter(pc.invert(matches["matched"]))["row"]
+    return MergePlan(0, 0, pc.unique(unmatched.combine_chunks()).sort())
 
 
 def parquet_view(dt: DeltaTable, columns: Sequence[str] | None = None) -> str | None:

@@ -269,8 +269,7 @@ class Lakehouse(ConfigurableResource):
         `delete_unmatched_when` removes target rows the source no longer has (for the slice of the
         target the source is authoritative for). A merge that changes nothing makes no commit.
         """
-        arrow_source = to_arrow(source)
-        self.ensure(table, arrow_source.schema, partition_by)
+        self.ensure(table, to_arrow(source.head(0)).schema, partition_by)
         on = " AND ".join(f"t.{quote_ident(k)} = s.{quote_ident(k)}" for k in keys)
 
         def execute() -> dict[str, int]:
@@ -278,17 +277,19 @@ class Lakehouse(ConfigurableResource):
             assert dt is not None
             plan = plan_merge(
                 dt,
-                arrow_source,
+                source,
                 on=on,
                 update_when=None if insert_only else (update_when or "true"),
                 delete_when=delete_unmatched_when,
                 local=self.is_local(),
             )
             if plan.new_rows is not None:
-                new_rows = arrow_source.take(plan.new_rows)
+                # A backfill's chunk is all new: no need to copy it row by row.
+                all_new = len(plan.new_rows) == source.height
+                new_rows = to_arrow(source if all_new else source[pl.Series(plan.new_rows)])
                 self._append_planned(table, dt, new_rows, metadata)
                 return {
-                    "num_source_rows": arrow_source.num_rows,
+                    "num_source_rows": source.height,
                     "num_target_rows_inserted": new_rows.num_rows,
                     "num_target_rows_updated": 0,
                     "num_target_rows_deleted": 0,
@@ -297,7 +298,7 @@ class Lakehouse(ConfigurableResource):
             # Plan and MERGE read the same version: a commit in between fails the MERGE's
             # conflict check, and the whole attempt runs again on the newer version.
             merger = dt.merge(
-                _crash_while_reading(arrow_source, f"lakehouse.merge:{table}"),
+                _crash_while_reading(to_arrow(source), f"lakehouse.merge:{table}"),
                 predicate=on,
                 source_alias="s",
                 target_alias="t",

@@ -37,7 +37,11 @@ class Warehouse(ConfigurableResource):
     """Where the DuckDB file lives and how much memory DuckDB may use before it spills."""
 
     path: str = Field(default="data/warehouse.duckdb", description="DuckDB database file.")
-    memory_limit: str = Field(default="1GB", description="DuckDB memory_limit for gold queries.")
+    memory_limit: str = Field(
+        default="512MB",
+        description="DuckDB memory_limit for gold queries and checks; beyond it DuckDB spills to "
+        "disk. It bounds a step's memory whatever the lake's size (time barely changes).",
+    )
     threads: int = Field(default=2, description="DuckDB worker threads.")
     lock_timeout_seconds: float = Field(
         default=300.0,
