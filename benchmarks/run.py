@@ -46,8 +46,12 @@ from bench_measure import (  # noqa: E402
     write_stage_result,
 )
 
-REVIEWS_PER_FOLDER = 5_000  # 200 folders per million reviews, as in the README's figures
-REVIEWS_PER_METADATA_FOLDER = 100_000
+# The real source's density (../shared/datathon: 139,832,500 reviews in 2,500 folders, 15.0M
+# products in 1,503): about 56,000 reviews and 10,000 products per landing folder. Dagster
+# records every folder of a backfill twice per asset, so the density sets that cost; runs before
+# 2026-11-29 used 5,000 reviews per folder (`--reviews-per-folder 5000`).
+REAL_REVIEWS_PER_FOLDER = 56_000
+REVIEWS_PER_METADATA_FOLDER = 100_000  # 10 products per 100 reviews: 10,000 per folder
 STAGE_TIMEOUT_SECONDS = 3_600
 GOALS = {
     "spark_speedup_at_least": 5.0,
@@ -60,14 +64,16 @@ GOALS = {
 # ---- stages (run in a child process) ------------------------------------------------------
 
 
-def stage_generate(landing: Path, reviews: int, seed: int) -> dict[str, Any]:
+def stage_generate(
+    landing: Path, reviews: int, seed: int, reviews_per_folder: int
+) -> dict[str, Any]:
     from paisa_assets.generator import generate_landing_zone
 
     started = time.perf_counter()
     report = generate_landing_zone(
         landing,
         reviews=reviews,
-        review_partitions=max(1, reviews // REVIEWS_PER_FOLDER),
+        review_partitions=max(1, round(reviews / reviews_per_folder)),
         metadata_partitions=max(1, reviews // REVIEWS_PER_METADATA_FOLDER),
         seed=seed,
         progress=False,
@@ -90,7 +96,7 @@ def run_child_stage(args: argparse.Namespace) -> None:
     """Entry point of a stage's child process: compute, then write the result file."""
     landing, work = Path(args.landing), Path(args.work_dir)
     if args.stage == "generate":
-        result = stage_generate(landing, args.stage_reviews, args.seed)
+        result = stage_generate(landing, args.stage_reviews, args.seed, args.reviews_per_folder)
     elif args.stage == "pipeline":
         from bench_pipeline import run_pipeline
 
@@ -156,7 +162,14 @@ def measure_scale(args: argparse.Namespace, reviews: int, root: Path) -> dict[st
     landing = work / "landing"
     work.mkdir(parents=True, exist_ok=True)
     print(f"{reviews:,} reviews", flush=True)
-    generated = stage(args, "generate", landing, work, stage_reviews=reviews)
+    generated = stage(
+        args,
+        "generate",
+        landing,
+        work,
+        stage_reviews=reviews,
+        reviews_per_folder=args.reviews_per_folder,
+    )
     profile = None
     if args.profile:
         profile = Path(args.profile).absolute() / f"pipeline_{reviews}"
@@ -393,6 +406,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reviews", type=int, help="one scale: N reviews (same as --scales N)")
     parser.add_argument("--scales", default="1000000,3000000", help="comma-separated review counts")
+    parser.add_argument(
+        "--reviews-per-folder",
+        type=int,
+        default=REAL_REVIEWS_PER_FOLDER,
+        help="landing folder density (default: the real source's, about 56,000)",
+    )
     parser.add_argument("--events", type=int, default=2_000, help="stream events (0: skip)")
     parser.add_argument("--bursts", type=int, default=10, help="bursts the events are sent in")
     parser.add_argument("--skip-spark", action="store_true", help="no PySpark comparison")
