@@ -1,0 +1,110 @@
+"""The reconciliation check: exact counts on a clean lake, and a failure (with the count that
+gives it away) when silver loses or doubles a row or the quarantine loses one."""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+import pytest
+from dagster import AssetCheckResult, AssetKey, DagsterInstance, build_op_context
+from deltalake import DeltaTable, write_deltalake
+
+from paisa_assets.checks import _key_digest, asset_checks
+from paisa_assets.runner import sync_partitions
+from paisa_assets.tables import SILVER_QUARANTINE, SILVER_REVIEWS
+from paisa_assets_tests.conftest import Workspace, review
+
+RECONCILE_REVIEWS = next(
+    check
+    for check in asset_checks
+    if any(
+        key.name == "reconciles_with_bronze"
+        and key.asset_key == AssetKey(["silver", "amazon_reviews"])
+        for key in check.check_keys
+    )
+)
+
+
+@pytest.fixture
+def ingested(workspace: Workspace) -> Workspace:
+    """Two folders: 13 bronze rows, 1 contract violation, 2 duplicates (one only after trimming
+    its asin), 10 distinct reviews."""
+    workspace.write_landing_file(
+        "amazon_reviews/partition_0/part-0.json.gz",
+        [review(n) for n in range(5)] + [review(0), review(1000, overall=9.0)],
+    )
+    workspace.write_landing_file(
+        "amazon_reviews/partition_1/part-0.json.gz",
+        [review(100 + n) for n in range(5)] + [review(100, asin=" B000000002 ")],
+    )
+    job = workspace.defs.resolve_job_def("reviews_ingest_job")
+    with DagsterInstance.ephemeral() as instance:
+        sync_partitions(instance, workspace.landing)
+        for partition in ("partition_0", "partition_1"):
+            assert job.execute_in_process(instance=instance, partition_key=partition).success
+    return workspace
+
+
+def reconcile(workspace: Workspace) -> AssetCheckResult:
+    return RECONCILE_REVIEWS(
+        build_op_context(), lakehouse=workspace.lakehouse, warehouse=workspace.warehouse
+    )
+
+
+def counts(result: AssetCheckResult) -> dict[str, object]:
+    return {name: value.value for name, value in result.metadata.items()}
+
+
+def test_a_clean_lake_reconciles_with_exact_counts(ingested: Workspace) -> None:
+    result = reconcile(ingested)
+    assert result.passed
+    assert counts(result) == {
+        "landing_folders": "all",
+        "bronze_rows": 13,
+        "silver_rows": 10,
+        "quarantined": 1,
+        "duplicates_dropped": 2,
+        "distinct_valid_keys_in_bronze": 10,
+        "valid_keys_missing_from_silver": 0,
+        "silver_rows_without_a_bronze_row": 0,
+    }
+
+
+def test_a_silver_row_lost_fails_the_check(ingested: Workspace) -> None:
+    silver = DeltaTable(ingested.lakehouse.uri(SILVER_REVIEWS))
+    silver.delete("asin = 'B000000003'")  # every review of one product
+    lost = 10 - ingested.lakehouse.count(SILVER_REVIEWS)
+    assert lost > 0
+    result = reconcile(ingested)
+    assert not result.passed
+    assert counts(result)["valid_keys_missing_from_silver"] == lost
+
+
+def test_a_doubled_silver_row_fails_the_check(ingested: Workspace) -> None:
+    uri = ingested.lakehouse.uri(SILVER_REVIEWS)
+    one_row = DeltaTable(uri).to_pyarrow_table().slice(0, 1)
+    write_deltalake(uri, one_row, mode="append")
+    result = reconcile(ingested)
+    assert not result.passed
+    assert counts(result)["silver_rows"] == 11
+    assert counts(result)["valid_keys_missing_from_silver"] == 0
+
+
+def test_a_row_lost_from_quarantine_fails_the_check(ingested: Workspace) -> None:
+    quarantine = DeltaTable(ingested.lakehouse.uri(SILVER_QUARANTINE))
+    assert quarantine.to_pyarrow_table().num_rows == 1
+    quarantine.delete()
+    result = reconcile(ingested)
+    assert not result.passed
+    # The violating row now counts as a valid review that silver lacks.
+    assert counts(result)["quarantined"] == 0
+    assert counts(result)["valid_keys_missing_from_silver"] == 1
+
+
+def test_a_key_with_a_null_part_is_told_apart_from_any_text() -> None:
+    """Keys are compared as digests: a null part must not digest like some string."""
+    rows = pa.table({"a": ["x", None, "x", "!"], "b": [None, "x", "!", None]})
+    with duckdb.connect() as con:
+        con.register("t", rows)
+        digests = con.sql(f"SELECT {_key_digest('t', ['a', 'b'])} FROM t").fetchall()
+    assert len({d for (d,) in digests}) == 4
