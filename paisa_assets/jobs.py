@@ -1,4 +1,11 @@
-"""Jobs the sensors and the CLI launch: one ingestion job per landing dataset, and gold."""
+"""Jobs the sensors, the schedule and the CLI launch.
+
+Every job runs its steps in the run worker's own process (`in_process_executor`): the steps of
+these jobs depend on each other in a line, so separate step processes would only add a code
+location load (seconds) per step. Bronze still parses on its own worker processes.
+Every job carries a `paisa/lane` tag, which `dagster.yaml` limits per lane, so ingestion never
+takes every run slot and gold runs one at a time.
+"""
 
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
@@ -15,17 +22,25 @@ from paisa_assets.tables import (
     asset_key,
 )
 
+LANE_TAG = "paisa/lane"
+# Stream runs jump the queue: fresh events matter more than a backfill's next folder.
+STREAM_PRIORITY = "10"
+
 reviews_ingest_job = define_asset_job(
     "reviews_ingest_job",
     selection=AssetSelection.assets(asset_key(BRONZE_REVIEWS), asset_key(SILVER_REVIEWS)),
     partitions_def=reviews_partitions,
     description="Landing folder(s) of amazon_reviews -> bronze -> silver.",
+    executor_def=in_process_executor,
+    tags={LANE_TAG: "ingest"},
 )
 metadata_ingest_job = define_asset_job(
     "metadata_ingest_job",
     selection=AssetSelection.assets(asset_key(BRONZE_METADATA), asset_key(SILVER_METADATA)),
     partitions_def=metadata_partitions,
     description="Landing folder(s) of amazon_metadata -> bronze -> silver.",
+    executor_def=in_process_executor,
+    tags={LANE_TAG: "ingest"},
 )
 gold_job = define_asset_job(
     "gold_job",
@@ -34,12 +49,16 @@ gold_job = define_asset_job(
     description="Rebuild the gold tables from silver (a no-op when silver is unchanged), score "
     "new reviews with the champion sentiment model, refresh the DuckDB warehouse file and the "
     "dashboard.",
+    executor_def=in_process_executor,
+    tags={LANE_TAG: "gold"},
 )
 ml_job = define_asset_job(
     "ml_job",
     selection=AssetSelection.groups("ml", "reporting"),
     description="Train the sentiment classifier and the recommender on gold (tracked in MLflow), "
     "score gold reviews with the champion, write the recommendations, refresh the dashboard.",
+    executor_def=in_process_executor,
+    tags={LANE_TAG: "ml"},
 )
 
 streaming_job = define_asset_job(
@@ -51,8 +70,8 @@ streaming_job = define_asset_job(
     ),
     description="Event Hubs sequence ranges -> bronze.eh_streaming -> bronze.reviews_streaming "
     "-> silver.reviews_streaming.",
-    # Three small steps in one process: no per-step process start, so events reach silver sooner.
     executor_def=in_process_executor,
+    tags={LANE_TAG: "stream", "dagster/priority": STREAM_PRIORITY},
 )
 
 INGEST_JOBS = {"amazon_reviews": reviews_ingest_job, "amazon_metadata": metadata_ingest_job}

@@ -298,6 +298,7 @@ def build_bronze_asset(
 
     @asset(
         key=asset_key(table),
+        pool=table,
         group_name="bronze",
         partitions_def=partitions_def,
         backfill_policy=BackfillPolicy.single_run(),

@@ -69,6 +69,7 @@ def table_rows(lakehouse: Lakehouse) -> dict[str, int | None]:
 
 @asset(
     key=["dashboard"],
+    pool="dashboard",
     deps=[asset_key(table) for table in DASHBOARD_INPUTS],
     group_name="reporting",
     description="A self-contained HTML dashboard (default data/dashboard/index.html; plotly.js "

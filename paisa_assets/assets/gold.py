@@ -100,6 +100,7 @@ def build_gold_asset(
 ):
     @asset(
         key=asset_key(table),
+        pool=table,
         deps=[asset_key(source) for source in inputs.values()],
         group_name="gold",
         description=description,
@@ -158,6 +159,7 @@ gold_kpis = build_gold_asset(
 
 @asset(
     key=["warehouse", "duckdb"],
+    pool="warehouse.duckdb",
     deps=[asset_key(table) for table in GOLD_TABLES],
     group_name="serving",
     description="The DuckDB file (default data/warehouse.duckdb) exposing every gold table as "

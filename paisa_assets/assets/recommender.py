@@ -116,6 +116,7 @@ def log_model(
 
 
 @multi_asset(
+    pool="recommender",
     specs=[
         AssetSpec(
             RECOMMENDER,

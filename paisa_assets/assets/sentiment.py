@@ -170,6 +170,7 @@ def log_candidate(
 
 @asset(
     key="sentiment_model",
+    pool="sentiment_model",
     deps=[asset_key(GOLD_REVIEWS_ENRICHED)],
     group_name="ml",
     kinds={"scikitlearn", "mlflow"},
@@ -289,6 +290,7 @@ WHERE NOT EXISTS (
 
 @asset(
     key=asset_key(GOLD_REVIEW_SENTIMENT),
+    pool=GOLD_REVIEW_SENTIMENT,
     deps=["sentiment_model", asset_key(GOLD_REVIEWS_ENRICHED)],
     group_name="ml",
     kinds={"delta", "mlflow"},

@@ -230,6 +230,7 @@ def build_silver_asset(
 ):
     @asset(
         key=asset_key(spec.silver_table),
+        pool=spec.silver_table,
         deps=[asset_key(spec.bronze_table)],
         group_name="silver",
         partitions_def=partitions_def,

@@ -99,6 +99,7 @@ def first_missing(held: pl.DataFrame, partition_id: str) -> int:
 
 @asset(
     key=asset_key(BRONZE_EH_STREAMING),
+    pool=BRONZE_EH_STREAMING,
     group_name="bronze",
     description="One row per Event Hubs event: partition_id, sequence_number (the key), offset, "
     "enqueued_time, partition_key, properties (JSON), body as text, _ingested_at. MERGE on "
@@ -176,6 +177,7 @@ def pending_events(
 
 @asset(
     key=asset_key(BRONZE_REVIEWS_STREAMING),
+    pool=BRONZE_REVIEWS_STREAMING,
     deps=[asset_key(BRONZE_EH_STREAMING)],
     group_name="bronze",
     description="One row per event whose body is a JSON review with asin, reviewerID and overall: "
@@ -226,6 +228,7 @@ def bronze_reviews_streaming(
 
 @asset(
     key=asset_key(SILVER_REVIEWS_STREAMING),
+    pool=SILVER_REVIEWS_STREAMING,
     deps=[asset_key(BRONZE_REVIEWS_STREAMING)],
     group_name="silver",
     description="One row per stream review (review_id), typed like silver.amazon_reviews; "
