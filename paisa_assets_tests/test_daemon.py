@@ -3,11 +3,7 @@ and the automation sensor rebuilds gold afterwards."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,43 +12,20 @@ from paisa_assets.generator.stream import generated_payloads
 from paisa_assets.resources.local_event_log import LocalEventLog
 from paisa_assets.tables import BRONZE_REVIEWS, GOLD_KPIS, SILVER_REVIEWS, SILVER_REVIEWS_STREAMING
 from paisa_assets_tests.conftest import Workspace, make_workspace, product, review
-from paisa_assets_tests.test_dagster_cli import BIN, REPO, dagster_env
+from paisa_assets_tests.support.daemon import running_daemon, wait_for
 
 pytestmark = pytest.mark.slow
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 @pytest.fixture
 def daemon_workspace(tmp_path: Path) -> Iterator[Workspace]:
     workspace = make_workspace(tmp_path)
-    env = dagster_env(tmp_path) | {
-        "PAISA_LANDING_SENSOR_INTERVAL_SECONDS": "3",
-        "PAISA_EVENTHUB_SENSOR_INTERVAL_SECONDS": "3",
-    }
-    log = (tmp_path / "daemon.log").open("w")
-    process = subprocess.Popen(
-        [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
+    with running_daemon(
+        tmp_path,
+        PAISA_LANDING_SENSOR_INTERVAL_SECONDS="3",
+        PAISA_EVENTHUB_SENSOR_INTERVAL_SECONDS="3",
+    ):
         yield workspace
-    finally:
-        # The daemon's children ignore SIGTERM at times: end the whole process group.
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-        log.close()
 
 
 def test_sensor_and_automation_ingest_and_rebuild_gold(daemon_workspace: Workspace) -> None:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,20 +12,11 @@ from dagster import AssetKey, DagsterInstance
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.tables import BRONZE_REVIEWS, GOLD_KPIS, SILVER_REVIEWS
 from paisa_assets_tests.conftest import local_settings_env, make_workspace, product, review
+from paisa_assets_tests.support.daemon import BIN, REPO, dagster_env
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 INGEST = "bronze/amazon_reviews,silver/amazon_reviews"
-
-
-def dagster_env(root: Path) -> dict[str, str]:
-    """Environment for a `dagster` process on a fresh instance and the workspace under `root`."""
-    home = root / "dagster_home"
-    home.mkdir(exist_ok=True)
-    shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
-    return os.environ | local_settings_env(root) | {"DAGSTER_HOME": str(home)}
 
 
 @pytest.fixture

@@ -1,0 +1,91 @@
+"""The real Dagster daemon (sensors, run queue, run launcher, run monitoring) on a temporary
+instance, for tests that must show what users get, not what an in-process call gives."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+
+from paisa_assets_tests.conftest import local_settings_env
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def dagster_env(root: Path, **extra: str) -> dict[str, str]:
+    """Environment for a `dagster` process on a fresh instance (root/dagster_home, seeded with
+    the project's dagster.yaml) and the workspace under `root`."""
+    home = root / "dagster_home"
+    home.mkdir(exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
+    return os.environ | local_settings_env(root) | {"DAGSTER_HOME": str(home)} | extra
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str, every: float = 1.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@dataclass
+class Daemon:
+    """A running `dagster-daemon` and the instance it serves (open it with `instance()`)."""
+
+    env: dict[str, str]
+    process: subprocess.Popen
+    log_path: Path
+
+    @contextmanager
+    def instance(self) -> Iterator[DagsterInstance]:
+        with DagsterInstance.from_config(self.env["DAGSTER_HOME"]) as instance:
+            yield instance
+
+    def runs(self, job: str | None = None, statuses: list[DagsterRunStatus] | None = None):
+        with self.instance() as instance:
+            return list(
+                instance.get_run_records(
+                    RunsFilter(job_name=job, statuses=statuses or []), ascending=True
+                )
+            )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@contextmanager
+def running_daemon(root: Path, **extra_env: str) -> Iterator[Daemon]:
+    """`dagster-daemon run` from the repository's workspace.yaml, every path under `root`;
+    `extra_env` adds settings (sensor intervals, an event hub...). Stopped by process group."""
+    env = dagster_env(root, **extra_env)
+    log_path = root / "daemon.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield Daemon(env, process, log_path)
+        finally:
+            # The daemon's children ignore SIGTERM at times: end the whole process group.
+            with_group = process.pid
+            with suppress(ProcessLookupError):
+                os.killpg(with_group, signal.SIGKILL)
+            process.wait(timeout=30)
