@@ -1,4 +1,4 @@
-"""Sensors: landing zone (new folders and files), Event Hubs (new events) and gold."""
+"""The landing-zone sensor: new folders become partitions, new or changed files become runs."""
 
 import hashlib
 import json
@@ -8,29 +8,22 @@ from dataclasses import dataclass, field
 from dagster import (
     DefaultSensorStatus,
     RunRequest,
-    RunsFilter,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
     sensor,
 )
 from dagster._core.definitions.partitions.utils.base import INVALID_PARTITION_SUBSTRINGS
-from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
-from paisa_assets.assets.gold import GOLD_INPUTS, INPUTS_KEY, input_versions
-from paisa_assets.assets.streaming import ingested_sequences, next_ranges
-from paisa_assets.jobs import INGEST_JOBS, gold_job, streaming_job
+from paisa_assets.jobs import INGEST_JOBS
 from paisa_assets.partitions import metadata_partitions, reviews_partitions
-from paisa_assets.resources.event_source import EventSource
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.landing_zone import DATASETS, LandingFile, LandingZone
 from paisa_assets.settings import (
-    EVENTHUB_MAX_EVENTS_PER_RUN,
-    EVENTHUB_SENSOR_INTERVAL,
     LANDING_SENSOR_INTERVAL,
     resolved,
 )
-from paisa_assets.tables import BRONZE_INGESTED_FILES, GOLD_REVIEWS_ENRICHED
+from paisa_assets.tables import BRONZE_INGESTED_FILES
 
 PARTITIONS = {"amazon_reviews": reviews_partitions, "amazon_metadata": metadata_partitions}
 
@@ -161,75 +154,3 @@ def landing_zone_sensor(
             for dataset, keys in plan.new_partitions.items()
         ],
     )
-
-
-@sensor(
-    name="eventhub_sensor",
-    job=streaming_job,
-    minimum_interval_seconds=int(resolved(EVENTHUB_SENSOR_INTERVAL)),
-    default_status=DefaultSensorStatus.RUNNING,
-    description="Compares each Event Hubs partition's last enqueued sequence number with what "
-    "bronze.eh_streaming holds and requests a streaming run for the missing ranges (bounded).",
-)
-def eventhub_sensor(
-    context: SensorEvaluationContext, event_source: EventSource, lakehouse: Lakehouse
-) -> SensorResult | SkipReason:
-    """The tables say where each partition stands; the cursor only remembers what was requested
-    while those runs are still in flight, so that a tick does not request the same events twice.
-    With no streaming run in flight the cursor is ignored: a failed run's range is requested
-    again, and a reset cursor loses nothing."""
-    last = event_source.last_sequence_numbers()
-    in_flight = context.instance.get_run_records(
-        RunsFilter(job_name=streaming_job.name, statuses=IN_PROGRESS_RUN_STATUSES), limit=1
-    )
-    requested = json.loads(context.cursor) if context.cursor and in_flight else {}
-    limit = int(resolved(EVENTHUB_MAX_EVENTS_PER_RUN))
-    ranges = next_ranges(ingested_sequences(lakehouse), last, limit, floor=requested)
-    if not ranges:
-        return SkipReason(f"no new events in {event_source.describe()} (last: {last})")
-    key = ",".join(f"{r.partition_id}:{r.first}-{r.last}" for r in ranges)
-    config = {
-        "ranges": [
-            {"partition_id": r.partition_id, "first": r.first, "last": r.last} for r in ranges
-        ]
-    }
-    requested.update({r.partition_id: r.last for r in ranges})
-    return SensorResult(
-        run_requests=[
-            RunRequest(
-                run_key=f"eventhub:{key}",
-                run_config={"ops": {"bronze__eh_streaming": {"config": config}}},
-                tags={"paisa/event_ranges": key[:200]},
-            )
-        ],
-        cursor=json.dumps(requested, sort_keys=True),
-    )
-
-
-@sensor(
-    name="gold_sensor",
-    job=gold_job,
-    minimum_interval_seconds=30,
-    default_status=DefaultSensorStatus.RUNNING,
-    description="Rebuilds gold and the warehouse when silver has Delta versions that gold was "
-    "not built from (one gold run at a time).",
-)
-def gold_sensor(context: SensorEvaluationContext, lakehouse: Lakehouse) -> RunRequest | SkipReason:
-    """Compare silver's Delta versions with those gold recorded in its last commit.
-
-    The tables are the truth here too: unlike an event-driven condition, an update that lands
-    while gold is being rebuilt cannot be missed, because the next tick sees the version gap.
-    """
-    wanted = input_versions(lakehouse, GOLD_INPUTS)
-    if all(version is None for version in wanted.values()):
-        return SkipReason("silver is empty: nothing to build gold from yet")
-    built = lakehouse.last_commit_metadata(GOLD_REVIEWS_ENRICHED).get(INPUTS_KEY)
-    if built == wanted:
-        return SkipReason(f"gold is up to date with silver {wanted}")
-    active = context.instance.get_run_records(
-        RunsFilter(job_name=gold_job.name, statuses=IN_PROGRESS_RUN_STATUSES), limit=1
-    )
-    if active:
-        return SkipReason("a gold run is already queued or running")
-    key = ",".join(f"{table}@{version}" for table, version in sorted(wanted.items()))
-    return RunRequest(run_key=f"gold:{key}")
