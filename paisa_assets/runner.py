@@ -7,7 +7,6 @@ materialization, its metadata and its check results show up in the UI afterwards
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,16 +18,12 @@ from dagster._core.storage.tags import (
 )
 
 from paisa_assets.jobs import INGEST_JOBS, gold_job, ml_job, streaming_job
+from paisa_assets.partitions import PARTITIONS, natural_key
 from paisa_assets.resources.landing_zone import DATASETS, LandingZone
-from paisa_assets.sensors import PARTITIONS, partition_key_problem
+from paisa_assets.sensors import partition_key_problem
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROJECT_DAGSTER_YAML = PROJECT_ROOT / "dagster.yaml"
-
-
-def natural_key(text: str) -> list[object]:
-    """partition_2 before partition_10."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
 def ensure_dagster_home(default: Path) -> Path:

@@ -7,10 +7,18 @@ import json
 import os
 
 import polars as pl
-from dagster import DagsterInstance, RunRequest, SensorResult, SkipReason, build_sensor_context
+from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckKey,
+    AssetKey,
+    DagsterInstance,
+    DagsterRunStatus,
+    RunRequest,
+    build_sensor_context,
+)
 
 from paisa_assets.runner import sync_partitions
-from paisa_assets.sensors import gold_sensor, landing_zone_sensor
+from paisa_assets.sensors import gold_sensor
 from paisa_assets.tables import (
     BRONZE_INGESTED_FILES,
     BRONZE_QUARANTINE,
@@ -21,6 +29,7 @@ from paisa_assets.tables import (
     SILVER_REVIEWS,
 )
 from paisa_assets_tests.conftest import Workspace, materialize_all, product, review
+from paisa_assets_tests.support.landing import run_requests, skipped, tick
 
 ALL_TABLES = [
     BRONZE_REVIEWS,
@@ -31,29 +40,6 @@ ALL_TABLES = [
     SILVER_METADATA,
     GOLD_REVIEWS_ENRICHED,
 ]
-
-
-def tick(workspace: Workspace, instance: DagsterInstance, cursor: str | None = None):
-    context = build_sensor_context(
-        instance=instance,
-        cursor=cursor,
-        resources={"landing_zone": workspace.landing, "lakehouse": workspace.lakehouse},
-    )
-    return landing_zone_sensor(context)
-
-
-def run_requests(workspace: Workspace, instance: DagsterInstance, result) -> list[RunRequest]:
-    """Apply a sensor result the way the daemon does: add partitions, then run each request."""
-    assert isinstance(result, SensorResult)
-    for request in result.dynamic_partitions_requests or []:
-        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
-    for request in result.run_requests or []:
-        job = workspace.defs.resolve_job_def(request.job_name)
-        outcome = job.execute_in_process(
-            instance=instance, partition_key=request.partition_key, raise_on_error=True
-        )
-        assert outcome.success
-    return list(result.run_requests or [])
 
 
 def test_malformed_line_is_quarantined_with_reason_while_the_rest_lands(
@@ -134,7 +120,7 @@ def test_sensor_picks_up_a_new_file_in_a_known_partition_once(
     cursor = first.cursor
 
     idle = tick(workspace, instance, cursor)
-    assert isinstance(idle, SkipReason)
+    assert skipped(idle)
 
     workspace.write_landing_file(
         "amazon_reviews/partition_0/part-00001.json.gz", [review(n) for n in range(100, 103)]
@@ -144,7 +130,7 @@ def test_sensor_picks_up_a_new_file_in_a_known_partition_once(
     assert [(r.job_name, r.partition_key) for r in requests] == [
         ("reviews_ingest_job", "partition_0")
     ]
-    assert isinstance(tick(workspace, instance, second.cursor), SkipReason)
+    assert skipped(tick(workspace, instance, second.cursor))
 
     bronze = workspace.lakehouse.read(BRONZE_REVIEWS)
     assert bronze.height == 8
@@ -167,8 +153,8 @@ def test_sensor_trusts_the_tables_when_its_cursor_is_lost(
     )
     run_requests(workspace, instance, tick(workspace, instance))
     # A fresh cursor: the manifest says everything is ingested, so nothing is requested.
-    assert isinstance(tick(workspace, instance, cursor=None), SkipReason)
-    assert isinstance(tick(workspace, instance, cursor=json.dumps({})), SkipReason)
+    assert skipped(tick(workspace, instance, cursor=None))
+    assert skipped(tick(workspace, instance, cursor=json.dumps({})))
 
 
 def test_a_changed_file_replaces_its_rows_and_can_withdraw_silver_rows(
@@ -238,6 +224,29 @@ def test_gold_sensor_requests_a_rebuild_only_when_silver_moved_on(
     )
     request = gold_tick()
     assert isinstance(request, RunRequest)
-    assert request.run_key == (
-        "gold:silver.amazon_metadata@None,silver.amazon_reviews@2,silver.reviews_streaming@0"
+    # No run key: a failed gold run must never make the same request impossible.
+    assert request.run_key is None
+    assert request.tags["paisa/silver_versions"] == (
+        "silver.amazon_metadata@None,silver.amazon_reviews@2,silver.reviews_streaming@0"
     )
+
+    # A gold run created but not started counts as a gold run: no second request (queued ones
+    # too: the daemon test shows it).
+    queued = instance.create_run_for_job(
+        workspace.defs.resolve_job_def("gold_job"), status=DagsterRunStatus.NOT_STARTED
+    )
+    assert gold_tick().skip_message == "a gold run is already queued or running"
+    instance.report_run_failed(queued, "test: the queued run failed")
+    assert isinstance(gold_tick(), RunRequest)  # requested again after the failure
+
+    # A failed blocking check on silver holds gold back, whatever silver's versions say.
+    check = AssetCheckKey(AssetKey(["silver", "amazon_reviews"]), "reconciles_with_bronze")
+    instance.report_runless_asset_event(
+        AssetCheckEvaluation(asset_key=check.asset_key, check_name=check.name, passed=False)
+    )
+    skip = gold_tick().skip_message
+    assert "silver/amazon_reviews:reconciles_with_bronze failed" in skip
+    instance.report_runless_asset_event(
+        AssetCheckEvaluation(asset_key=check.asset_key, check_name=check.name, passed=True)
+    )
+    assert isinstance(gold_tick(), RunRequest)

@@ -3,8 +3,8 @@
 from paisa_assets.sensors.eventhub import eventhub_sensor
 from paisa_assets.sensors.gold import gold_sensor
 from paisa_assets.sensors.landing import (
-    PARTITIONS,
     LandingPlan,
+    folders_in_flight,
     landing_zone_sensor,
     listing_digest,
     partition_key_problem,
@@ -13,9 +13,9 @@ from paisa_assets.sensors.landing import (
 )
 
 __all__ = [
-    "PARTITIONS",
     "LandingPlan",
     "eventhub_sensor",
+    "folders_in_flight",
     "gold_sensor",
     "landing_zone_sensor",
     "listing_digest",

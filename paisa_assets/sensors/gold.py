@@ -1,6 +1,23 @@
-"""The gold sensor: rebuild gold when silver has versions gold was not built from."""
+"""The gold sensor: rebuild gold when silver has versions gold was not built from.
+
+The tables are the truth: gold records the silver versions it was built from in its commit, so
+an update that lands while gold is being rebuilt cannot be missed (the next tick sees the gap).
+One gold run at a time: no request while a gold run is queued or running (Dagster's in-progress
+statuses leave out QUEUED), and the `gold` lane of `dagster.yaml` allows one. No run key: a
+failed gold run must not make the same request impossible (Dagster never requests a run key
+twice); the versions check already avoids duplicate work.
+Gold is built only on silver whose blocking checks passed: a failed reconciliation or unique-key
+check holds gold back until a later silver run passes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
 
 from dagster import (
+    AssetCheckKey,
+    AssetChecksDefinition,
+    DagsterInstance,
     DefaultSensorStatus,
     RunRequest,
     RunsFilter,
@@ -8,28 +25,52 @@ from dagster import (
     SkipReason,
     sensor,
 )
-from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
 from paisa_assets.assets.gold import GOLD_INPUTS, INPUTS_KEY, input_versions
+from paisa_assets.checks import asset_checks
 from paisa_assets.jobs import gold_job
 from paisa_assets.resources.lakehouse import Lakehouse
-from paisa_assets.tables import GOLD_REVIEWS_ENRICHED
+from paisa_assets.sensors.landing import ACTIVE_RUN_STATUSES
+from paisa_assets.tables import GOLD_REVIEWS_ENRICHED, asset_key
+
+
+def blocking_checks_of(
+    checks: Sequence[AssetChecksDefinition], tables: Sequence[str]
+) -> list[AssetCheckKey]:
+    """The blocking asset checks of these tables: what gold must not be built past."""
+    keys = {asset_key(table) for table in tables}
+    return [
+        spec.key
+        for definition in checks
+        for spec in definition.check_specs
+        if spec.blocking and spec.asset_key in keys
+    ]
+
+
+GOLD_GATES = blocking_checks_of(asset_checks, list(GOLD_INPUTS.values()))
+
+
+def failed_checks(instance: DagsterInstance, keys: Sequence[AssetCheckKey]) -> list[str]:
+    """The checks among `keys` whose latest evaluation failed."""
+    failed = []
+    for key in keys:
+        record = instance.get_latest_asset_check_evaluation_record(key)
+        evaluation = record.evaluation if record is not None else None
+        if evaluation is not None and not evaluation.passed:
+            failed.append(f"{key.asset_key.to_user_string()}:{key.name}")
+    return failed
 
 
 @sensor(
     name="gold_sensor",
     job=gold_job,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=15,
     default_status=DefaultSensorStatus.RUNNING,
     description="Rebuilds gold and the warehouse when silver has Delta versions that gold was "
-    "not built from (one gold run at a time).",
+    "not built from and silver's blocking checks passed (one gold run queued or running at a "
+    "time).",
 )
 def gold_sensor(context: SensorEvaluationContext, lakehouse: Lakehouse) -> RunRequest | SkipReason:
-    """Compare silver's Delta versions with those gold recorded in its last commit.
-
-    The tables are the truth here too: unlike an event-driven condition, an update that lands
-    while gold is being rebuilt cannot be missed, because the next tick sees the version gap.
-    """
     wanted = input_versions(lakehouse, GOLD_INPUTS)
     if all(version is None for version in wanted.values()):
         return SkipReason("silver is empty: nothing to build gold from yet")
@@ -37,9 +78,15 @@ def gold_sensor(context: SensorEvaluationContext, lakehouse: Lakehouse) -> RunRe
     if built == wanted:
         return SkipReason(f"gold is up to date with silver {wanted}")
     active = context.instance.get_run_records(
-        RunsFilter(job_name=gold_job.name, statuses=IN_PROGRESS_RUN_STATUSES), limit=1
+        RunsFilter(job_name=gold_job.name, statuses=ACTIVE_RUN_STATUSES), limit=1
     )
     if active:
         return SkipReason("a gold run is already queued or running")
-    key = ",".join(f"{table}@{version}" for table, version in sorted(wanted.items()))
-    return RunRequest(run_key=f"gold:{key}")
+    failed = failed_checks(context.instance, GOLD_GATES)
+    if failed:
+        return SkipReason(
+            f"silver changed ({wanted}) but its blocking check(s) {', '.join(failed)} failed: "
+            "gold waits until a silver run passes them"
+        )
+    label = ",".join(f"{table}@{version}" for table, version in sorted(wanted.items()))
+    return RunRequest(tags={"paisa/silver_versions": label[:200]})

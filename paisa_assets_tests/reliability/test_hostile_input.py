@@ -39,7 +39,7 @@ from paisa_assets.tables import (
 from paisa_assets.transforms.bronze_parse import MAX_LINE_BYTES, parse_json_lines
 from paisa_assets.transforms.schemas import BRONZE_REVIEWS_COLUMNS as COLUMNS
 from paisa_assets_tests.conftest import Workspace, make_workspace, materialize_all, product, review
-from paisa_assets_tests.test_ingestion_behaviour import run_requests, tick
+from paisa_assets_tests.support.landing import run_requests, skipped, tick
 
 pytestmark = pytest.mark.reliability
 
@@ -183,7 +183,7 @@ def test_the_sensor_adds_good_folders_and_skips_a_name_dagster_cannot_take(
             "the ends of a range); rename the folder to ingest it"
         }
     }
-    assert isinstance(hostile.second_tick, SkipReason)
+    assert skipped(hostile.second_tick)
     assert hostile.lake.count(BRONZE_REVIEWS, pl.col("_partition") == DOTS) == 0
 
 
