@@ -136,3 +136,14 @@ def test_a_folder_name_with_a_tab_is_rejected_once_with_a_reason_that_names_it()
     assert runs(first) == [("partition_0",)]
     again = plan_landing_runs({REVIEWS: listing}, {}, {REVIEWS: ["partition_0"]}, first.cursor)
     assert again.rejected == {}
+
+
+def test_a_folder_bronze_holds_but_silver_failed_on_is_pending() -> None:
+    known = ["partition_0", "partition_1"]
+    listing = files(*known)
+    everything = manifest(listing)
+    assert runs(plan_landing_runs({REVIEWS: listing}, everything, {REVIEWS: known}, {})) == []
+    plan = plan_landing_runs(
+        {REVIEWS: listing}, everything, {REVIEWS: known}, {}, unfinished={REVIEWS: {"partition_1"}}
+    )
+    assert runs(plan) == [("partition_1",)]

@@ -31,6 +31,7 @@ from paisa_assets.checks import asset_checks
 from paisa_assets.jobs import gold_job
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.sensors.landing import ACTIVE_RUN_STATUSES
+from paisa_assets.settings import GOLD_SENSOR_INTERVAL, resolved
 from paisa_assets.tables import GOLD_REVIEWS_ENRICHED, asset_key
 
 
@@ -64,7 +65,7 @@ def failed_checks(instance: DagsterInstance, keys: Sequence[AssetCheckKey]) -> l
 @sensor(
     name="gold_sensor",
     job=gold_job,
-    minimum_interval_seconds=15,
+    minimum_interval_seconds=int(resolved(GOLD_SENSOR_INTERVAL)),
     default_status=DefaultSensorStatus.RUNNING,
     description="Rebuilds gold and the warehouse when silver has Delta versions that gold was "
     "not built from and silver's blocking checks passed (one gold run queued or running at a "

@@ -35,13 +35,19 @@ from dagster import (
 from paisa_assets.jobs import INGEST_JOBS
 from paisa_assets.partitions import PARTITIONS, natural_key
 from paisa_assets.resources.lakehouse import Lakehouse
-from paisa_assets.resources.landing_zone import DATASETS, LandingFile, LandingZone
+from paisa_assets.resources.landing_zone import (
+    DATASETS,
+    METADATA_DATASET,
+    REVIEWS_DATASET,
+    LandingFile,
+    LandingZone,
+)
 from paisa_assets.settings import (
     LANDING_MAX_FOLDERS_PER_RUN,
     LANDING_SENSOR_INTERVAL,
     resolved,
 )
-from paisa_assets.tables import BRONZE_INGESTED_FILES
+from paisa_assets.tables import BRONZE_INGESTED_FILES, SILVER_METADATA, SILVER_REVIEWS, asset_key
 
 # Runs that may still ingest their folders; QUEUED is not in Dagster's IN_PROGRESS statuses.
 ACTIVE_RUN_STATUSES = [
@@ -58,6 +64,7 @@ PARTITION_TAG = "dagster/partition"
 # only race with the sensor's next request.
 NO_RUN_RETRIES = {"dagster/max_retries": "0"}
 FOLDERS_TAG = "paisa/landing_folders"
+SILVER_TABLES = {REVIEWS_DATASET: SILVER_REVIEWS, METADATA_DATASET: SILVER_METADATA}
 MAX_RUNS_PER_TICK = 4  # per dataset; the rest waits for the next tick
 RETRY_PAUSE_SECONDS = (60, 3600)  # after a folder's second failed request, doubling, capped
 
@@ -179,6 +186,7 @@ def plan_landing_runs(
     cursor: Mapping,
     *,
     in_flight: Mapping[str, set[str]] | None = None,
+    unfinished: Mapping[str, set[str]] | None = None,
     now: float | None = None,
     max_folders_per_run: int = 500,
 ) -> LandingPlan:
@@ -187,7 +195,9 @@ def plan_landing_runs(
     A folder is pending while one of its files is not in the manifest (`ingested`: path ->
     fingerprint) in its current form. A pending folder is requested unless a run that holds it
     is active (`in_flight`), or it was already requested in this very form and is still
-    pending: that run failed, so it is requested again, after `retry_pause`.
+    pending: that run failed, so it is requested again, after `retry_pause`. A folder in
+    `unfinished` (bronze holds it, silver's last attempt at it failed or never ran) is pending
+    too, whatever the manifest says.
     `known_partitions` lists each dataset's partitions in the order they were added, which is
     the order partition ranges follow.
     """
@@ -214,11 +224,12 @@ def plan_landing_runs(
         order = known + new
         asked = requested.setdefault(dataset, {})
         busy = (in_flight or {}).get(dataset, set())
+        stale = (unfinished or {}).get(dataset, set())
         eligible: dict[str, int] = {}
         for folder in order:
             folder_files = by_folder.get(folder)
-            pending = folder_files and any(
-                ingested.get(f.path) != f.fingerprint for f in folder_files
+            pending = folder_files and (
+                folder in stale or any(ingested.get(f.path) != f.fingerprint for f in folder_files)
             )
             if not pending:
                 asked.pop(folder, None)  # ingested: forget it
@@ -270,6 +281,21 @@ def folders_in_flight(
     return held
 
 
+def silver_unfinished(instance: DagsterInstance, dataset: str, folders: Sequence[str]) -> set[str]:
+    """Folders whose silver partition failed its last materialization or never had one: the
+    manifest alone cannot tell (bronze may have landed before silver failed)."""
+    if not folders:
+        return set()
+    statuses = instance.get_status_by_partition(
+        asset_key(SILVER_TABLES[dataset]), list(folders), PARTITIONS[dataset]
+    )
+    return {
+        folder
+        for folder, status in (statuses or {}).items()
+        if status is None or status.value == "FAILED"
+    }
+
+
 def read_manifest(lakehouse: Lakehouse) -> dict[str, str]:
     if not lakehouse.exists(BRONZE_INGESTED_FILES):
         return {}
@@ -298,6 +324,10 @@ def landing_zone_sensor(
         dataset: folders_in_flight(context.instance, INGEST_JOBS[dataset].name, PARTITIONS[dataset])
         for dataset in DATASETS
     }
+    unfinished = {
+        dataset: silver_unfinished(context.instance, dataset, known[dataset])
+        for dataset in DATASETS
+    }
     cursor = json.loads(context.cursor) if context.cursor else {}
     plan = plan_landing_runs(
         listing,
@@ -305,6 +335,7 @@ def landing_zone_sensor(
         known,
         cursor,
         in_flight=in_flight,
+        unfinished=unfinished,
         max_folders_per_run=int(resolved(LANDING_MAX_FOLDERS_PER_RUN)),
     )
     for dataset, folders in plan.rejected.items():

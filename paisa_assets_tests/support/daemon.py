@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -71,6 +72,9 @@ def running_daemon(root: Path, **extra_env: str) -> Iterator[Daemon]:
     """`dagster-daemon run` from the repository's workspace.yaml, every path under `root`;
     `extra_env` adds settings (sensor intervals, an event hub...). Stopped by process group."""
     env = dagster_env(root, **extra_env)
+    # Create the instance's storage before the daemon starts: two processes migrating a new
+    # SQLite storage at once fail ("table alembic_version already exists").
+    DagsterInstance.from_config(env["DAGSTER_HOME"]).dispose()
     log_path = root / "daemon.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
@@ -89,3 +93,7 @@ def running_daemon(root: Path, **extra_env: str) -> Iterator[Daemon]:
             with suppress(ProcessLookupError):
                 os.killpg(with_group, signal.SIGKILL)
             process.wait(timeout=30)
+            # pytest keeps only its last few temporary folders; keep the log for a post-mortem.
+            kept = Path(tempfile.gettempdir()) / "paisa-daemon-logs"
+            kept.mkdir(exist_ok=True)
+            shutil.copyfile(log_path, kept / f"{root.name}.log")
