@@ -8,6 +8,12 @@ like the OOM killer or a pulled plug) when it reaches the point named by `PAISA_
     PAISA_CRASH_AT=streaming.after_range                           the first time it is reached
     PAISA_CRASH_AT=bronze.during_write:bronze.amazon_reviews#3     the third time (this process)
 
+With `PAISA_CRASH_MODE=hang` the process stops making progress instead of dying (as when the
+machine under it vanished): it sleeps until someone kills it.
+
+With `PAISA_CRASH_ONCE_FILE` also set, the point is armed only while that file exists, and the
+crash deletes it first: across many processes (the daemon's run workers), exactly one dies.
+
 Without the variable every `crash_point` call is a dictionary lookup and nothing else. The
 points, and what each proves, are listed in RELIABILITY.md.
 """
@@ -17,9 +23,12 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from collections import Counter
 
 CRASH_AT = "PAISA_CRASH_AT"
+CRASH_ONCE_FILE = "PAISA_CRASH_ONCE_FILE"
+CRASH_MODE = "PAISA_CRASH_MODE"
 
 _reached: Counter[str] = Counter()
 
@@ -38,6 +47,16 @@ def crash_point(name: str) -> None:
     _reached[name] += 1
     if _reached[name] < int(nth or 1):
         return
-    sys.stderr.write(f"paisa fault injection: SIGKILL at {name} (reached {_reached[name]}x)\n")
+    once = os.environ.get(CRASH_ONCE_FILE)
+    if once:
+        try:
+            os.unlink(once)  # only the process that removes the file crashes
+        except FileNotFoundError:
+            return
+    hang = os.environ.get(CRASH_MODE) == "hang"
+    action = "hanging" if hang else "SIGKILL"
+    sys.stderr.write(f"paisa fault injection: {action} at {name} (reached {_reached[name]}x)\n")
     sys.stderr.flush()
+    while hang:
+        time.sleep(3600)
     os.kill(os.getpid(), signal.SIGKILL)

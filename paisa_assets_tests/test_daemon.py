@@ -3,13 +3,12 @@ failed, and rebuild gold one run at a time; stream events reach gold on their ow
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dagster import DagsterRunStatus
+from dagster import DagsterRunStatus, RunsFilter
 
 from paisa_assets.generator.stream import generated_payloads
 from paisa_assets.resources.local_event_log import LocalEventLog
@@ -17,6 +16,7 @@ from paisa_assets.tables import (
     BRONZE_REVIEWS,
     GOLD_KPIS,
     SILVER_METADATA,
+    SILVER_QUARANTINE,
     SILVER_REVIEWS,
     SILVER_REVIEWS_STREAMING,
 )
@@ -99,36 +99,77 @@ def test_a_burst_of_folders_is_few_runs_and_stream_bursts_make_one_gold_run_at_a
     assert all(r.dagster_run.status == DagsterRunStatus.SUCCESS for r in stream_runs)
 
 
-def test_a_folder_whose_run_failed_is_requested_again_until_it_lands(
-    daemon: tuple[Workspace, Daemon],
+def test_folders_whose_run_died_or_failed_are_requested_again_until_they_land(
+    tmp_path: Path,
 ) -> None:
-    workspace, running = daemon
+    workspace = make_workspace(tmp_path)
     lake = workspace.lakehouse
-    # silver.amazon_reviews cannot be created while a file stands where its folder goes: the
-    # ingestion run fails (bronze lands, silver does not), as on a storage outage.
-    blocker = Path(lake.uri(SILVER_REVIEWS))
-    blocker.parent.mkdir(parents=True, exist_ok=True)
-    blocker.write_text("not a Delta table")
-    workspace.write_landing_file(
-        "amazon_reviews/partition_0/part-00000.json.gz", [review(n) for n in range(4)]
-    )
+    fault = tmp_path / "fault-once"
 
-    def failed_runs() -> int:
-        return len(running.runs("reviews_ingest_job", [DagsterRunStatus.FAILURE]))
+    def runs(running: Daemon, status: DagsterRunStatus) -> list:
+        return running.runs("reviews_ingest_job", [status])
 
-    wait_for(lambda: failed_runs() >= 1, 180, "the first ingestion run to fail")
-    # The outage ends; the sensor requests the folder again (its run key never blocks it).
-    blocker.unlink()
-    shutil.rmtree(blocker, ignore_errors=True)
+    # 1. The run worker is SIGKILLed right after committing silver (quarantine not written),
+    #    as by the OOM killer; the code server sees its child die and fails the run.
+    fault.touch()
+    killing = {"PAISA_CRASH_AT": "silver.after_merge:silver.amazon_reviews"}
+    with running_daemon(
+        tmp_path, **FAST_SENSORS, **killing, PAISA_CRASH_ONCE_FILE=str(fault)
+    ) as running:
+        workspace.write_landing_file(
+            "amazon_reviews/partition_0/part-00000.json.gz",
+            [review(n) for n in range(4)] + [review(9, overall=9.0)],
+        )
+        wait_for(lambda: not fault.exists(), 180, "the run worker to be killed")
+        wait_for(lambda: len(runs(running, DagsterRunStatus.SUCCESS)) == 1, 240, "a retry")
+        assert len(runs(running, DagsterRunStatus.FAILURE)) == 1
+        assert lake.count(BRONZE_REVIEWS) == 5
+        assert lake.count(SILVER_REVIEWS) == 4
+        assert lake.count(SILVER_QUARANTINE) == 1  # written by the run that finished the job
 
-    def silver_rows() -> int:
-        return lake.count(SILVER_REVIEWS) if lake.exists(SILVER_REVIEWS) else 0
+        # 2. The run hangs, then the whole daemon (code server and run worker) goes down with
+        #    it, as in a reboot: nobody is left to fail the run, which stays STARTED.
+        fault.touch()
+    with running_daemon(
+        tmp_path,
+        **FAST_SENSORS,
+        **killing,
+        PAISA_CRASH_MODE="hang",
+        PAISA_CRASH_ONCE_FILE=str(fault),
+    ) as running:
+        workspace.write_landing_file(
+            "amazon_reviews/partition_1/part-00000.json.gz", [review(n) for n in range(20, 23)]
+        )
+        wait_for(lambda: not fault.exists(), 180, "the run to hang")
+    with running.instance() as instance:
+        (hung,) = instance.get_run_records(
+            RunsFilter(job_name="reviews_ingest_job", statuses=[DagsterRunStatus.STARTED])
+        )
+    # 3. After the restart, the sensor finds the run's worker gone, fails the run and requests
+    #    its folder again.
+    with running_daemon(tmp_path, **FAST_SENSORS) as running:
+        wait_for(lambda: len(runs(running, DagsterRunStatus.SUCCESS)) == 2, 240, "the restart")
+        with running.instance() as instance:
+            run = instance.get_run_by_id(hung.dagster_run.run_id)
+            messages = [
+                entry.dagster_event.message
+                for entry in instance.all_logs(run.run_id)
+                if entry.dagster_event is not None
+            ]
+        assert run.status == DagsterRunStatus.FAILURE
+        assert any("is gone without finishing the run" in (m or "") for m in messages)
+        assert lake.count(BRONZE_REVIEWS) == 8
+        assert lake.count(SILVER_REVIEWS) == 7
 
-    wait_for(lambda: silver_rows() == 4, 240, "the folder to land after the outage")
-    assert lake.count(BRONZE_REVIEWS) == 4
-
-    def succeeded() -> int:
-        return len(running.runs("reviews_ingest_job", [DagsterRunStatus.SUCCESS]))
-
-    wait_for(lambda: succeeded() == 1, 120, "the retried run to succeed")
-    assert failed_runs() >= 1
+        # 4. A storage outage: bronze cannot write partition_2's folder, so its run fails; once
+        #    the outage ends, the sensor requests the folder again (no run key ever blocks it).
+        blocker = Path(lake.uri(BRONZE_REVIEWS)) / "_partition=partition_2"
+        blocker.write_text("not a folder")
+        workspace.write_landing_file(
+            "amazon_reviews/partition_2/part-00000.json.gz", [review(n) for n in range(40, 42)]
+        )
+        wait_for(lambda: len(runs(running, DagsterRunStatus.FAILURE)) >= 3, 180, "a failure")
+        blocker.unlink()
+        wait_for(lambda: len(runs(running, DagsterRunStatus.SUCCESS)) == 3, 240, "the outage")
+        assert lake.count(BRONZE_REVIEWS) == 10
+        assert lake.count(SILVER_REVIEWS) == 9

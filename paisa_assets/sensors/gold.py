@@ -30,6 +30,7 @@ from paisa_assets.assets.gold import GOLD_INPUTS, INPUTS_KEY, input_versions
 from paisa_assets.checks import asset_checks
 from paisa_assets.jobs import gold_job
 from paisa_assets.resources.lakehouse import Lakehouse
+from paisa_assets.run_health import fail_dead_runs
 from paisa_assets.sensors.landing import ACTIVE_RUN_STATUSES
 from paisa_assets.settings import GOLD_SENSOR_INTERVAL, resolved
 from paisa_assets.tables import GOLD_REVIEWS_ENRICHED, asset_key
@@ -79,9 +80,10 @@ def gold_sensor(context: SensorEvaluationContext, lakehouse: Lakehouse) -> RunRe
     if built == wanted:
         return SkipReason(f"gold is up to date with silver {wanted}")
     active = context.instance.get_run_records(
-        RunsFilter(job_name=gold_job.name, statuses=ACTIVE_RUN_STATUSES), limit=1
+        RunsFilter(job_name=gold_job.name, statuses=ACTIVE_RUN_STATUSES)
     )
-    if active:
+    dead = set(fail_dead_runs(context.instance, active))
+    if any(record.dagster_run.run_id not in dead for record in active):
         return SkipReason("a gold run is already queued or running")
     failed = failed_checks(context.instance, GOLD_GATES)
     if failed:

@@ -42,6 +42,7 @@ from paisa_assets.resources.landing_zone import (
     LandingFile,
     LandingZone,
 )
+from paisa_assets.run_health import fail_dead_runs
 from paisa_assets.settings import (
     LANDING_MAX_FOLDERS_PER_RUN,
     LANDING_SENSOR_INTERVAL,
@@ -265,8 +266,11 @@ def plan_landing_runs(
 def folders_in_flight(
     instance: DagsterInstance, job_name: str, partitions_def: DynamicPartitionsDefinition
 ) -> set[str]:
-    """Landing folders held by active runs of the job (one partition, or a range of them)."""
+    """Landing folders held by active runs of the job (one partition, or a range of them); a
+    run whose worker died is marked failed first, and holds nothing."""
     records = instance.get_run_records(RunsFilter(job_name=job_name, statuses=ACTIVE_RUN_STATUSES))
+    dead = set(fail_dead_runs(instance, records))
+    records = [r for r in records if r.dagster_run.run_id not in dead]
     if not records:
         return set()
     order = list(instance.get_dynamic_partitions(partitions_def.name))
