@@ -13,6 +13,7 @@ from paisa_assets.assets.gold import (
     gold_reviews_enriched,
     warehouse_views,
 )
+from paisa_assets.assets.maintenance import lake_maintenance
 from paisa_assets.assets.recommender import recommender
 from paisa_assets.assets.sentiment import gold_review_sentiment, sentiment_model
 from paisa_assets.assets.silver import silver_amazon_metadata, silver_amazon_reviews
@@ -24,6 +25,7 @@ from paisa_assets.assets.streaming import (
 from paisa_assets.checks import asset_checks
 from paisa_assets.jobs import (
     gold_job,
+    maintenance_job,
     metadata_ingest_job,
     ml_job,
     reviews_ingest_job,
@@ -39,7 +41,7 @@ from paisa_assets.resources.landing_zone import LandingZone, LocalLandingZone
 from paisa_assets.resources.local_event_log import LocalEventLog
 from paisa_assets.resources.mlflow_tracking import MlflowTracking
 from paisa_assets.resources.warehouse import Warehouse
-from paisa_assets.schedules import ml_retrain_schedule
+from paisa_assets.schedules import maintenance_schedule, ml_retrain_schedule
 from paisa_assets.sensors import eventhub_sensor, gold_sensor, landing_zone_sensor
 from paisa_assets.settings import (
     AZURE_STORAGE_ACCOUNT,
@@ -81,6 +83,7 @@ ASSETS = [
     gold_review_sentiment,
     recommender,
     dashboard,
+    lake_maintenance,
 ]
 
 
@@ -166,9 +169,16 @@ def build_definitions(
     return Definitions(
         assets=ASSETS,
         asset_checks=asset_checks,
-        jobs=[reviews_ingest_job, metadata_ingest_job, streaming_job, gold_job, ml_job],
+        jobs=[
+            reviews_ingest_job,
+            metadata_ingest_job,
+            streaming_job,
+            gold_job,
+            ml_job,
+            maintenance_job,
+        ],
         sensors=[landing_zone_sensor, eventhub_sensor, gold_sensor],
-        schedules=[ml_retrain_schedule],
+        schedules=[ml_retrain_schedule, maintenance_schedule],
         resources=resources,
     )
 

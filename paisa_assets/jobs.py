@@ -75,3 +75,12 @@ streaming_job = define_asset_job(
 )
 
 INGEST_JOBS = {"amazon_reviews": reviews_ingest_job, "amazon_metadata": metadata_ingest_job}
+
+maintenance_job = define_asset_job(
+    "maintenance_job",
+    selection=AssetSelection.assets("lake_maintenance", ["warehouse", "duckdb"]),
+    description="Compact, checkpoint and vacuum every Delta table, then republish the warehouse "
+    "views over the compacted files.",
+    executor_def=in_process_executor,
+    tags={LANE_TAG: "maintenance"},
+)

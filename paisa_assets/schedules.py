@@ -6,7 +6,7 @@ rebuild); retraining is heavier and a daily cadence is what review data moves at
 
 from dagster import DefaultScheduleStatus, ScheduleDefinition
 
-from paisa_assets.jobs import ml_job
+from paisa_assets.jobs import maintenance_job, ml_job
 
 ml_retrain_schedule = ScheduleDefinition(
     name="ml_retrain_schedule",
@@ -16,4 +16,14 @@ ml_retrain_schedule = ScheduleDefinition(
     default_status=DefaultScheduleStatus.RUNNING,
     description="Daily at 03:00 UTC: retrain both models on gold; a new sentiment version takes "
     "the champion alias only when it beats the current one on the same test set.",
+)
+
+maintenance_schedule = ScheduleDefinition(
+    name="maintenance_schedule",
+    job=maintenance_job,
+    cron_schedule="0 4 * * *",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="Daily at 04:00 UTC: compact, checkpoint and vacuum every Delta table (files "
+    "younger than a week are kept, so readers of recent versions never break).",
 )

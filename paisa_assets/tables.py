@@ -29,3 +29,22 @@ GOLD_REVIEW_SENTIMENT = "gold.review_sentiment"
 GOLD_RECOMMENDATIONS = "gold.recommendations"
 GOLD_SIMILAR_PRODUCTS = "gold.similar_products"
 GOLD_MODEL_EVALUATIONS = "gold.model_evaluations"
+
+# Every Delta table paisa writes, in medallion order (what the maintenance job compacts).
+ALL_TABLES = (
+    BRONZE_REVIEWS,
+    BRONZE_METADATA,
+    BRONZE_QUARANTINE,
+    BRONZE_INGESTED_FILES,
+    BRONZE_EH_STREAMING,
+    BRONZE_REVIEWS_STREAMING,
+    SILVER_REVIEWS,
+    SILVER_METADATA,
+    SILVER_QUARANTINE,
+    SILVER_REVIEWS_STREAMING,
+    *GOLD_TABLES,
+    GOLD_REVIEW_SENTIMENT,
+    GOLD_RECOMMENDATIONS,
+    GOLD_SIMILAR_PRODUCTS,
+    GOLD_MODEL_EVALUATIONS,
+)

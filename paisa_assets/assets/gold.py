@@ -160,7 +160,8 @@ gold_kpis = build_gold_asset(
 @asset(
     key=["warehouse", "duckdb"],
     pool="warehouse.duckdb",
-    deps=[asset_key(table) for table in GOLD_TABLES],
+    # After maintenance too: its views name a version's files, which vacuum may later delete.
+    deps=[*(asset_key(table) for table in GOLD_TABLES), "lake_maintenance"],
     group_name="serving",
     description="The DuckDB file (default data/warehouse.duckdb) exposing every gold table as "
     '`gold.<name>` to any SQL client: `paisa sql "select * from gold.kpis"`.',

@@ -1,0 +1,85 @@
+"""Delta maintenance: fewer files, the same rows, old versions still readable, the warehouse
+still answering, and a retention that would break readers refused."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+from dagster import DagsterInstance
+from deltalake import DeltaTable
+
+from paisa_assets.maintenance import TableFiles, check_retention
+from paisa_assets.runner import sync_partitions
+from paisa_assets.tables import ALL_TABLES, BRONZE_REVIEWS, GOLD_KPIS, SILVER_REVIEWS
+from paisa_assets_tests.conftest import Workspace, materialize_all, product, review
+
+
+def ingest_folder_by_folder(workspace: Workspace, instance: DagsterInstance) -> None:
+    """Six folders, each ingested by its own run: six small files per bronze partition set."""
+    workspace.write_landing_file(
+        "amazon_metadata/partition_0/part-00000.json.gz", [product(n) for n in range(7)]
+    )
+    for folder in range(6):
+        workspace.write_landing_file(
+            f"amazon_reviews/partition_{folder}/part-00000.json.gz",
+            [review(folder * 10 + n) for n in range(5)],
+        )
+        sync_partitions(instance, workspace.landing)
+        materialize_all(instance, workspace)
+
+
+def test_maintenance_compacts_every_table_and_changes_no_row(
+    workspace: Workspace, instance: DagsterInstance
+) -> None:
+    ingest_folder_by_folder(workspace, instance)
+    lake = workspace.lakehouse
+    contents = {t: lake.read(t) for t in ALL_TABLES if lake.exists(t)}
+    silver_before = TableFiles.of(lake.delta_table(SILVER_REVIEWS))  # type: ignore[arg-type]
+    assert silver_before.files >= 6
+
+    job = workspace.defs.resolve_job_def("maintenance_job")
+    result = job.execute_in_process(instance=instance)
+    assert result.success
+    (materialization,) = [
+        m
+        for m in result.asset_materializations_for_node("lake_maintenance")
+        if m.asset_key.to_user_string() == "lake_maintenance"
+    ]
+    per_table = {o["table"]: o for o in materialization.metadata["tables"].value}
+    assert set(per_table) == set(contents)
+    silver = per_table[SILVER_REVIEWS]
+    assert silver["files_before"] == silver_before.files
+    assert silver["files_after"] == 1 < silver["files_before"]
+    assert silver["files_vacuumed"] == 0  # every replaced file is younger than the retention
+
+    for table, frame in contents.items():
+        after = lake.read(table)
+        assert after.sort(after.columns).equals(frame.sort(frame.columns)), table
+    # Readers of older versions still read them: time travel to the first commit works.
+    first = DeltaTable(lake.uri(BRONZE_REVIEWS), version=1)
+    assert first.to_pyarrow_dataset().count_rows() == 5
+    with duckdb.connect(str(workspace.warehouse.database_path()), read_only=True) as con:
+        assert con.execute("select reviews from gold.kpis").fetchall() == [(30,)]
+    assert lake.read(GOLD_KPIS)["reviews"].to_list() == [30]
+
+    # Nothing left to compact: a second run rewrites no file.
+    again = job.execute_in_process(instance=instance)
+    (second,) = [
+        m
+        for m in again.asset_materializations_for_node("lake_maintenance")
+        if m.asset_key.to_user_string() == "lake_maintenance"
+    ]
+    assert all(o["files_compacted"] == 0 for o in second.metadata["tables"].value)
+
+
+def test_a_retention_that_would_break_readers_is_refused_with_a_reason(
+    workspace: Workspace, instance: DagsterInstance
+) -> None:
+    with pytest.raises(ValueError, match="readers of recent versions"):
+        check_retention(0)
+    result = workspace.defs.resolve_job_def("maintenance_job").execute_in_process(
+        instance=instance,
+        run_config={"ops": {"lake_maintenance": {"config": {"retention_hours": 0}}}},
+        raise_on_error=False,
+    )
+    assert not result.success
