@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -246,19 +245,36 @@ def sync_partitions_command() -> None:
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
+@click.option(
+    "--all-logs",
+    is_flag=True,
+    help="Also print the daemon's INFO line for every idle sensor tick (dropped by default).",
+)
 @click.argument("dagster_args", nargs=-1, type=click.UNPROCESSED)
-def dev(dagster_args: tuple[str, ...]) -> None:
-    """Start `dagster dev` on the same instance `paisa demo` used."""
+def dev(all_logs: bool, dagster_args: tuple[str, ...]) -> None:
+    """Start `dg dev` (webserver and daemon) on the same instance `paisa demo` used.
+
+    Other options go to `dg dev` (e.g. `-p 3001`). SIGTERM, SIGINT or SIGHUP stops the whole
+    process tree (webserver, daemon, code servers) and waits for it.
+    """
+    from paisa_assets.dev_logs import keep_line
+    from paisa_assets.process_group import run_as_group
     from paisa_assets.runner import PROJECT_ROOT, ensure_dagster_home
 
     home = ensure_dagster_home(DEFAULT_DAGSTER_HOME)
     click.echo(f"DAGSTER_HOME={home}")
     # The demo's Event Hubs sensor looks every few seconds unless told otherwise.
     os.environ.setdefault(settings.EVENTHUB_SENSOR_INTERVAL, "5")
-    workspace = PROJECT_ROOT / "workspace.yaml"
-    target = ["-w", str(workspace)] if workspace.exists() else ["-m", "paisa_assets.definitions"]
-    command = [sys.executable, "-m", "dagster", "dev", *target, *dagster_args]
-    raise SystemExit(subprocess.call(command, env=os.environ.copy()))
+    # workspace.yaml names the code location "paisa", which runs queued by the CLI or the UI
+    # must match; it sits in the repository (editable install) or the working directory (image).
+    found = [p for p in (PROJECT_ROOT / "workspace.yaml", Path("workspace.yaml")) if p.exists()]
+    target = ["-w", str(found[0])] if found else ["-m", "paisa_assets.definitions"]
+    # `dg dev` with an explicit target runs Dagster's dev server without the supersession
+    # warning that `dagster dev` prints.
+    dg = Path(sys.executable).with_name("dg")
+    command = [str(dg) if dg.exists() else "dg", "dev", *target, *dagster_args]
+    code = run_as_group(command, env=os.environ.copy(), keep_line=None if all_logs else keep_line)
+    raise SystemExit(code)
 
 
 if __name__ == "__main__":
