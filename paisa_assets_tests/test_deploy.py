@@ -212,6 +212,7 @@ def test_postgres_instance_file_is_the_projects_dagster_yaml_plus_postgres_stora
     storage = production.pop("storage")
     assert production == project
     database = storage["postgres"]["postgres_db"]
+    assert database.pop("scheme") == "postgresql+psycopg2"
     assert {field: value["env"] for field, value in database.items()} == {
         "hostname": "DAGSTER_PG_HOST",
         "port": "DAGSTER_PG_PORT",
