@@ -5,7 +5,7 @@ process group that a signal to paisa stops as a whole.
 running, and only a terminal's Ctrl-C (SIGINT to the whole foreground group) stopped them. Here
 the child gets a process group of its own, SIGTERM/SIGINT/SIGHUP to paisa become SIGINT to that
 group (the Ctrl-C path, which `dagster dev` and its services shut down on cleanly), and paisa
-waits; whatever is still alive after the grace period is killed.
+waits; whatever is still alive after the grace period is killed, at once on a second signal.
 """
 
 from __future__ import annotations
@@ -109,6 +109,8 @@ def run_as_group(
     received: list[int] = []
 
     def forward(signum: int, _frame: object) -> None:
+        if received:  # a second Ctrl-C or kill: the user will not wait for a clean shutdown
+            _signal_group(pgid, signal.SIGKILL)
         received.append(signum)
 
     previous = {sig: signal.signal(sig, forward) for sig in FORWARDED_SIGNALS}

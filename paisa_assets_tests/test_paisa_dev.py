@@ -91,6 +91,30 @@ def test_a_signal_stops_a_tree_that_ignores_interrupts(tmp_path: Path) -> None:
             os.killpg(with_group, signal.SIGKILL)
 
 
+def test_a_second_signal_kills_the_tree_at_once() -> None:
+    script = (
+        "import os, sys\n"
+        "from paisa_assets.process_group import run_as_group\n"
+        "tree = 'trap \"\" INT TERM; sleep 300 & wait'\n"
+        "sys.exit(run_as_group(['sh', '-c', tree], env=dict(os.environ), grace_seconds=120))\n"
+    )
+    runner = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, start_new_session=True)
+    try:
+        wait_for(lambda: len(_descendants(runner.pid)) >= 2, 30, "the tree to start", every=0.2)
+        tree = _descendants(runner.pid)
+        started = time.monotonic()
+        runner.send_signal(signal.SIGTERM)
+        time.sleep(1)
+        assert runner.poll() is None  # waiting for the grace period
+        runner.send_signal(signal.SIGINT)
+        runner.wait(timeout=60)
+        assert time.monotonic() - started < 30
+        assert _alive(tree) == []
+    finally:
+        if runner.poll() is None:
+            os.killpg(runner.pid, signal.SIGKILL)
+
+
 @pytest.mark.slow
 def test_sigterm_to_paisa_dev_leaves_no_process_and_idle_ticks_stay_quiet(tmp_path: Path) -> None:
     port = free_port()
