@@ -25,7 +25,7 @@ from paisa_assets_tests.support.postgres import running_postgres
 
 pytestmark = pytest.mark.slow
 
-INGEST_JOBS = {"reviews_ingest_job", "metadata_ingest_job"}
+INGEST_JOB_NAMES = {"reviews_ingest_job", "metadata_ingest_job"}
 
 
 def test_daemon_sensors_and_concurrent_runs_on_postgres(
@@ -86,8 +86,8 @@ def test_daemon_sensors_and_concurrent_runs_on_postgres(
         for r in runs
         if r.dagster_run.status != DagsterRunStatus.SUCCESS
     } == {}, log[-3000:]
-    ingest = [r for r in runs if r.dagster_run.job_name in INGEST_JOBS]
-    assert sorted(r.dagster_run.job_name for r in ingest) == sorted(INGEST_JOBS)
+    ingest = [r for r in runs if r.dagster_run.job_name in INGEST_JOB_NAMES]
+    assert sorted(r.dagster_run.job_name for r in ingest) == sorted(INGEST_JOB_NAMES)
     (first, second) = sorted(ingest, key=lambda r: r.start_time)
     assert second.start_time < first.end_time, "the two ingest runs did not overlap"
     assert {r.dagster_run.job_name for r in runs} >= {"streaming_job", "gold_job"}
