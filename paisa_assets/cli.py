@@ -17,6 +17,22 @@ def _fail(message: str) -> None:
     raise click.ClickException(message)
 
 
+def _dagster_home() -> Path:
+    """$DAGSTER_HOME (else data/dagster_home, seeded with dagster.yaml), checked for the
+    variables its instance file reads, e.g. the Postgres connection of the production file."""
+    from paisa_assets.instance_config import missing_instance_variables
+    from paisa_assets.runner import ensure_dagster_home
+
+    home = ensure_dagster_home(DEFAULT_DAGSTER_HOME)
+    missing = missing_instance_variables(home / "dagster.yaml")
+    if missing:
+        _fail(
+            f"{home / 'dagster.yaml'} reads {', '.join(missing)} from the environment: set "
+            "them (see the README's Deploying section) or use another DAGSTER_HOME"
+        )
+    return home
+
+
 @click.group()
 def main() -> None:
     """paisa: a Dagster + Delta Lake lakehouse for Amazon product reviews."""
@@ -102,7 +118,7 @@ def demo(reviews: int, stream_events: int, seed: int) -> None:
     from paisa_assets.generator.stream import generated_payloads
     from paisa_assets.resources.landing_zone import LocalLandingZone
     from paisa_assets.resources.mlflow_tracking import tracking_uri_of
-    from paisa_assets.runner import ensure_dagster_home, materialize_everything, sync_partitions
+    from paisa_assets.runner import materialize_everything, sync_partitions
 
     landing_root = Path(settings.resolved(settings.LANDING_ROOT))
     if "://" in str(landing_root):
@@ -116,7 +132,7 @@ def demo(reviews: int, stream_events: int, seed: int) -> None:
     if all(last < 0 for last in events.last_sequence_numbers().values()):
         sent = events.publish(generated_payloads(stream_events, seed=seed))
         click.echo(f"published {sent:,} review events to {events.describe()}")
-    home = ensure_dagster_home(DEFAULT_DAGSTER_HOME)
+    home = _dagster_home()
     click.echo(f"Dagster instance: {home}")
     defs = build_definitions()
     with DagsterInstance.get() as instance:
@@ -233,9 +249,9 @@ def sync_partitions_command() -> None:
     from dagster import DagsterInstance
 
     from paisa_assets.resources.landing_zone import LocalLandingZone
-    from paisa_assets.runner import ensure_dagster_home, sync_partitions
+    from paisa_assets.runner import sync_partitions
 
-    home = ensure_dagster_home(DEFAULT_DAGSTER_HOME)
+    home = _dagster_home()
     with DagsterInstance.get() as instance:
         added = sync_partitions(
             instance, LocalLandingZone(root=settings.resolved(settings.LANDING_ROOT))
@@ -259,9 +275,9 @@ def dev(all_logs: bool, dagster_args: tuple[str, ...]) -> None:
     """
     from paisa_assets.dev_logs import keep_line
     from paisa_assets.process_group import run_as_group
-    from paisa_assets.runner import PROJECT_ROOT, ensure_dagster_home
+    from paisa_assets.runner import PROJECT_ROOT
 
-    home = ensure_dagster_home(DEFAULT_DAGSTER_HOME)
+    home = _dagster_home()
     click.echo(f"DAGSTER_HOME={home}")
     # The demo's Event Hubs sensor looks every few seconds unless told otherwise.
     os.environ.setdefault(settings.EVENTHUB_SENSOR_INTERVAL, "5")

@@ -5,6 +5,7 @@ schema, and the production instance file against the project's dagster.yaml."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -229,3 +230,31 @@ def test_dg_project_config_names_the_same_module_and_location() -> None:
     assert dg["project"]["root_module"] == "paisa_assets"
     assert dg["project"]["code_location_target_module"] == "paisa_assets.definitions"
     assert dg["project"]["code_location_name"] == pyproject["tool"]["dagster"]["code_location_name"]
+
+
+def test_an_unset_database_variable_is_named_without_a_traceback(tmp_path: Path) -> None:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copyfile(REPO / "deploy" / "dagster.postgres.yaml", home / "dagster.yaml")
+    env = {name: value for name, value in os.environ.items() if not name.startswith("DAGSTER_PG_")}
+    secret = "s3cret-" + os.urandom(4).hex()
+    env |= {
+        "DAGSTER_HOME": str(home),
+        "PAISA_LANDING_ROOT": str(tmp_path / "landing"),
+        "DAGSTER_PG_PASSWORD": secret,
+    }
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "paisa"), "sync-partitions"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert (
+        "reads DAGSTER_PG_DB, DAGSTER_PG_HOST, DAGSTER_PG_PORT, DAGSTER_PG_USERNAME from the "
+        "environment" in result.stderr
+    )
+    assert "Traceback" not in result.stderr
+    assert secret not in result.stdout + result.stderr
