@@ -138,6 +138,31 @@ def test_the_wheel_the_image_installs_holds_the_whole_package(tmp_path: Path) ->
     assert package_files - names == set()
     assert not [name for name in names if name.startswith("paisa_assets_tests/")]
     assert "paisa = paisa_assets.cli:main" in entry_points
+    # Installed outside the repository, the wheel alone loads the code location.
+    site = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", site, wheel],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    probe = (
+        "import paisa_assets, paisa_assets.definitions as d;"
+        "print(paisa_assets.__file__);"
+        "print(len(d.defs.resolve_asset_graph().get_all_asset_keys()))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env=os.environ | {"PYTHONPATH": str(site)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    where, assets = loaded.stdout.split()
+    assert Path(where).is_relative_to(site)
+    assert int(assets) > 10
     requirements = metadata.decode()
     assert 'Requires-Dist: dagster-k8s==0.29.27; extra == "k8s"' in requirements
     assert 'Requires-Dist: dagster-postgres==0.29.27; extra == "k8s"' in requirements
