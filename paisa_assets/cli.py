@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,6 +15,22 @@ DEFAULT_DAGSTER_HOME = Path("data/dagster_home")
 
 def _fail(message: str) -> None:
     raise click.ClickException(message)
+
+
+def _dagster_home() -> Path:
+    """$DAGSTER_HOME (else data/dagster_home, seeded with dagster.yaml), checked for the
+    variables its instance file reads, e.g. the Postgres connection of the production file."""
+    from paisa_assets.instance_config import missing_instance_variables
+    from paisa_assets.runner import ensure_dagster_home
+
+    home = ensure_dagster_home(DEFAULT_DAGSTER_HOME)
+    missing = missing_instance_variables(home / "dagster.yaml")
+    if missing:
+        _fail(
+            f"{home / 'dagster.yaml'} reads {', '.join(missing)} from the environment: set "
+            "them (see the README's Deploying section) or use another DAGSTER_HOME"
+        )
+    return home
 
 
 @click.group()
@@ -103,7 +118,7 @@ def demo(reviews: int, stream_events: int, seed: int) -> None:
     from paisa_assets.generator.stream import generated_payloads
     from paisa_assets.resources.landing_zone import LocalLandingZone
     from paisa_assets.resources.mlflow_tracking import tracking_uri_of
-    from paisa_assets.runner import ensure_dagster_home, materialize_everything, sync_partitions
+    from paisa_assets.runner import materialize_everything, sync_partitions
 
     landing_root = Path(settings.resolved(settings.LANDING_ROOT))
     if "://" in str(landing_root):
@@ -117,7 +132,7 @@ def demo(reviews: int, stream_events: int, seed: int) -> None:
     if all(last < 0 for last in events.last_sequence_numbers().values()):
         sent = events.publish(generated_payloads(stream_events, seed=seed))
         click.echo(f"published {sent:,} review events to {events.describe()}")
-    home = ensure_dagster_home(DEFAULT_DAGSTER_HOME)
+    home = _dagster_home()
     click.echo(f"Dagster instance: {home}")
     defs = build_definitions()
     with DagsterInstance.get() as instance:
@@ -234,9 +249,9 @@ def sync_partitions_command() -> None:
     from dagster import DagsterInstance
 
     from paisa_assets.resources.landing_zone import LocalLandingZone
-    from paisa_assets.runner import ensure_dagster_home, sync_partitions
+    from paisa_assets.runner import sync_partitions
 
-    home = ensure_dagster_home(DEFAULT_DAGSTER_HOME)
+    home = _dagster_home()
     with DagsterInstance.get() as instance:
         added = sync_partitions(
             instance, LocalLandingZone(root=settings.resolved(settings.LANDING_ROOT))
@@ -246,19 +261,36 @@ def sync_partitions_command() -> None:
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
+@click.option(
+    "--all-logs",
+    is_flag=True,
+    help="Also print the daemon's INFO line for every idle sensor tick (dropped by default).",
+)
 @click.argument("dagster_args", nargs=-1, type=click.UNPROCESSED)
-def dev(dagster_args: tuple[str, ...]) -> None:
-    """Start `dagster dev` on the same instance `paisa demo` used."""
-    from paisa_assets.runner import PROJECT_ROOT, ensure_dagster_home
+def dev(all_logs: bool, dagster_args: tuple[str, ...]) -> None:
+    """Start `dg dev` (webserver and daemon) on the same instance `paisa demo` used.
 
-    home = ensure_dagster_home(DEFAULT_DAGSTER_HOME)
+    Other options go to `dg dev` (e.g. `-p 3001`). SIGTERM, SIGINT or SIGHUP stops the whole
+    process tree (webserver, daemon, code servers) and waits for it.
+    """
+    from paisa_assets.dev_logs import keep_line
+    from paisa_assets.process_group import run_as_group
+    from paisa_assets.runner import PROJECT_ROOT
+
+    home = _dagster_home()
     click.echo(f"DAGSTER_HOME={home}")
     # The demo's Event Hubs sensor looks every few seconds unless told otherwise.
     os.environ.setdefault(settings.EVENTHUB_SENSOR_INTERVAL, "5")
-    workspace = PROJECT_ROOT / "workspace.yaml"
-    target = ["-w", str(workspace)] if workspace.exists() else ["-m", "paisa_assets.definitions"]
-    command = [sys.executable, "-m", "dagster", "dev", *target, *dagster_args]
-    raise SystemExit(subprocess.call(command, env=os.environ.copy()))
+    # workspace.yaml names the code location "paisa", which runs queued by the CLI or the UI
+    # must match; it sits in the repository (editable install) or the working directory (image).
+    found = [p for p in (PROJECT_ROOT / "workspace.yaml", Path("workspace.yaml")) if p.exists()]
+    target = ["-w", str(found[0])] if found else ["-m", "paisa_assets.definitions"]
+    # `dg dev` with an explicit target runs Dagster's dev server without the supersession
+    # warning that `dagster dev` prints.
+    dg = Path(sys.executable).with_name("dg")
+    command = [str(dg) if dg.exists() else "dg", "dev", *target, *dagster_args]
+    code = run_as_group(command, env=os.environ.copy(), keep_line=None if all_logs else keep_line)
+    raise SystemExit(code)
 
 
 if __name__ == "__main__":

@@ -7,82 +7,126 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, DagsterInstance
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 
+from paisa_assets.generator import generate_landing_zone
 from paisa_assets.resources.lakehouse import Lakehouse
-from paisa_assets.tables import BRONZE_REVIEWS, GOLD_KPIS, SILVER_REVIEWS
-from paisa_assets_tests.conftest import local_settings_env, make_workspace, product, review
-from paisa_assets_tests.support.daemon import BIN, REPO, dagster_env
+from paisa_assets.tables import (
+    BRONZE_REVIEWS,
+    GOLD_KPIS,
+    GOLD_REVIEW_SENTIMENT,
+    SILVER_METADATA,
+    SILVER_REVIEWS,
+)
+from paisa_assets_tests.conftest import local_settings_env
+from paisa_assets_tests.support.daemon import BIN, REPO, dagster_env, running_daemon, wait_for
 
 pytestmark = pytest.mark.slow
 
-INGEST = "bronze/amazon_reviews,silver/amazon_reviews"
+README = REPO / "README.md"
+
+
+def documented_commands() -> list[str]:
+    """The shell commands of the README's "Driving it" block, continuation lines joined."""
+    text = README.read_text()
+    section = text[text.index("## Driving it") :]
+    section = section[: section.index("\n## ", 1)]
+    block = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    lines = block.replace("\\\n", " ").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
 @pytest.fixture
 def cli_env(tmp_path: Path) -> dict[str, str]:
-    workspace = make_workspace(tmp_path)
-    for folder in range(3):
-        workspace.write_landing_file(
-            f"amazon_reviews/partition_{folder}/part-00000.json.gz",
-            [review(folder * 100 + n) for n in range(folder + 2)],
-        )
-    workspace.write_landing_file(
-        "amazon_metadata/partition_0/part-00000.json.gz", [product(n) for n in range(7)]
+    return dagster_env(tmp_path, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
+def run(command: list[str] | str, env: dict[str, str]) -> str:
+    """Run a command (a string goes through the shell, as typed from the README); it must
+    succeed and print no supersession warning."""
+    result = subprocess.run(
+        command,
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        shell=isinstance(command, str),
     )
-    return dagster_env(tmp_path)
-
-
-def run(command: list[str], env: dict[str, str]) -> str:
-    result = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"{command}\n{output[-4000:]}"
+    assert "SupersessionWarning" not in output, command
     return result.stdout
 
 
-def materialize(env: dict[str, str], select: str, *partition_args: str) -> None:
-    run(
-        [
-            str(BIN / "dagster"),
-            "asset",
-            "materialize",
-            "-m",
-            "paisa_assets.definitions",
-            "--select",
-            select,
-            *partition_args,
-        ],
-        env,
-    )
-
-
-def test_one_partition_then_a_backfill_then_gold_and_sql(
-    cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+def test_the_readmes_commands_succeed_and_the_backfill_runs_on_the_daemon(
+    cli_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    lake = Lakehouse(root=cli_env["PAISA_LAKE_ROOT"])
-    out = run([str(BIN / "paisa"), "sync-partitions"], cli_env)
-    assert "amazon_reviews: 3 new partition(s)" in out
-
-    materialize(cli_env, INGEST, "--partition", "partition_1")
-    assert lake.read(BRONZE_REVIEWS)["_partition"].unique().to_list() == ["partition_1"]
-    assert lake.count(SILVER_REVIEWS) == 3
-
-    materialize(cli_env, INGEST, "--partition-range", "partition_0...partition_2")
-    assert lake.count(BRONZE_REVIEWS) == 2 + 3 + 4
-    assert lake.count(SILVER_REVIEWS) == 9
-
-    materialize(
-        cli_env, "bronze/amazon_metadata,silver/amazon_metadata", "--partition", "partition_0"
+    commands = documented_commands()
+    backfills = [command for command in commands if " job backfill " in command]
+    assert len(backfills) == 1 and "--location paisa" in backfills[0]
+    assert any(command.startswith("dg launch --job ml_job") for command in commands)
+    report = generate_landing_zone(
+        tmp_path / "landing",
+        reviews=2_000,
+        review_partitions=12,
+        metadata_partitions=2,
+        seed=7,
+        progress=False,
     )
-    materialize(cli_env, "group:gold or group:serving")
-    assert lake.read(GOLD_KPIS)["reviews"].to_list() == [9]
-
+    lake = Lakehouse(root=cli_env["PAISA_LAKE_ROOT"])
     monkeypatch.setenv("DAGSTER_HOME", cli_env["DAGSTER_HOME"])
-    with DagsterInstance.get() as instance:
-        materialized = instance.get_materialized_partitions(AssetKey(["silver", "amazon_reviews"]))
-    assert materialized == {"partition_0", "partition_1", "partition_2"}
+    silver_reviews = AssetKey(["silver", "amazon_reviews"])
 
-    out = run([str(BIN / "paisa"), "sql", "select reviews, products from gold.kpis"], cli_env)
-    assert "│ 9       ┆ 7        │" in out
+    for command in commands:
+        if command not in backfills:
+            run(command, cli_env)
+    with DagsterInstance.get() as instance:
+        done = instance.get_materialized_partitions(silver_reviews)
+    assert done == {f"partition_{n}" for n in range(10)}
+    assert lake.count(SILVER_METADATA) == report.metadata.unique_keys
+    assert lake.exists(GOLD_REVIEW_SENTIMENT)
+    before = lake.count(SILVER_REVIEWS)
+    assert 0 < before < report.reviews.unique_keys
+    assert lake.read(GOLD_KPIS)["reviews"].to_list() == [before]
+    out = run([str(BIN / "paisa"), "sql", "select reviews from gold.kpis"], cli_env)
+    assert f"│ {before}" in out
+
+    # The backfill only queues runs: the daemon (location "paisa" from workspace.yaml) runs them.
+    # Its sensors are slowed down so that only the backfill's runs write the lake.
+    with running_daemon(
+        tmp_path,
+        PATH=cli_env["PATH"],
+        PAISA_LANDING_SENSOR_INTERVAL_SECONDS="100000",
+        PAISA_EVENTHUB_SENSOR_INTERVAL_SECONDS="100000",
+    ) as daemon:
+        run(backfills[0], cli_env)
+        with daemon.instance() as instance:
+            (backfill,) = instance.get_backfills()
+            in_backfill = RunsFilter(tags={"dagster/backfill": backfill.backfill_id})
+
+            def backfill_runs() -> list:
+                return list(instance.get_run_records(in_backfill))
+
+            # A job backfill is "COMPLETED" once its runs are submitted; then they must succeed.
+            wait_for(
+                lambda: (
+                    len(backfill_runs()) == 2
+                    and all(r.dagster_run.is_finished for r in backfill_runs())
+                ),
+                400,
+                "the backfill's two runs to finish",
+            )
+            status = instance.get_backfill(backfill.backfill_id).status.value
+            statuses = [r.dagster_run.status for r in backfill_runs()]
+            done = instance.get_materialized_partitions(silver_reviews)
+        log = daemon.log()
+    assert status in {"COMPLETED", "COMPLETED_SUCCESS"}, log[-3000:]
+    assert statuses == [DagsterRunStatus.SUCCESS] * 2, log[-3000:]
+    assert "DagsterCodeLocationNotFoundError" not in log
+    assert done == {f"partition_{n}" for n in range(12)}
+    assert lake.count(SILVER_REVIEWS) == report.reviews.unique_keys
+    assert lake.read(BRONZE_REVIEWS)["_partition"].n_unique() == 12
 
 
 def test_sql_on_a_missing_warehouse_is_a_clear_error(cli_env: dict[str, str]) -> None:
