@@ -179,8 +179,8 @@ def test_the_sensor_adds_good_folders_and_skips_a_name_dagster_cannot_take(
     )
     assert plan.rejected == {
         "amazon_reviews": {
-            DOTS: "its name holds '...', which a Dagster partition key cannot ('...' separates "
-            "the ends of a range); rename the folder to ingest it"
+            DOTS: "its name holds '...' (it separates the two ends of a partition range), which "
+            "a Dagster partition key cannot hold; rename the folder to ingest it"
         }
     }
     assert skipped(hostile.second_tick)
