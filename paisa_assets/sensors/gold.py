@@ -20,7 +20,6 @@ from dagster import (
     DagsterInstance,
     DefaultSensorStatus,
     RunRequest,
-    RunsFilter,
     SensorEvaluationContext,
     SkipReason,
     sensor,
@@ -30,8 +29,7 @@ from paisa_assets.assets.gold import GOLD_INPUTS, INPUTS_KEY, input_versions
 from paisa_assets.checks import asset_checks
 from paisa_assets.jobs import gold_job
 from paisa_assets.resources.lakehouse import Lakehouse
-from paisa_assets.run_health import fail_dead_runs
-from paisa_assets.sensors.landing import ACTIVE_RUN_STATUSES
+from paisa_assets.run_health import live_active_runs
 from paisa_assets.settings import GOLD_SENSOR_INTERVAL, resolved
 from paisa_assets.tables import GOLD_REVIEWS_ENRICHED, asset_key
 
@@ -79,11 +77,7 @@ def gold_sensor(context: SensorEvaluationContext, lakehouse: Lakehouse) -> RunRe
     built = lakehouse.last_commit_metadata(GOLD_REVIEWS_ENRICHED).get(INPUTS_KEY)
     if built == wanted:
         return SkipReason(f"gold is up to date with silver {wanted}")
-    active = context.instance.get_run_records(
-        RunsFilter(job_name=gold_job.name, statuses=ACTIVE_RUN_STATUSES)
-    )
-    dead = set(fail_dead_runs(context.instance, active))
-    if any(record.dagster_run.run_id not in dead for record in active):
+    if live_active_runs(context.instance, gold_job.name):
         return SkipReason("a gold run is already queued or running")
     failed = failed_checks(context.instance, GOLD_GATES)
     if failed:

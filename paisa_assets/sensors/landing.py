@@ -21,11 +21,9 @@ from dataclasses import dataclass, field
 
 from dagster import (
     DagsterInstance,
-    DagsterRunStatus,
     DefaultSensorStatus,
     DynamicPartitionsDefinition,
     RunRequest,
-    RunsFilter,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
@@ -42,7 +40,7 @@ from paisa_assets.resources.landing_zone import (
     LandingFile,
     LandingZone,
 )
-from paisa_assets.run_health import fail_dead_runs
+from paisa_assets.run_health import live_active_runs
 from paisa_assets.settings import (
     LANDING_MAX_FOLDERS_PER_RUN,
     LANDING_SENSOR_INTERVAL,
@@ -50,14 +48,6 @@ from paisa_assets.settings import (
 )
 from paisa_assets.tables import BRONZE_INGESTED_FILES, SILVER_METADATA, SILVER_REVIEWS, asset_key
 
-# Runs that may still ingest their folders; QUEUED is not in Dagster's IN_PROGRESS statuses.
-ACTIVE_RUN_STATUSES = [
-    DagsterRunStatus.QUEUED,
-    DagsterRunStatus.NOT_STARTED,
-    DagsterRunStatus.STARTING,
-    DagsterRunStatus.STARTED,
-    DagsterRunStatus.CANCELING,
-]
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 PARTITION_TAG = "dagster/partition"
@@ -268,9 +258,7 @@ def folders_in_flight(
 ) -> set[str]:
     """Landing folders held by active runs of the job (one partition, or a range of them); a
     run whose worker died is marked failed first, and holds nothing."""
-    records = instance.get_run_records(RunsFilter(job_name=job_name, statuses=ACTIVE_RUN_STATUSES))
-    dead = set(fail_dead_runs(instance, records))
-    records = [r for r in records if r.dagster_run.run_id not in dead]
+    records = live_active_runs(instance, job_name)
     if not records:
         return set()
     order = list(instance.get_dynamic_partitions(partitions_def.name))
