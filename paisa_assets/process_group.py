@@ -76,10 +76,16 @@ def stop_group(pgid: int, *, grace_seconds: float, sig: int = signal.SIGINT) -> 
 
 
 def _pump(stream, keep: Callable[[str], bool]) -> None:
+    """Copy the kept lines to our stdout; if that is gone (`paisa dev | head`), keep draining
+    the pipe so the children never block on a full one."""
+    writable = True
     for line in stream:
-        if keep(line):
-            sys.stdout.write(line)
-            sys.stdout.flush()
+        if writable and keep(line):
+            try:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+            except OSError:
+                writable = False
 
 
 def run_as_group(
