@@ -291,7 +291,10 @@ def dev(all_logs: bool, dagster_args: tuple[str, ...]) -> None:
     command = [str(dg) if dg.exists() else "dg", "dev", *target, *dagster_args]
     # Output goes through a pipe (to drop idle ticks): keep the children's prints unbuffered.
     env = os.environ | {"PYTHONUNBUFFERED": "1"}
-    code = run_as_group(command, env=env, keep_line=None if all_logs else keep_line)
+    try:
+        code = run_as_group(command, env=env, keep_line=None if all_logs else keep_line)
+    except FileNotFoundError:
+        _fail("`dg` is not installed: pip install -e . (it brings dagster-dg-cli)")
     raise SystemExit(code)
 
 
