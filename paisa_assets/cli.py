@@ -289,7 +289,12 @@ def dev(all_logs: bool, dagster_args: tuple[str, ...]) -> None:
     # warning that `dagster dev` prints.
     dg = Path(sys.executable).with_name("dg")
     command = [str(dg) if dg.exists() else "dg", "dev", *target, *dagster_args]
-    code = run_as_group(command, env=os.environ.copy(), keep_line=None if all_logs else keep_line)
+    # Output goes through a pipe (to drop idle ticks): keep the children's prints unbuffered.
+    env = os.environ | {"PYTHONUNBUFFERED": "1"}
+    try:
+        code = run_as_group(command, env=env, keep_line=None if all_logs else keep_line)
+    except FileNotFoundError:
+        _fail("`dg` is not installed: pip install -e . (it brings dagster-dg-cli)")
     raise SystemExit(code)
 
 

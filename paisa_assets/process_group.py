@@ -76,10 +76,16 @@ def stop_group(pgid: int, *, grace_seconds: float, sig: int = signal.SIGINT) -> 
 
 
 def _pump(stream, keep: Callable[[str], bool]) -> None:
+    """Copy the kept lines to our stdout; if that is gone (`paisa dev | head`), keep draining
+    the pipe so the children never block on a full one."""
+    writable = True
     for line in stream:
-        if keep(line):
-            sys.stdout.write(line)
-            sys.stdout.flush()
+        if writable and keep(line):
+            try:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+            except OSError:
+                writable = False
 
 
 def run_as_group(
@@ -91,41 +97,43 @@ def run_as_group(
 ) -> int:
     """Run `command` in a new process group until it exits or paisa is signalled; return its
     exit code. `keep_line` filters the command's output (stdout and stderr, line by line)."""
-    process = subprocess.Popen(
-        list(command),
-        env=env,
-        process_group=0,
-        stdout=subprocess.PIPE if keep_line else None,
-        stderr=subprocess.STDOUT if keep_line else None,
-        text=True,
-        bufsize=1,
-        errors="replace",
-    )
-    pgid = process.pid
-    pump = None
-    if keep_line is not None:
-        pump = threading.Thread(target=_pump, args=(process.stdout, keep_line), daemon=True)
-        pump.start()
     received: list[int] = []
+    group: list[int] = []  # the child's pid, which is its process group's id
 
     def forward(signum: int, _frame: object) -> None:
-        if received:  # a second Ctrl-C or kill: the user will not wait for a clean shutdown
-            _signal_group(pgid, signal.SIGKILL)
+        if received and group:  # a second Ctrl-C or kill: the user will not wait any longer
+            _signal_group(group[0], signal.SIGKILL)
         received.append(signum)
 
+    # Handlers first: a signal arriving while the child starts must not orphan it.
     previous = {sig: signal.signal(sig, forward) for sig in FORWARDED_SIGNALS}
+    pump = None
     try:
+        process = subprocess.Popen(
+            list(command),
+            env=env,
+            process_group=0,
+            stdout=subprocess.PIPE if keep_line else None,
+            stderr=subprocess.STDOUT if keep_line else None,
+            text=True,
+            bufsize=1,
+            errors="replace",
+        )
+        group.append(process.pid)
+        if keep_line is not None:
+            pump = threading.Thread(target=_pump, args=(process.stdout, keep_line), daemon=True)
+            pump.start()
         while process.poll() is None and not received:
             with suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=0.5)
         if received:
-            stop_group(pgid, grace_seconds=grace_seconds)
+            stop_group(group[0], grace_seconds=grace_seconds)
         returncode = process.wait()
     finally:
         # Whatever the outcome (the command crashed, paisa was interrupted), leave no orphan:
         # the webserver, daemon and code servers share the command's process group.
-        if group_members(pgid):
-            stop_group(pgid, grace_seconds=min(grace_seconds, 15.0), sig=signal.SIGTERM)
+        if group and group_members(group[0]):
+            stop_group(group[0], grace_seconds=min(grace_seconds, 15.0), sig=signal.SIGTERM)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if pump is not None:

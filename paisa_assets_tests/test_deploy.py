@@ -283,3 +283,78 @@ def test_an_unset_database_variable_is_named_without_a_traceback(tmp_path: Path)
     )
     assert "Traceback" not in result.stderr
     assert secret not in result.stdout + result.stderr
+
+
+def chart_instance_settings(values: dict) -> dict:
+    """The scheduling part of the dagster.yaml Dagster's chart renders from `values`: its
+    templates configmap-instance.yaml, helpers/instance/_concurrency.tpl and
+    _run-coordinator.tpl (dagster-io/dagster, the commits named in support/), transcribed for
+    the keys paisa sets. Storage and the run launcher are left out: they need a cluster."""
+    daemon, concurrency = values["dagsterDaemon"], values["concurrency"]
+    queued = daemon["runCoordinator"]["config"]["queuedRunCoordinator"]
+    runs, pools = concurrency["runs"], concurrency["pools"]
+    # The chart refuses (`fail`) the same limits in both places.
+    assert not (queued.get("maxConcurrentRuns") and runs.get("maxConcurrentRuns"))
+    assert not (queued.get("tagConcurrencyLimits") and runs.get("tagConcurrencyLimits"))
+    coordinator_config = {
+        snake: queued[camel]
+        for camel, snake in (
+            ("maxConcurrentRuns", "max_concurrent_runs"),
+            ("tagConcurrencyLimits", "tag_concurrency_limits"),
+            ("dequeueIntervalSeconds", "dequeue_interval_seconds"),
+        )
+        if queued.get(camel)
+    }
+    rendered = {
+        "run_coordinator": {
+            "module": "dagster._core.run_coordinator",
+            "class": "QueuedRunCoordinator",
+            **({"config": coordinator_config} if coordinator_config else {}),
+        },
+        "run_monitoring": {
+            "enabled": daemon["runMonitoring"]["enabled"],
+            "start_timeout_seconds": daemon["runMonitoring"]["startTimeoutSeconds"],
+            "poll_interval_seconds": daemon["runMonitoring"]["pollIntervalSeconds"],
+        },
+        "run_retries": {
+            "enabled": daemon["runRetries"]["enabled"],
+            "max_retries": daemon["runRetries"]["maxRetries"],
+        },
+        "sensors": {
+            "use_threads": daemon["sensors"]["useThreads"],
+            "num_workers": daemon["sensors"]["numWorkers"],
+        },
+        "telemetry": {"enabled": values["telemetry"]["enabled"]},
+    }
+    if concurrency["enabled"]:
+        rendered["concurrency"] = {
+            "pools": {"default_limit": pools["defaultLimit"], "granularity": pools["granularity"]},
+            "runs": {
+                "max_concurrent_runs": runs["maxConcurrentRuns"],
+                "tag_concurrency_limits": [
+                    {"key": limit["key"], "value": limit["value"], "limit": limit["limit"]}
+                    for limit in runs["tagConcurrencyLimits"]
+                ],
+            },
+        }
+    return rendered
+
+
+def test_the_charts_instance_schedules_runs_as_the_projects_dagster_yaml(tmp_path: Path) -> None:
+    """Dagster itself loads the chart's rendering of the values and the project's dagster.yaml:
+    the same run lanes, pools and retries."""
+    from dagster import DagsterInstance
+
+    chart_home, project_home = tmp_path / "chart", tmp_path / "project"
+    for home in (chart_home, project_home):
+        home.mkdir()
+    (chart_home / "dagster.yaml").write_text(yaml.safe_dump(chart_instance_settings(helm_values())))
+    shutil.copyfile(REPO / "dagster.yaml", project_home / "dagster.yaml")
+    with (
+        DagsterInstance.from_config(str(chart_home)) as chart,
+        DagsterInstance.from_config(str(project_home)) as project,
+    ):
+        assert chart.get_concurrency_config() == project.get_concurrency_config()
+        assert chart.get_concurrency_config().pool_config.default_pool_limit == 1
+        assert chart.run_retries_max_retries == project.run_retries_max_retries == 2
+        assert type(chart.run_coordinator).__name__ == "QueuedRunCoordinator"

@@ -4,13 +4,16 @@ landed."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, DagsterRunStatus
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus
 
 from paisa_assets.generator.stream import generated_payloads
+from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.local_event_log import LocalEventLog
 from paisa_assets.tables import (
     BRONZE_REVIEWS,
@@ -19,8 +22,8 @@ from paisa_assets.tables import (
     SILVER_REVIEWS,
     SILVER_REVIEWS_STREAMING,
 )
-from paisa_assets_tests.conftest import make_workspace, product, review
-from paisa_assets_tests.support.daemon import REPO, running_daemon, wait_for
+from paisa_assets_tests.conftest import local_settings_env, make_workspace, product, review
+from paisa_assets_tests.support.daemon import BIN, REPO, running_daemon, wait_for
 from paisa_assets_tests.support.postgres import running_postgres
 
 pytestmark = pytest.mark.slow
@@ -100,3 +103,38 @@ def test_daemon_sensors_and_concurrent_runs_on_postgres(
     # Nothing fell back to SQLite files, and the password never reached the logs.
     assert sorted(p.name for p in home.rglob("*.db")) == []
     assert postgres.password not in log
+
+
+def test_paisa_demo_runs_on_the_postgres_instance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`paisa demo` with DAGSTER_HOME holding the production file: its runs are in Postgres."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copyfile(REPO / "deploy" / "dagster.postgres.yaml", home / "dagster.yaml")
+    with running_postgres() as postgres:
+        env = (
+            os.environ
+            | local_settings_env(tmp_path)
+            | {"DAGSTER_HOME": str(home)}
+            | postgres.dagster_env()
+        )
+        result = subprocess.run(
+            [str(BIN / "paisa"), "demo", "--reviews", "500", "--stream-events", "50"],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        for name, value in postgres.dagster_env().items():
+            monkeypatch.setenv(name, value)
+        with DagsterInstance.from_config(str(home)) as instance:
+            jobs = sorted(r.dagster_run.job_name for r in instance.get_run_records())
+            statuses = {r.dagster_run.status for r in instance.get_run_records()}
+    assert {"streaming_job", "gold_job", "ml_job"} <= set(jobs)
+    assert statuses == {DagsterRunStatus.SUCCESS}
+    assert Lakehouse(root=str(tmp_path / "lake")).read(GOLD_KPIS)["reviews"].to_list() == [550]
+    assert sorted(p.name for p in home.rglob("*.db")) == []
+    assert postgres.password not in result.stdout + result.stderr
