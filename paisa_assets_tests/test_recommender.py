@@ -22,12 +22,13 @@ from paisa_assets.ml.ranking_metrics import catalog_coverage, hit_rate_at_k, ndc
 from paisa_assets.ml.recommender import (
     RECOMMENDATION_SCHEMA,
     SIMILAR_PRODUCTS_SCHEMA,
-    ItemKnnRecommender,
+    PaisaRecommender,
     ItemMeanBaseline,
     PopularityBaseline,
     evaluate,
     latest_interactions,
     temporal_leave_last_out,
+    tie_key,
 )
 
 K = 10
@@ -93,12 +94,12 @@ def interactions() -> pl.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def model(interactions: pl.DataFrame) -> ItemKnnRecommender:
-    return ItemKnnRecommender().fit(interactions)
+def model(interactions: pl.DataFrame) -> PaisaRecommender:
+    return PaisaRecommender().fit(interactions)
 
 
 @pytest.fixture(scope="module")
-def recommendations(model: ItemKnnRecommender) -> pl.DataFrame:
+def recommendations(model: PaisaRecommender) -> pl.DataFrame:
     return model.recommend(K)
 
 
@@ -171,18 +172,51 @@ def test_split_holds_out_each_eligible_users_latest_review() -> None:
             ("B", "p1", 5.0, "2015-01-01", "Books"),  # B has two reviews: all in train
             ("B", "p2", 2.0, "2018-01-01", "Books"),
             ("C", "p1", 5.0, "2014-01-01", None),
-            ("C", "p7", 4.0, "2019-05-05", None),  # same-day tie: the larger ASIN is held out
+            ("C", "p7", 4.0, "2019-05-05", None),  # same-day tie: the seeded hash decides
             ("C", "p8", 3.0, "2019-05-05", None),
         ]
     )
     train, test = temporal_leave_last_out(interactions, min_history=3)
-    assert sorted(test.select("reviewer_id", "asin").iter_rows()) == [("A", "p3"), ("C", "p8")]
+    ties = interactions.filter(
+        pl.col("reviewer_id") == "C", pl.col("review_date").dt.year() == 2019
+    )
+    tie_winner = ties.sort(tie_key()).get_column("asin")[-1]
+    assert sorted(test.select("reviewer_id", "asin").iter_rows()) == [
+        ("A", "p3"),
+        ("C", tie_winner),
+    ]
     assert set(train.get_column("reviewer_id")) == {"A", "B", "C"}
     assert train.filter(pl.col("reviewer_id") == "B").height == 2
     assert train.columns == test.columns == interactions.columns
     # With a higher bar, nobody is eligible.
     train, test = temporal_leave_last_out(interactions, min_history=4)
     assert test.is_empty() and train.height == interactions.height
+
+
+def test_split_orders_ties_by_a_seeded_hash_and_exact_times_first() -> None:
+    """Same-day reviews are not held out by ASIN order; exact times decide where they exist."""
+    rows = []
+    for user in range(400):
+        rows.append((f"U{user}", f"old{user}", 4.0, "2015-01-01", "A"))
+        rows.append((f"U{user}", f"a{user}", 4.0, "2016-01-01", "A"))
+        rows.append((f"U{user}", f"b{user}", 4.0, "2016-01-01", "A"))
+    day_dated = frame(rows)
+    _, test = temporal_leave_last_out(day_dated, min_history=3)
+    larger = test.get_column("asin").str.starts_with("b").mean()
+    # 400 fair coin flips: 0.5 +- 0.025 (one sd); key order would give exactly 1.0.
+    assert 0.4 < larger < 0.6
+    _, reseeded = temporal_leave_last_out(day_dated, min_history=3, seed=1)
+    assert not reseeded.equals(test)
+    # With times of day, the later review is held out whatever the hash says.
+    timed = day_dated.with_columns(
+        pl.col("review_date").cast(pl.Datetime("us"))
+        + pl.when(pl.col("asin").str.starts_with("a"))
+        .then(pl.duration(hours=9))
+        .otherwise(pl.duration(hours=8))
+    )
+    _, test = temporal_leave_last_out(timed, min_history=3)
+    assert test.get_column("asin").str.starts_with("a").all()
+    assert test.schema["review_date"] == pl.Datetime("us")
 
 
 def test_split_keeps_only_the_latest_review_of_a_repeated_product() -> None:
@@ -249,7 +283,7 @@ def test_model_beats_popularity_and_item_mean(interactions: pl.DataFrame) -> Non
         "test_rows",
         "catalog_size",
     }
-    assert result.model_params["neighbours"] == ItemKnnRecommender().neighbours
+    assert result.model_params["neighbours"] == PaisaRecommender().neighbours
 
 
 def test_evaluation_is_deterministic() -> None:
@@ -314,7 +348,7 @@ def test_reasons_come_in_stage_order_with_falling_scores(recommendations: pl.Dat
 
 
 def test_recommend_for_a_subset_and_unknown_reviewers(
-    model: ItemKnnRecommender, recommendations: pl.DataFrame
+    model: PaisaRecommender, recommendations: pl.DataFrame
 ) -> None:
     some = recommendations.get_column("reviewer_id").unique().sort().head(5).to_list()
     subset = model.recommend(K, reviewer_ids=[*some, "UNKNOWN-REVIEWER"])
@@ -332,7 +366,7 @@ def test_reviewer_with_one_review_gets_popular_products_of_its_category_first(
     category = "Books"
     # A newcomer whose single review is of a product nobody else reviewed: no neighbours.
     newcomer = frame([("ZZ-NEWCOMER", "ZZ-NEW-BOOK", 4.0, "2018-09-01", category)])
-    model = ItemKnnRecommender().fit(pl.concat([interactions, newcomer]))
+    model = PaisaRecommender().fit(pl.concat([interactions, newcomer]))
     rows = model.recommend(K, reviewer_ids=["ZZ-NEWCOMER"])
     assert rows.height == K
     assert set(rows.get_column("reason")) == {"popular_in_category"}
@@ -371,7 +405,7 @@ def test_fills_run_out_into_global_popularity_on_a_tiny_catalog() -> None:
             ("U5", "b1", 3.0, "2015-01-07", "B"),
         ]
     )
-    model = ItemKnnRecommender().fit(interactions)
+    model = PaisaRecommender().fit(interactions)
     rows = model.recommend(10, reviewer_ids=["U1"])
     # Four products are new to U1: a2 (a co-review neighbour of a1), then best-sellers.
     assert rows.get_column("asin").to_list() == ["a2", "b1", "b2"]
@@ -387,7 +421,7 @@ def test_fills_run_out_into_global_popularity_on_a_tiny_catalog() -> None:
 # ------------------------------------------------------------------------------------------
 
 
-def test_similar_products(model: ItemKnnRecommender) -> None:
+def test_similar_products(model: PaisaRecommender) -> None:
     similar = model.similar_products(K)
     assert similar.schema == SIMILAR_PRODUCTS_SCHEMA
     assert similar.height > 0
@@ -409,7 +443,7 @@ def test_similar_products(model: ItemKnnRecommender) -> None:
 
 
 def test_predicted_ratings_are_clipped_and_fall_back_to_baselines(
-    interactions: pl.DataFrame, model: ItemKnnRecommender
+    interactions: pl.DataFrame, model: PaisaRecommender
 ) -> None:
     sample = interactions.head(2_000)
     predicted = model.predict_ratings(sample.get_column("reviewer_id"), sample.get_column("asin"))
@@ -452,7 +486,7 @@ def test_baselines() -> None:
 
 
 def test_fitted_model_pickles_and_predicts_the_same(
-    interactions: pl.DataFrame, model: ItemKnnRecommender, recommendations: pl.DataFrame
+    interactions: pl.DataFrame, model: PaisaRecommender, recommendations: pl.DataFrame
 ) -> None:
     blob = pickle.dumps(model)
     restored = pickle.loads(blob)
@@ -471,15 +505,15 @@ def test_fitted_model_pickles_and_predicts_the_same(
 
 def test_inputs_are_validated(interactions: pl.DataFrame) -> None:
     with pytest.raises(ValueError, match="lack the columns"):
-        ItemKnnRecommender().fit(interactions.drop("main_cat"))
+        PaisaRecommender().fit(interactions.drop("main_cat"))
     with pytest.raises(ValueError, match="nulls"):
-        ItemKnnRecommender().fit(
+        PaisaRecommender().fit(
             interactions.head(10).with_columns(pl.lit(None, dtype=pl.String).alias("asin"))
         )
     with pytest.raises(ValueError, match="neighbour_weight"):
-        ItemKnnRecommender(neighbour_weight=1.5)
+        PaisaRecommender(neighbour_weight=1.5)
     with pytest.raises(RuntimeError, match="fit"):
-        ItemKnnRecommender().recommend()
+        PaisaRecommender().recommend()
     with pytest.raises(ValueError, match="min_history"):
         temporal_leave_last_out(interactions, min_history=1)
 
@@ -492,7 +526,7 @@ if __name__ == "__main__":
     for size in (200_000, 1_000_000):
         data = generated_interactions(size, seed=3)
         started = time.perf_counter()
-        fitted = ItemKnnRecommender().fit(data)
+        fitted = PaisaRecommender().fit(data)
         fit_seconds = time.perf_counter() - started
         started = time.perf_counter()
         ranked = fitted.recommend(K)

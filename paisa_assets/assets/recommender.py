@@ -37,7 +37,7 @@ from paisa_assets.ml.recommender import (
     CATEGORY,
     INTERACTION_COLUMNS,
     USER,
-    ItemKnnRecommender,
+    PaisaRecommender,
     RecommenderEvaluation,
     evaluate,
 )
@@ -80,7 +80,7 @@ def quality_gate(evaluation: RecommenderEvaluation) -> bool:
     )
 
 
-def serving_example(model: ItemKnnRecommender) -> pd.DataFrame:
+def serving_example(model: PaisaRecommender) -> pd.DataFrame:
     """A known reviewer, and a new one who names a category (a cold start)."""
     return pd.DataFrame(
         {
@@ -92,7 +92,7 @@ def serving_example(model: ItemKnnRecommender) -> pd.DataFrame:
 
 def log_model(
     mlflow_tracking: MlflowTracking,
-    model: ItemKnnRecommender,
+    model: PaisaRecommender,
     evaluation: RecommenderEvaluation,
     k: int,
 ) -> tuple[str, int]:
@@ -169,7 +169,7 @@ def recommender(
         evaluation = evaluate(interactions, config.k, config.min_history, **params)
     except (ValueError, LookupError) as error:
         raise Failure(description=f"recommender cannot train: {error}") from None
-    model = ItemKnnRecommender(**params).fit(interactions)
+    model = PaisaRecommender(**params).fit(interactions)
     recommendations = model.recommend(config.k)
     similar = model.similar_products(config.k)
     run_id, version = log_model(mlflow_tracking, model, evaluation, config.k)
