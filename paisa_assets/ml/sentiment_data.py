@@ -135,7 +135,7 @@ def fit_sentiment(con: duckdb.DuckDBPyConnection, config: SentimentConfig) -> Se
         )
     if test.is_empty() or np.unique(test[LABEL].to_numpy()).size < 2:
         raise ValueError(_no_labels_message(model.train_rows, test.height))
-    return SentimentRun(model, evaluate(model, test), split, test)
+    return SentimentRun(model, evaluate(model, test, config.label_source), split, test)
 
 
 def _no_labels_message(train: int, test: int) -> str:
