@@ -15,9 +15,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from paisa_assets.generator.plan import make_catalog, plan_reviews, ratings_for, review_times
-from paisa_assets.generator.records import asin_of, reviewer_of
-from paisa_assets.generator.vocabulary import CATEGORIES
+from paisa_assets.generator.interactions import generated_interactions as generate
 from paisa_assets.ml.ranking_metrics import catalog_coverage, hit_rate_at_k, ndcg_at_k, rmse
 from paisa_assets.ml.recommender import (
     RECOMMENDATION_SCHEMA,
@@ -38,31 +36,7 @@ SEED = 7
 
 
 def generated_interactions(reviews: int, seed: int = SEED) -> pl.DataFrame:
-    """The generator's valid reviews as an interactions frame, with the generator's own ids,
-    dates and category names (null for products without metadata, as after the silver join)."""
-    products, reviewers = max(20, reviews // 10), max(10, reviews // 4)
-    rng = np.random.default_rng(seed)
-    catalog = make_catalog(rng, products)
-    users, chosen = plan_reviews(rng, catalog, reviews=reviews, reviewers=reviewers)
-    ratings = ratings_for(rng, catalog, users, chosen, reviewers)
-    times = review_times(rng, reviews)
-    user_codes, user_index = np.unique(users, return_inverse=True)
-    product_codes, product_index = np.unique(chosen, return_inverse=True)
-    reviewer_ids = np.array([reviewer_of(int(user)) for user in user_codes])
-    asins = np.array([asin_of(int(p), int(catalog.seed[p])) for p in product_codes])
-    names = np.array([category[0] for category in CATEGORIES], dtype=object)
-    main_cat = np.where(
-        catalog.has_metadata[product_codes], names[catalog.category[product_codes]], None
-    )
-    return pl.DataFrame(
-        {
-            "reviewer_id": reviewer_ids[user_index],
-            "asin": asins[product_index],
-            "rating": ratings.astype(np.float64),
-            "review_date": pl.Series(times // 86_400, dtype=pl.Int32).cast(pl.Date),
-            "main_cat": pl.Series(main_cat[product_index], dtype=pl.String),
-        }
-    )
+    return generate(reviews, seed)
 
 
 def frame(rows: list[tuple[str, str, float, str, str | None]]) -> pl.DataFrame:

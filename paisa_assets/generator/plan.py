@@ -17,7 +17,7 @@ FACTORS = 8
 CLUSTER_SIZE = 8
 # Shares of a reviewer's reviews drawn from their own co-purchase clusters and from their
 # preferred categories; the rest is drawn from the whole catalog, by popularity.
-CLUSTER_SHARE, CATEGORY_SHARE = 0.35, 0.40
+CLUSTER_SHARE, CATEGORY_SHARE = 0.5, 0.3
 # Target share of ratings 1..5 (the real data: mostly five stars).
 RATING_SHARES = np.array([0.07, 0.05, 0.08, 0.20, 0.60])
 START = 946_684_800  # 2000-01-01
@@ -130,8 +130,9 @@ def plan_reviews(
     activity = rng.pareto(1.2, reviewers) + 1.0
     activity /= activity.sum()
     preferences = rng.integers(0, len(CATEGORIES), (reviewers, 2))
-    # One cluster per preferred category, drawn by the popularity of its products.
-    cluster_popularity = np.bincount(catalog.cluster, weights=catalog.popularity)
+    # One cluster per preferred category, drawn by the square root of its products' summed
+    # popularity: niches have their regulars too, not only the best-selling clusters.
+    cluster_popularity = np.sqrt(np.bincount(catalog.cluster, weights=catalog.popularity))
     cluster_category = np.zeros(cluster_popularity.size, dtype=np.int64)
     cluster_category[catalog.cluster] = catalog.category
     cluster_preferences = _by_popularity(
