@@ -286,7 +286,10 @@ def test_classifier_beats_both_baselines_and_scores_every_gold_review(
     assert result.success
     assert check_passed(result)
     meta = metadata_of(result, SENTIMENT)
-    assert meta["roc_auc"] >= 0.95
+    # The generated text is about as hard as the real reviews (there: paisa 0.97, TextBlob
+    # 0.88): clearly above the floor and TextBlob, and not the perfect score of easy text.
+    assert 0.9 <= meta["roc_auc"] < 0.99
+    assert meta["baseline_textblob.roc_auc"] < 0.95
     assert meta["roc_auc"] > meta["baseline_textblob.roc_auc"] > meta["baseline_majority.roc_auc"]
     assert meta["f1_macro"] > meta["baseline_textblob.f1_macro"]
     assert meta["f1_macro"] > meta["baseline_majority.f1_macro"]
