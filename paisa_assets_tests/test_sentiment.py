@@ -34,6 +34,7 @@ from paisa_assets.ml.classification_metrics import (
     majority_scores,
 )
 from paisa_assets.ml.labels import LabelSource, NeutralRating, rating_labels, textblob_labels
+from paisa_assets.ml.neutral_band import calibrate_neutral_band, classify, three_class_labels
 from paisa_assets.ml.sentiment import LABEL, SentimentConfig, evaluate, train_in_memory
 from paisa_assets.ml.sentiment_data import fit_sentiment, temporal_split
 from paisa_assets.ml.text_cleaning import clean_texts
@@ -166,6 +167,20 @@ def test_too_few_reviews_is_a_clear_error() -> None:
     )
     with pytest.raises(ValueError, match="1 dated reviews: too few"):
         fit_sentiment(con, SentimentConfig())
+
+
+def test_neutral_band_chosen_on_validation_data() -> None:
+    # Negatives score low, 3-star reviews in the middle, positives high, with overlaps.
+    probability = np.array([0.05, 0.1, 0.2, 0.45, 0.35, 0.5, 0.55, 0.7, 0.8, 0.9, 0.95, 0.6])
+    classes = np.array([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2])
+    low, high = calibrate_neutral_band(probability, classes, grid=13)
+    # Every probability is a candidate threshold: the band (0.2, 0.8) puts 0.35-0.7 neutral
+    # and gets all but 0.45 and 0.6 right, the best macro F1 of any band.
+    assert (low, high) == (0.2, 0.8)
+    assert classify(probability, low, high).tolist() == [0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 1]
+    assert three_class_labels(np.array([1.0, 2.0, 3.0, 4.0, 5.0])).tolist() == [0, 0, 1, 2, 2]
+    with pytest.raises(ValueError, match="negative, neutral and positive"):
+        calibrate_neutral_band(probability[:4], classes[:4])
 
 
 def test_every_version_must_pass_the_floor_and_baselines_the_first_included() -> None:

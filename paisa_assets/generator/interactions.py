@@ -38,6 +38,6 @@ def generated_interactions(reviews: int, seed: int) -> pl.DataFrame:
             "asin": asins[product_index],
             "rating": ratings.astype(np.float64),
             "review_date": pl.Series(times // 86_400, dtype=pl.Int32).cast(pl.Date),
-            "main_cat": pl.Series(main_cat[product_index], dtype=pl.String),
+            "main_cat": pl.Series(main_cat[product_index].tolist(), dtype=pl.String),
         }
     )
