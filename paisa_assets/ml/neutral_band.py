@@ -35,8 +35,8 @@ def calibrate_neutral_band(
     """(low, high) maximising three-class macro F1 of `classify` on validation data.
 
     Thresholds are searched among the validation probabilities themselves, or `grid` of their
-    quantiles when there are more (so the search adapts to how confident the model is); ties go to the narrowest band, then the
-    lowest `low`, so the choice is deterministic.
+    quantiles when there are more (so the search adapts to how confident the model is); ties
+    go to the narrowest band, then the lowest `low`, so the choice is deterministic.
     """
     probability = np.asarray(probability, dtype=np.float64)
     classes = np.asarray(classes)
