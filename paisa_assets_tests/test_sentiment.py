@@ -22,6 +22,7 @@ from paisa_assets.assets.sentiment import (
     CUTOFF_DATE_TAG,
     CUTOFF_ID_TAG,
     MIN_ROC_AUC,
+    REVIEW_SENTIMENT_SCHEMA,
     SENTIMENT_MODEL,
     ChampionComparison,
     promotion_decision,
@@ -342,6 +343,42 @@ def test_classifier_beats_both_baselines_and_scores_every_gold_review(
     # A second scoring run with the same champion scores nothing.
     again = run_assets(workspace, instance, [REVIEW_SENTIMENT])
     assert metadata_of(again, REVIEW_SENTIMENT)["rows_scored"] == 0
+
+
+def test_a_neutral_band_chosen_on_held_out_reviews_labels_the_scores(
+    trained: tuple[Workspace, DagsterInstance],
+) -> None:
+    workspace, instance = trained
+    if workspace.mlflow_tracking.champion(SENTIMENT_MODEL) is None:
+        assert run_assets(workspace, instance, [SENTIMENT]).success
+    champion = workspace.mlflow_tracking.champion(SENTIMENT_MODEL)
+    assert champion is not None
+    low, high = float(champion.tags["neutral_low"]), float(champion.tags["neutral_high"])
+    assert 0 <= low <= high <= 1
+    row = (
+        workspace.lakehouse.read(GOLD_MODEL_EVALUATIONS)
+        .filter(pl.col("version") == int(champion.version))
+        .row(0, named=True)
+    )
+    figures = json.loads(row["metrics"])
+    assert (figures["three_class.neutral_low"], figures["three_class.neutral_high"]) == (low, high)
+    assert 0 < figures["three_class.neutral.f1"] <= 1
+
+    # Scored from scratch with the calibrated band: every label follows it exactly.
+    workspace.lakehouse.replace(GOLD_REVIEW_SENTIMENT, pl.DataFrame(schema=REVIEW_SENTIMENT_SCHEMA))
+    job = workspace.defs.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        instance=instance,
+        asset_selection=[REVIEW_SENTIMENT],
+        run_config={"ops": {"gold__review_sentiment": {"config": {"neutral_band": "calibrated"}}}},
+    )
+    assert result.success
+    scored = workspace.lakehouse.read(GOLD_REVIEW_SENTIMENT)
+    expected = np.array(["negative", "neutral", "positive"])[
+        classify(scored["positive_probability"].to_numpy(), low, high)
+    ]
+    assert scored["sentiment"].to_list() == expected.tolist()
+    assert scored.height == workspace.lakehouse.count(GOLD_REVIEWS_ENRICHED)
 
 
 def test_a_worse_model_does_not_take_the_champion_alias(

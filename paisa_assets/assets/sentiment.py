@@ -105,6 +105,7 @@ def _pip_requirements() -> list[str]:
 
 
 CUTOFF_DATE_TAG, CUTOFF_ID_TAG = "train_cutoff_date", "train_cutoff_review_id"
+NEUTRAL_LOW_TAG, NEUTRAL_HIGH_TAG = "neutral_low", "neutral_high"
 
 
 @dataclass(frozen=True)
@@ -217,8 +218,9 @@ def log_candidate(
             config.params() | {f"best_{k}": v for k, v in run.model.best_params.items()}
         )
         mlflow.log_params({"mode": run.model.mode, "train_rows": run.model.train_rows})
+        band = run.neutral_band.metrics() if run.neutral_band else {}
         mlflow.log_metrics(
-            {k.replace(".", "_"): v for k, v in run.evaluation.metrics().items()}
+            {k.replace(".", "_"): v for k, v in (run.evaluation.metrics() | band).items()}
             | {"cv_roc_auc": run.model.cv_roc_auc}
         )
         log_json_artifacts({"evaluation": evaluation_details(run.evaluation)})
@@ -294,8 +296,14 @@ def sentiment_model(
     promoted, decision = promotion_decision(metrics, beats_baselines, comparison)
     run_id, version = log_candidate(mlflow_tracking, run, settings)
     champion_version = version if promoted else (comparison.version if comparison else None)
-    if promoted:
-        mlflow_tracking.promote(SENTIMENT_MODEL, version)
+    band_tags = (
+        {
+            NEUTRAL_LOW_TAG: repr(run.neutral_band.low),
+            NEUTRAL_HIGH_TAG: repr(run.neutral_band.high),
+        }
+        if run.neutral_band
+        else {}
+    )
     mlflow_tracking.tag_version(
         SENTIMENT_MODEL,
         version,
@@ -303,8 +311,13 @@ def sentiment_model(
             "champion_decision": decision,
             CUTOFF_DATE_TAG: run.split.cutoff_date.isoformat(),
             CUTOFF_ID_TAG: run.split.cutoff_review_id,
-        },
+        }
+        | band_tags,
     )
+    if promoted:  # last: a scoring run that sees the alias also sees the version's tags
+        mlflow_tracking.promote(SENTIMENT_MODEL, version)
+    if run.neutral_band:
+        metrics |= run.neutral_band.metrics()
     context.log.info(f"{SENTIMENT_MODEL} v{version}: {decision}")
     record_evaluation(
         lakehouse,
@@ -333,6 +346,9 @@ def sentiment_model(
             "train_rows": MetadataValue.int(run.model.train_rows),
             "test_period": MetadataValue.text(" to ".join(run.evaluation.test_period)),
             "confusion_matrix": MetadataValue.json(run.evaluation.model.confusion),
+            "three_star_reviews_called": MetadataValue.json(
+                run.neutral_band.three_star_called if run.neutral_band else None
+            ),
         },
         check_results=[
             AssetCheckResult(
@@ -350,10 +366,24 @@ def sentiment_model(
 
 
 class ReviewSentimentConfig(Config):
+    neutral_band: Literal["fixed", "calibrated"] = Field(
+        default="fixed",
+        description="fixed: neutral_low/neutral_high below; calibrated: the band the champion "
+        "chose on held-out reviews with 3 stars as neutral (fixed when it has none).",
+    )
     neutral_low: float = Field(default=0.4, description="P(positive) at or below this is negative.")
     neutral_high: float = Field(
         default=0.6, description="P(positive) at or above this is positive; between is neutral."
     )
+
+
+def neutral_band_of(config: ReviewSentimentConfig, tags: dict[str, str]) -> tuple[float, float]:
+    """(low, high): the configured band, or the champion's calibrated one when asked for and
+    recorded. A change of band applies to reviews scored from then on (the scores keep the
+    probability, so a full rescore is a new champion or an emptied table away)."""
+    if config.neutral_band == "calibrated" and NEUTRAL_LOW_TAG in tags and NEUTRAL_HIGH_TAG in tags:
+        return float(tags[NEUTRAL_LOW_TAG]), float(tags[NEUTRAL_HIGH_TAG])
+    return config.neutral_low, config.neutral_high
 
 
 def sentiment_of(probability: pl.Series, low: float, high: float) -> pl.Series:
@@ -419,6 +449,8 @@ def gold_review_sentiment(
         )
         return
     version = int(champion.version)
+    low, high = neutral_band_of(config, dict(champion.tags or {}))
+    context.log.info(f"neutral band ({low:.3f}, {high:.3f}), {config.neutral_band}")
     with mlflow_tracking.activated():
         model = mlflow.sklearn.load_model(f"models:/{SENTIMENT_MODEL}/{version}")
     _drop_if_without_digests(lakehouse)
@@ -436,9 +468,7 @@ def gold_review_sentiment(
                 pl.DataFrame(
                     {
                         "review_id": frame["review_id"],
-                        "sentiment": sentiment_of(
-                            probability, config.neutral_low, config.neutral_high
-                        ),
+                        "sentiment": sentiment_of(probability, low, high),
                         "positive_probability": probability,
                         "model_version": version,
                         "text_digest": frame["text_digest"],
