@@ -23,6 +23,7 @@ from paisa_assets.resources.local_event_log import LocalEventLog
 from paisa_assets.resources.mlflow_tracking import MlflowTracking
 from paisa_assets.resources.warehouse import Warehouse
 from paisa_assets.runner import materialize_everything, sync_partitions
+from paisa_assets_tests.support.mlflow_store import seed_store
 
 
 @dataclass
@@ -54,7 +55,9 @@ class Workspace:
 
 def local_settings_env(root: Path) -> dict[str, str]:
     """Environment for a paisa or dagster process whose every default path is under `root`,
-    so a subprocess test never writes into the repository's data/ folder."""
+    so a subprocess test never writes into the repository's data/ folder (its MLflow store
+    seeded with a copy of the session's migrated one)."""
+    seed_store(root / "mlflow" / "mlflow.db")
     return {
         "PAISA_LANDING_ROOT": str(root / "landing"),
         "PAISA_LAKE_ROOT": str(root / "lake"),
@@ -79,6 +82,7 @@ def make_workspace(
     lakehouse = lakehouse or Lakehouse(root=str(root / "lake"))
     warehouse = Warehouse(path=str(root / "warehouse.duckdb"))
     events = events or LocalEventLog(root=str(root / "events"))
+    seed_store(root / "mlflow" / "mlflow.db")  # a copy of a migrated store: no migration
     mlflow_tracking = MlflowTracking(
         tracking_uri=str(root / "mlflow" / "mlflow.db"),
         artifact_root=str(root / "mlflow" / "artifacts"),

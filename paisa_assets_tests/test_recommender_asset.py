@@ -3,24 +3,39 @@ serves exactly k new products to every reviewer, and its registered model serves
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
-from dagster import AssetKey, ExecuteInProcessResult
+from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult
 
 from paisa_assets.assets.recommender import RECOMMENDER_MODEL
+from paisa_assets.runner import sync_partitions
 from paisa_assets.tables import (
     GOLD_MODEL_EVALUATIONS,
     GOLD_RECOMMENDATIONS,
     GOLD_REVIEWS_ENRICHED,
     GOLD_SIMILAR_PRODUCTS,
 )
-from paisa_assets_tests.conftest import Workspace, generated_lake
+from paisa_assets_tests.conftest import (
+    Workspace,
+    generated_lake,
+    make_workspace,
+    materialize_all,
+    review,
+)
 
 K = 10
+RECOMMENDER_OUTPUTS = [
+    AssetKey("recommender"),
+    AssetKey(["gold", "recommendations"]),
+    AssetKey(["gold", "similar_products"]),
+]
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +74,10 @@ def test_recommender_beats_popularity_and_item_mean(
     (check,) = result.get_asset_check_evaluations()
     assert check.passed
     meta = recommender_metadata(result)
-    assert meta["hit_rate_at_10"] > 1.2 * meta["baseline_popularity.hit_rate_at_10"]
-    assert meta["ndcg_at_10"] > 1.2 * meta["baseline_popularity.ndcg_at_10"]
+    # Significantly better than popularity on the generated co-purchase clusters (the gate).
+    assert meta["baseline_popularity.hit_p_value"] < 0.01
+    assert meta["baseline_popularity.hit_wins"] > meta["baseline_popularity.hit_losses"]
+    assert meta["baseline_popularity.ndcg_difference_low"] > 0
     assert meta["catalog_coverage"] > meta["baseline_popularity.catalog_coverage"]
     assert meta["rmse"] < meta["baseline_item_mean.rmse"]
     assert meta["promoted"] is True
@@ -146,3 +163,118 @@ def test_registered_model_serves_known_and_cold_start_reviewers(
         .all()
     )
     assert in_category.height > 0
+
+
+def clustered_gold(seed: int, structured: bool) -> pl.DataFrame:
+    """Interactions as gold would hold them: 400 reviewers x 5 reviews over 150 products.
+
+    Structured: each reviewer keeps to one of 30 clusters of 5 products and rates everything
+    alike (a reviewer bias the item mean cannot see): the model wins clearly. Unstructured:
+    products and ratings drawn uniformly: nothing to learn beyond popularity.
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    for user in range(400):
+        cluster = rng.integers(0, 30)
+        products = (
+            cluster * 5 + rng.permutation(5) if structured else rng.choice(150, 5, replace=False)
+        )
+        rating = float(rng.integers(1, 6))
+        for order, product in enumerate(products):
+            rows.append(
+                {
+                    "reviewer_id": f"U{user:04d}",
+                    "asin": f"P{product:04d}",
+                    "rating": rating if structured else float(rng.integers(1, 6)),
+                    "review_date": dt.date(2016, 1, 1) + dt.timedelta(days=int(order)),
+                    "main_cat": f"C{product % 3}",
+                }
+            )
+    return pl.DataFrame(rows)
+
+
+def run_recommender(
+    workspace: Workspace, instance: DagsterInstance, extra: list[AssetKey] | None = None
+) -> ExecuteInProcessResult:
+    job = workspace.defs.resolve_implicit_global_asset_job_def()
+    return job.execute_in_process(
+        instance=instance,
+        asset_selection=RECOMMENDER_OUTPUTS + (extra or []),
+        raise_on_error=False,
+    )
+
+
+def test_a_version_below_its_gate_leaves_the_champions_tables(tmp_path: Path) -> None:
+    workspace = make_workspace(tmp_path)
+    lake = workspace.lakehouse
+    with DagsterInstance.ephemeral() as instance:
+        lake.replace(GOLD_REVIEWS_ENRICHED, clustered_gold(1, structured=True))
+        first = run_recommender(workspace, instance)
+        assert first.success
+        meta = recommender_metadata(first)
+        assert meta["promoted"] is True
+        champion = meta["model_version"]
+        recommendations, similar = lake.read(GOLD_RECOMMENDATIONS), lake.read(GOLD_SIMILAR_PRODUCTS)
+        assert recommendations.height == 400 * K
+
+        lake.replace(GOLD_REVIEWS_ENRICHED, clustered_gold(2, structured=False))
+        second = run_recommender(workspace, instance)
+        assert second.success  # a failed gate is a check result, not a failed run
+        meta = recommender_metadata(second)
+        assert meta["promoted"] is False and meta["model_version"] == champion + 1
+        assert meta["champion_version"] == champion
+        assert "not significantly better than popularity" in meta["decision"]
+        (check,) = second.get_asset_check_evaluations()
+        assert not check.passed and check.description == meta["decision"]
+        assert int(workspace.mlflow_tracking.champion(RECOMMENDER_MODEL).version) == champion
+        # The tables still hold the champion's rows, reported as not updated (so that steps
+        # downstream in the run, such as the dashboard, still run).
+        assert lake.read(GOLD_RECOMMENDATIONS).equals(recommendations)
+        assert lake.read(GOLD_SIMILAR_PRODUCTS).equals(similar)
+        kept = {
+            e.asset_key: e.materialization.metadata
+            for e in second.get_asset_materialization_events()
+        }
+        for key in RECOMMENDER_OUTPUTS[1:]:
+            assert kept[key]["updated"].value is False
+        flags = lake.read(GOLD_MODEL_EVALUATIONS).filter(pl.col("model") == RECOMMENDER_MODEL)
+        assert flags.filter("is_champion")["version"].to_list() == [champion]
+
+
+def test_the_first_version_faces_the_gate_too(tmp_path: Path) -> None:
+    workspace = make_workspace(tmp_path)
+    workspace.lakehouse.replace(GOLD_REVIEWS_ENRICHED, clustered_gold(2, structured=False))
+    with DagsterInstance.ephemeral() as instance:
+        result = run_recommender(workspace, instance)
+    assert result.success
+    assert recommender_metadata(result)["promoted"] is False
+    assert workspace.mlflow_tracking.champion(RECOMMENDER_MODEL) is None
+    assert not workspace.lakehouse.exists(GOLD_RECOMMENDATIONS)
+    assert not workspace.lakehouse.exists(GOLD_SIMILAR_PRODUCTS)
+
+
+def test_one_review_per_reviewer_is_reported_and_the_dashboard_still_runs(
+    tmp_path: Path,
+) -> None:
+    workspace = make_workspace(tmp_path)
+    # `review(n)` gives every review its own reviewer: nobody has a history to hold out.
+    workspace.write_landing_file(
+        "amazon_reviews/partition_1/a.json.gz", [review(n) for n in range(30)]
+    )
+    with DagsterInstance.ephemeral() as instance:
+        sync_partitions(instance, workspace.landing)
+        materialize_all(instance, workspace)
+        result = run_recommender(workspace, instance, [AssetKey("dashboard")])
+    assert result.success
+    meta = recommender_metadata(result)
+    assert meta["trained"] is False
+    assert meta["reason"] == (
+        "recommender cannot train on the data at hand: no reviewer has 3 or more reviews to "
+        "hold one out"
+    )
+    (check,) = result.get_asset_check_evaluations()
+    assert not check.passed and check.severity.value == "WARN"
+    assert check.description == meta["reason"]
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert AssetKey("dashboard") in materialized
+    assert workspace.mlflow_tracking.champion(RECOMMENDER_MODEL) is None

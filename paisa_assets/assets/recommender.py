@@ -2,11 +2,15 @@
 tables it serves, gold.recommendations and gold.similar_products.
 
 One training produces all three, so they are one multi-asset: the tables can never come from a
-model other than the one whose evaluation is logged beside them. The model is item neighbours
-backed off to category popularity (see `paisa_assets.ml.recommender` for why).
+model other than the one whose evaluation is logged beside them. The model is EASE and item
+neighbours over the recency-weighted history, backed off to category popularity (see
+`paisa_assets.ml.recommender` for why).
 
-The `champion` alias of `paisa-recommender` moves to a version only when it beats the
-popularity baseline on hit rate and NDCG and the item-mean baseline on RMSE. Versions are not
+The `champion` alias of `paisa-recommender` moves to a version only when it is significantly
+better than the popularity baseline (paired tests at 1%) and better than the item mean on RMSE,
+the first version included; the gold tables are rewritten only from such a version, so they
+always agree with `paisa-recommender@champion`. A lake too small to train on (no reviewer with
+enough reviews) is reported by the check and leaves the champion's tables. Versions are not
 compared with each other on one test set as the classifier's are: a recommender must be refitted
 on today's reviews to serve today's reviewers, so yesterday's fit has no fair test set left.
 mlflow is imported where it is used (see resources/mlflow_tracking.py for why).
@@ -24,7 +28,6 @@ from dagster import (
     AssetKey,
     AssetSpec,
     Config,
-    Failure,
     MaterializeResult,
     MetadataValue,
     multi_asset,
@@ -36,8 +39,9 @@ from paisa_assets.assets.reporting import table_metadata
 from paisa_assets.ml.recommender import (
     CATEGORY,
     INTERACTION_COLUMNS,
+    SIGNIFICANCE,
     USER,
-    ItemKnnRecommender,
+    PaisaRecommender,
     RecommenderEvaluation,
     evaluate,
 )
@@ -52,6 +56,7 @@ from paisa_assets.tables import (
 
 RECOMMENDER_MODEL = "paisa-recommender"
 RECOMMENDER = AssetKey("recommender")
+GATE_CHECK = "significantly_beats_popularity_and_item_mean"
 
 
 class RecommenderConfig(Config):
@@ -60,9 +65,6 @@ class RecommenderConfig(Config):
         default=3, description="Reviews a reviewer needs to have the latest one held out."
     )
     neighbours: int = Field(default=50, description="Neighbours kept per product.")
-    neighbour_weight: float = Field(
-        default=0.3, description="Weight of item neighbours against the category prior."
-    )
 
 
 def read_interactions(lakehouse: Lakehouse) -> tuple[pl.DataFrame, int]:
@@ -72,15 +74,28 @@ def read_interactions(lakehouse: Lakehouse) -> tuple[pl.DataFrame, int]:
     return usable, reviews.height - usable.height
 
 
-def quality_gate(evaluation: RecommenderEvaluation) -> bool:
-    return (
-        evaluation.hit_rate > evaluation.popularity_hit_rate
-        and evaluation.ndcg > evaluation.popularity_ndcg
-        and evaluation.rmse < evaluation.item_mean_rmse
-    )
+def quality_gate(evaluation: RecommenderEvaluation) -> tuple[bool, list[str]]:
+    """(passed, reasons it did not): significantly better than popularity (paired tests at
+    `SIGNIFICANCE`), not merely a larger figure, and a better rating predictor than the item
+    mean. The first version faces the same gate as every later one."""
+    reasons = []
+    if not evaluation.significantly_beats_popularity():
+        reasons.append(
+            f"not significantly better than popularity: HR {evaluation.hit_rate:.4f} vs "
+            f"{evaluation.popularity_hit_rate:.4f}, McNemar p "
+            f"{evaluation.popularity_hit_p_value:.2g} ({evaluation.popularity_hit_wins} wins, "
+            f"{evaluation.popularity_hit_losses} losses), NDCG difference 99% interval "
+            f"[{evaluation.popularity_ndcg_difference_low:.4f}, "
+            f"{evaluation.popularity_ndcg_difference_high:.4f}]"
+        )
+    if not evaluation.rmse < evaluation.item_mean_rmse:
+        reasons.append(
+            f"RMSE {evaluation.rmse:.4f} not below the item mean's {evaluation.item_mean_rmse:.4f}"
+        )
+    return not reasons, reasons
 
 
-def serving_example(model: ItemKnnRecommender) -> pd.DataFrame:
+def serving_example(model: PaisaRecommender) -> pd.DataFrame:
     """A known reviewer, and a new one who names a category (a cold start)."""
     return pd.DataFrame(
         {
@@ -92,7 +107,7 @@ def serving_example(model: ItemKnnRecommender) -> pd.DataFrame:
 
 def log_model(
     mlflow_tracking: MlflowTracking,
-    model: ItemKnnRecommender,
+    model: PaisaRecommender,
     evaluation: RecommenderEvaluation,
     k: int,
 ) -> tuple[str, int]:
@@ -124,10 +139,11 @@ def log_model(
             group_name="ml",
             kinds={"scipy", "mlflow"},
             description=(
-                "Item-neighbour recommender with a category-popularity back-off and a "
-                "kNN-baseline rating model, fitted on every gold review (batch and stream), "
-                "evaluated on a temporal leave-last-out split against popularity and item-mean "
-                f"baselines, registered in MLflow as `{RECOMMENDER_MODEL}`."
+                "EASE + item-neighbour recommender over the recency-weighted history with a "
+                "category-popularity back-off and a kNN-baseline rating model, fitted on every "
+                "gold review (batch and stream), evaluated on a temporal leave-last-out split "
+                "against popularity and item-mean baselines, registered in MLflow as "
+                f"`{RECOMMENDER_MODEL}`; `champion` only if significantly better."
             ),
         ),
         AssetSpec(
@@ -135,10 +151,10 @@ def log_model(
             deps=[RECOMMENDER],
             group_name="ml",
             kinds={"delta"},
-            description="Top 10 products per reviewer (reviewer_id, rank, asin, score, reason), "
-            "never one the reviewer already reviewed; reviewers with too little history are "
-            "filled with their categories' best-sellers (`popular_in_category`), then "
-            "overall best-sellers (`popular`).",
+            description="Top 10 products per reviewer (reviewer_id, rank, asin, score, reason) "
+            "from the champion version only, never one the reviewer already reviewed; "
+            "reviewers with too little history are filled with their categories' "
+            "best-sellers (`popular_in_category`), then overall best-sellers (`popular`).",
         ),
         AssetSpec(
             asset_key(GOLD_SIMILAR_PRODUCTS),
@@ -151,9 +167,11 @@ def log_model(
     ],
     check_specs=[
         AssetCheckSpec(
-            "beats_popularity_and_item_mean",
+            GATE_CHECK,
             asset=RECOMMENDER,
-            description="HitRate@10 and NDCG@10 above popularity, RMSE below item mean.",
+            description=f"HitRate@10 better than popularity with McNemar p < {SIGNIFICANCE}, "
+            "the NDCG@10 difference's 99% bootstrap interval above 0, RMSE below the item "
+            "mean; the gate of promotion and of the gold tables.",
         )
     ],
 )
@@ -163,21 +181,31 @@ def recommender(
     lakehouse: Lakehouse,
     mlflow_tracking: MlflowTracking,
 ) -> Iterator[MaterializeResult | AssetCheckResult]:
+    interactions, unusable = read_interactions(lakehouse)
+    params = {"neighbours": config.neighbours}
     try:
-        interactions, unusable = read_interactions(lakehouse)
-        params = {"neighbours": config.neighbours, "neighbour_weight": config.neighbour_weight}
         evaluation = evaluate(interactions, config.k, config.min_history, **params)
     except (ValueError, LookupError) as error:
-        raise Failure(description=f"recommender cannot train: {error}") from None
-    model = ItemKnnRecommender(**params).fit(interactions)
-    recommendations = model.recommend(config.k)
-    similar = model.similar_products(config.k)
+        # Too little data is a state of the lake, not a failure of the run: say why, keep the
+        # champion's tables, and let the rest of the run (the dashboard) go on.
+        reason = f"recommender cannot train on the data at hand: {error}"
+        context.log.warning(f"{reason}; the champion's tables stay")
+        yield from _kept_outputs(mlflow_tracking, reason, interactions.height)
+        return
+    model = PaisaRecommender(**params).fit(interactions)
     run_id, version = log_model(mlflow_tracking, model, evaluation, config.k)
-    passed = quality_gate(evaluation)
+    passed, reasons = quality_gate(evaluation)
     champion = mlflow_tracking.champion(RECOMMENDER_MODEL)
     if passed:
         mlflow_tracking.promote(RECOMMENDER_MODEL, version)
     champion_version = version if passed else (int(champion.version) if champion else None)
+    decision = (
+        "promoted: significantly better than popularity, RMSE below the item mean"
+        if passed
+        else f"not promoted ({'; '.join(reasons)}); champion stays "
+        + (f"v{champion_version}" if champion_version else "unset")
+    )
+    mlflow_tracking.tag_version(RECOMMENDER_MODEL, version, {"champion_decision": decision})
     metrics = evaluation.metrics()
     record_evaluation(
         lakehouse,
@@ -186,13 +214,12 @@ def recommender(
         run_id=run_id,
         champion_version=champion_version,
         metrics=metrics,
-        details={"model_params": evaluation.model_params, "k": config.k},
+        details={"model_params": evaluation.model_params, "k": config.k, "decision": decision},
     )
-    lakehouse.replace(GOLD_RECOMMENDATIONS, recommendations)
-    lakehouse.replace(GOLD_SIMILAR_PRODUCTS, similar)
     context.log.info(
         f"{RECOMMENDER_MODEL} v{version}: HR@{config.k} {evaluation.hit_rate:.4f} vs "
-        f"popularity {evaluation.popularity_hit_rate:.4f}; champion v{champion_version}"
+        f"popularity {evaluation.popularity_hit_rate:.4f} (McNemar p "
+        f"{evaluation.popularity_hit_p_value:.2g}); {decision}"
     )
     yield MaterializeResult(
         asset_key=RECOMMENDER,
@@ -203,6 +230,7 @@ def recommender(
             "model_version": MetadataValue.int(version),
             "champion_version": MetadataValue.int(champion_version),
             "promoted": MetadataValue.bool(passed),
+            "decision": MetadataValue.text(decision),
             "mlflow_run_id": MetadataValue.text(run_id),
             "mlflow_run": MetadataValue.text(mlflow_tracking.run_link(run_id)),
             "model_params": MetadataValue.json(evaluation.model_params),
@@ -210,15 +238,25 @@ def recommender(
     )
     yield AssetCheckResult(
         asset_key=RECOMMENDER,
-        check_name="beats_popularity_and_item_mean",
+        check_name=GATE_CHECK,
         passed=passed,
         severity=AssetCheckSeverity.ERROR,
+        description=decision,
         metadata={
             name: MetadataValue.float(metrics[name])
             for name in metrics
-            if name.split(".")[-1].startswith(("hit_rate", "ndcg", "rmse"))
+            if name.split(".")[-1].startswith(("hit", "ndcg", "rmse"))
         },
     )
+    if not passed:
+        yield from _kept_tables(decision)
+        return
+    # Written only from a version that passed its gate: the tables always agree with
+    # `paisa-recommender@champion`.
+    recommendations = model.recommend(config.k)
+    similar = model.similar_products(config.k)
+    lakehouse.replace(GOLD_RECOMMENDATIONS, recommendations)
+    lakehouse.replace(GOLD_SIMILAR_PRODUCTS, similar)
     for table, written in (
         (GOLD_RECOMMENDATIONS, recommendations),
         (GOLD_SIMILAR_PRODUCTS, similar),
@@ -232,3 +270,40 @@ def recommender(
                 model_version=MetadataValue.int(version),
             ),
         )
+
+
+def _kept_tables(reason: str) -> Iterator[MaterializeResult]:
+    """Materializations that change nothing: the tables keep the champion's rows (or stay
+    absent before the first champion). Reported rather than skipped, so that the steps
+    downstream in the same run (the dashboard) still run."""
+    for table in (GOLD_RECOMMENDATIONS, GOLD_SIMILAR_PRODUCTS):
+        yield MaterializeResult(
+            asset_key=asset_key(table),
+            metadata={
+                "updated": MetadataValue.bool(False),
+                "reason": MetadataValue.text(reason),
+            },
+        )
+
+
+def _kept_outputs(
+    mlflow_tracking: MlflowTracking, reason: str, interactions: int
+) -> Iterator[MaterializeResult | AssetCheckResult]:
+    champion = mlflow_tracking.champion(RECOMMENDER_MODEL)
+    yield MaterializeResult(
+        asset_key=RECOMMENDER,
+        metadata={
+            "trained": MetadataValue.bool(False),
+            "reason": MetadataValue.text(reason),
+            "interactions": MetadataValue.int(interactions),
+            "champion_version": MetadataValue.int(int(champion.version) if champion else None),
+        },
+    )
+    yield AssetCheckResult(
+        asset_key=RECOMMENDER,
+        check_name=GATE_CHECK,
+        passed=False,
+        severity=AssetCheckSeverity.WARN,
+        description=reason,
+    )
+    yield from _kept_tables(reason)

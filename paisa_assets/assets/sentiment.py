@@ -1,19 +1,23 @@
 """The sentiment classifier: trained on gold, tracked in MLflow, and gold.review_sentiment.
 
-`sentiment_model` trains a candidate, measures it and both baselines on one time-held-out test
+`sentiment_model` trains a candidate, measures it and its baselines on one time-held-out test
 set, registers it as a new version of `paisa-sentiment`, and moves the `champion` alias only when
-the candidate beats the current champion on that same test set. `gold.review_sentiment` is
+the candidate reaches the ROC AUC floor, beats its baselines (the first version included) and
+beats the current champion on the test rows that neither of them trained on (each version
+records its train/test cutoff). A lake too small to train on is reported by the check, not
+raised. `gold.review_sentiment` is
 always scored by the champion, incrementally: only reviews it has not scored yet are scored.
 mlflow, scikit-learn and TextBlob are imported where they are used: every Dagster step process
 imports this module, and a bronze step should not pay 1.6 s to load a classifier it never uses.
 """
 
 import datetime as dt
+import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 from importlib.metadata import version as package_version
 from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 import polars as pl
 from dagster import (
     AssetCheckResult,
@@ -21,7 +25,6 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     Config,
-    Failure,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -51,8 +54,11 @@ REVIEW_SENTIMENT_SCHEMA = {
     "sentiment": pl.String,
     "positive_probability": pl.Float64,
     "model_version": pl.Int64,
+    # MD5 of the text that was scored: an edited review (same id, new text) is scored again.
+    "text_digest": pl.String,
     "scored_at": pl.Datetime("us", "UTC"),
 }
+DELETE_BATCH = 1_000
 
 
 class SentimentModelConfig(Config):
@@ -98,27 +104,88 @@ def _pip_requirements() -> list[str]:
     return [f"{name}=={package_version(name)}" for name in ("scikit-learn", "skops", "polars")]
 
 
-def champion_roc_auc(
+CUTOFF_DATE_TAG, CUTOFF_ID_TAG = "train_cutoff_date", "train_cutoff_review_id"
+NEUTRAL_LOW_TAG, NEUTRAL_HIGH_TAG = "neutral_low", "neutral_high"
+
+
+@dataclass(frozen=True)
+class ChampionComparison:
+    """Champion and candidate on the candidate's test rows that the champion never trained on."""
+
+    version: int
+    rows: int
+    champion_roc_auc: float
+    candidate_roc_auc: float
+
+
+def unseen_by_champion(test: pl.DataFrame, tags: dict[str, str]) -> pl.DataFrame:
+    """The test rows at or after the champion's own train/test cutoff: rows it never trained
+    on, even when older-dated reviews arrived since and moved today's cutoff back. Versions
+    without the tags (trained before they existed) are compared on the whole test set."""
+    if CUTOFF_DATE_TAG not in tags or CUTOFF_ID_TAG not in tags:
+        return test
+    date = dt.date.fromisoformat(tags[CUTOFF_DATE_TAG])
+    review_id = tags[CUTOFF_ID_TAG]
+    return test.filter(
+        (pl.col("review_date") > date)
+        | ((pl.col("review_date") == date) & (pl.col("review_id") >= review_id))
+    )
+
+
+def compare_with_champion(
     mlflow_tracking: MlflowTracking, run: "SentimentRun"
-) -> tuple[int | None, float]:
-    """The current champion's ROC AUC on this run's test set (-inf when there is none)."""
+) -> ChampionComparison | None:
+    """The current champion against the candidate on rows neither trained on (None before
+    the first champion). ROC AUC is NaN for both when those rows hold one class only."""
     champion = mlflow_tracking.champion(SENTIMENT_MODEL)
     if champion is None:
-        return None, float("-inf")
+        return None
     import mlflow.sklearn
 
-    from paisa_assets.ml.classification_metrics import (
-        ClassifierScores,
-        classification_report_for,
-    )
+    from paisa_assets.ml.classification_metrics import roc_auc_or_nan
     from paisa_assets.ml.sentiment import LABEL, positive_probability
 
+    rows = unseen_by_champion(run.test, dict(champion.tags or {}))
+    labels = rows[LABEL].to_numpy()
+    texts = rows[TEXT_COLUMN].to_list()
     with mlflow_tracking.activated():
         model = mlflow.sklearn.load_model(f"models:/{SENTIMENT_MODEL}/{champion.version}")
-    probability = positive_probability(model, run.test[TEXT_COLUMN].to_list())
-    labels = run.test[LABEL].to_numpy()
-    scores = ClassifierScores(predicted=(probability >= 0.5).astype(np.int8), score=probability)
-    return int(champion.version), classification_report_for(labels, scores).metrics["roc_auc"]
+    return ChampionComparison(
+        version=int(champion.version),
+        rows=rows.height,
+        champion_roc_auc=roc_auc_or_nan(labels, positive_probability(model, texts)),
+        candidate_roc_auc=roc_auc_or_nan(labels, positive_probability(run.model.pipeline, texts)),
+    )
+
+
+def promotion_decision(
+    metrics: dict[str, float], beats_baselines: bool, comparison: ChampionComparison | None
+) -> tuple[bool, str]:
+    """(promote, why). Every version, the first included, must reach the ROC AUC floor and
+    beat its baselines; a later one must also beat the champion on rows neither trained on."""
+    auc = metrics["roc_auc"]
+    keep = f"champion v{comparison.version} stays" if comparison else "no champion yet"
+    if not auc >= MIN_ROC_AUC:
+        return False, f"not promoted: ROC AUC {auc:.4f} below the floor {MIN_ROC_AUC}; {keep}"
+    if not beats_baselines:
+        return False, f"not promoted: ROC AUC {auc:.4f} does not beat every baseline; {keep}"
+    if comparison is None:
+        return True, f"promoted: first version (ROC AUC {auc:.4f}, floor and baselines met)"
+    where = f"on the {comparison.rows} test rows neither model trained on"
+    if math.isnan(comparison.champion_roc_auc):
+        return False, (
+            f"kept champion v{comparison.version}: the {comparison.rows} test rows neither "
+            "model trained on do not hold both classes, so the two cannot be compared"
+        )
+    if comparison.candidate_roc_auc > comparison.champion_roc_auc:
+        return True, (
+            f"promoted: ROC AUC {comparison.candidate_roc_auc:.4f} beats champion "
+            f"v{comparison.version} ({comparison.champion_roc_auc:.4f}) {where}"
+        )
+    return False, (
+        f"kept champion v{comparison.version}: its ROC AUC {comparison.champion_roc_auc:.4f} "
+        f"{where} is not beaten by {comparison.candidate_roc_auc:.4f}"
+    )
 
 
 def evaluation_details(evaluation: "SentimentEvaluation") -> dict[str, Any]:
@@ -151,8 +218,9 @@ def log_candidate(
             config.params() | {f"best_{k}": v for k, v in run.model.best_params.items()}
         )
         mlflow.log_params({"mode": run.model.mode, "train_rows": run.model.train_rows})
+        band = run.neutral_band.metrics() if run.neutral_band else {}
         mlflow.log_metrics(
-            {k.replace(".", "_"): v for k, v in run.evaluation.metrics().items()}
+            {k.replace(".", "_"): v for k, v in (run.evaluation.metrics() | band).items()}
             | {"cv_roc_auc": run.model.cv_roc_auc}
         )
         log_json_artifacts({"evaluation": evaluation_details(run.evaluation)})
@@ -177,7 +245,8 @@ def log_candidate(
     description=(
         "A TF-IDF + logistic regression sentiment classifier (hashing + SGD beyond the memory "
         "budget) trained on gold.reviews_enriched, tested on the newest reviews, registered in "
-        f"MLflow as `{SENTIMENT_MODEL}`; alias `champion` moves only to a better version."
+        f"MLflow as `{SENTIMENT_MODEL}`; alias `champion` moves only to a version above the "
+        "floor and its baselines that beats the champion on rows neither trained on."
     ),
     check_specs=[
         AssetCheckSpec(
@@ -201,42 +270,74 @@ def sentiment_model(
         with warehouse.session(lakehouse, {"reviews": GOLD_REVIEWS_ENRICHED}) as con:
             run = fit_sentiment(con, settings)
     except (ValueError, LookupError) as error:
-        raise Failure(description=f"sentiment_model cannot train: {error}") from None
+        # Too little data is a state of the lake, not a failure of the run: say why, keep the
+        # champion (and its scores), and let the rest of the run go on.
+        reason = f"sentiment_model cannot train: {error}"
+        context.log.warning(f"{reason}; the champion stays")
+        champion = mlflow_tracking.champion(SENTIMENT_MODEL)
+        return MaterializeResult(
+            metadata={
+                "trained": MetadataValue.bool(False),
+                "reason": MetadataValue.text(reason),
+                "champion_version": MetadataValue.int(int(champion.version) if champion else None),
+            },
+            check_results=[
+                AssetCheckResult(
+                    passed=False,
+                    severity=AssetCheckSeverity.WARN,
+                    description=reason,
+                    metadata={"reason": MetadataValue.text(reason)},
+                )
+            ],
+        )
     metrics = run.evaluation.metrics()
-    champion_version, champion_auc = champion_roc_auc(mlflow_tracking, run)
+    beats_baselines = run.evaluation.beats_baselines()
+    comparison = compare_with_champion(mlflow_tracking, run)
+    promoted, decision = promotion_decision(metrics, beats_baselines, comparison)
     run_id, version = log_candidate(mlflow_tracking, run, settings)
-    promoted = metrics["roc_auc"] > champion_auc
-    if promoted:
-        mlflow_tracking.promote(SENTIMENT_MODEL, version)
-    decision = (
-        f"promoted: ROC AUC {metrics['roc_auc']:.4f} beats champion v{champion_version} "
-        f"({champion_auc:.4f}) on the same test set"
-        if promoted and champion_version is not None
-        else "promoted: first version"
-        if promoted
-        else f"kept champion v{champion_version}: its ROC AUC {champion_auc:.4f} on this test "
-        f"set is not beaten by {metrics['roc_auc']:.4f}"
+    champion_version = version if promoted else (comparison.version if comparison else None)
+    band_tags = (
+        {
+            NEUTRAL_LOW_TAG: repr(run.neutral_band.low),
+            NEUTRAL_HIGH_TAG: repr(run.neutral_band.high),
+        }
+        if run.neutral_band
+        else {}
     )
-    mlflow_tracking.tag_version(SENTIMENT_MODEL, version, {"champion_decision": decision})
+    mlflow_tracking.tag_version(
+        SENTIMENT_MODEL,
+        version,
+        {
+            "champion_decision": decision,
+            CUTOFF_DATE_TAG: run.split.cutoff_date.isoformat(),
+            CUTOFF_ID_TAG: run.split.cutoff_review_id,
+        }
+        | band_tags,
+    )
+    if promoted:  # last: a scoring run that sees the alias also sees the version's tags
+        mlflow_tracking.promote(SENTIMENT_MODEL, version)
+    if run.neutral_band:
+        metrics |= run.neutral_band.metrics()
     context.log.info(f"{SENTIMENT_MODEL} v{version}: {decision}")
     record_evaluation(
         lakehouse,
         model=SENTIMENT_MODEL,
         version=version,
         run_id=run_id,
-        champion_version=version if promoted else champion_version,
+        champion_version=champion_version,
         metrics=metrics,
-        details=evaluation_details(run.evaluation),
+        details=evaluation_details(run.evaluation) | {"decision": decision},
     )
-    passed = metrics["roc_auc"] >= MIN_ROC_AUC and run.evaluation.beats_baselines()
+    passed = metrics["roc_auc"] >= MIN_ROC_AUC and beats_baselines
     baselines = {k: r.metrics["roc_auc"] for k, r in run.evaluation.baselines.items()}
     return MaterializeResult(
         metadata={
             **{name: MetadataValue.float(value) for name, value in metrics.items()},
             "model_version": MetadataValue.int(version),
-            "champion_version": MetadataValue.int(version if promoted else champion_version),
+            "champion_version": MetadataValue.int(champion_version),
             "promoted": MetadataValue.bool(promoted),
             "decision": MetadataValue.text(decision),
+            "compared_rows": MetadataValue.int(comparison.rows if comparison else None),
             "mlflow_run_id": MetadataValue.text(run_id),
             "mlflow_run": MetadataValue.text(mlflow_tracking.run_link(run_id)),
             "mode": MetadataValue.text(run.model.mode),
@@ -245,11 +346,15 @@ def sentiment_model(
             "train_rows": MetadataValue.int(run.model.train_rows),
             "test_period": MetadataValue.text(" to ".join(run.evaluation.test_period)),
             "confusion_matrix": MetadataValue.json(run.evaluation.model.confusion),
+            "three_star_reviews_called": MetadataValue.json(
+                run.neutral_band.three_star_called if run.neutral_band else None
+            ),
         },
         check_results=[
             AssetCheckResult(
                 passed=passed,
                 severity=AssetCheckSeverity.ERROR,
+                description=decision,
                 metadata={
                     "roc_auc": MetadataValue.float(metrics["roc_auc"]),
                     "floor": MetadataValue.float(MIN_ROC_AUC),
@@ -261,10 +366,24 @@ def sentiment_model(
 
 
 class ReviewSentimentConfig(Config):
+    neutral_band: Literal["fixed", "calibrated"] = Field(
+        default="fixed",
+        description="fixed: neutral_low/neutral_high below; calibrated: the band the champion "
+        "chose on held-out reviews with 3 stars as neutral (fixed when it has none).",
+    )
     neutral_low: float = Field(default=0.4, description="P(positive) at or below this is negative.")
     neutral_high: float = Field(
         default=0.6, description="P(positive) at or above this is positive; between is neutral."
     )
+
+
+def neutral_band_of(config: ReviewSentimentConfig, tags: dict[str, str]) -> tuple[float, float]:
+    """(low, high): the configured band, or the champion's calibrated one when asked for and
+    recorded. A change of band applies to reviews scored from then on (the scores keep the
+    probability, so a full rescore is a new champion or an emptied table away)."""
+    if config.neutral_band == "calibrated" and NEUTRAL_LOW_TAG in tags and NEUTRAL_HIGH_TAG in tags:
+        return float(tags[NEUTRAL_LOW_TAG]), float(tags[NEUTRAL_HIGH_TAG])
+    return config.neutral_low, config.neutral_high
 
 
 def sentiment_of(probability: pl.Series, low: float, high: float) -> pl.Series:
@@ -280,11 +399,18 @@ def sentiment_of(probability: pl.Series, low: float, high: float) -> pl.Series:
 
 
 PENDING_SQL = f"""
-SELECT r.review_id, {TEXT_SQL}
-FROM reviews r
+SELECT r.review_id, md5(r.{TEXT_COLUMN}) AS text_digest, r.{TEXT_COLUMN}
+FROM (SELECT review_id, {TEXT_SQL} FROM reviews) r
 WHERE NOT EXISTS (
-    SELECT 1 FROM scored s WHERE s.review_id = r.review_id AND s.model_version = $version
+    SELECT 1 FROM scored s
+    WHERE s.review_id = r.review_id AND s.model_version = $version
+      AND s.text_digest = md5(r.{TEXT_COLUMN})
 )
+"""
+VANISHED_SQL = """
+SELECT s.review_id FROM scored s
+WHERE NOT EXISTS (SELECT 1 FROM reviews r WHERE r.review_id = s.review_id)
+ORDER BY s.review_id
 """
 
 
@@ -296,9 +422,10 @@ WHERE NOT EXISTS (
     kinds={"delta", "mlflow"},
     description=(
         "One row per gold review: the champion sentiment model's label (negative / neutral / "
-        "positive) and P(positive). Incremental: only reviews the current champion has not "
-        "scored are scored; a new champion rescores everything. Runs with every gold rebuild; "
-        "skipped until a champion exists."
+        "positive), P(positive) and the MD5 of the scored text. Incremental: only reviews the "
+        "current champion has not scored with their current text are scored (an edited review "
+        "is rescored); a new champion rescores everything; reviews gone from gold are deleted. "
+        "Runs with every gold rebuild; skipped until a champion exists."
     ),
     # Part of gold_job: before the first model is trained the step succeeds without output.
     output_required=False,
@@ -322,13 +449,17 @@ def gold_review_sentiment(
         )
         return
     version = int(champion.version)
+    low, high = neutral_band_of(config, dict(champion.tags or {}))
+    context.log.info(f"neutral band ({low:.3f}, {high:.3f}), {config.neutral_band}")
     with mlflow_tracking.activated():
         model = mlflow.sklearn.load_model(f"models:/{SENTIMENT_MODEL}/{version}")
+    _drop_if_without_digests(lakehouse)
     tables = {"reviews": GOLD_REVIEWS_ENRICHED, "scored": GOLD_REVIEW_SENTIMENT}
     empty = {GOLD_REVIEW_SENTIMENT: pl.Schema(REVIEW_SENTIMENT_SCHEMA)}
     scored = 0
     pending: list[pl.DataFrame] = []
     with warehouse.session(lakehouse, tables, empty) as con:
+        vanished = [row[0] for row in con.sql(VANISHED_SQL).fetchall()]
         reader = con.sql(PENDING_SQL, params={"version": version}).to_arrow_reader(SCORE_BATCH_ROWS)
         for batch in reader:
             frame = pl.from_arrow(batch)
@@ -337,11 +468,10 @@ def gold_review_sentiment(
                 pl.DataFrame(
                     {
                         "review_id": frame["review_id"],
-                        "sentiment": sentiment_of(
-                            probability, config.neutral_low, config.neutral_high
-                        ),
+                        "sentiment": sentiment_of(probability, low, high),
                         "positive_probability": probability,
                         "model_version": version,
+                        "text_digest": frame["text_digest"],
                         "scored_at": dt.datetime.now(dt.UTC),
                     },
                     schema=REVIEW_SENTIMENT_SCHEMA,
@@ -350,12 +480,16 @@ def gold_review_sentiment(
             if sum(f.height for f in pending) >= MERGE_ROWS:
                 scored += _write_scores(lakehouse, pending)
     scored += _write_scores(lakehouse, pending)
-    context.log.info(f"{GOLD_REVIEW_SENTIMENT}: {scored} reviews scored by v{version}")
+    deleted = _delete_reviews(lakehouse, vanished)
+    context.log.info(
+        f"{GOLD_REVIEW_SENTIMENT}: {scored} reviews scored by v{version}, {deleted} rows of "
+        "reviews no longer in gold deleted"
+    )
     yield MaterializeResult(
         metadata=table_metadata(
             lakehouse,
             GOLD_REVIEW_SENTIMENT,
-            {"scored": scored},
+            {"scored": scored, "deleted": deleted},
             model_version=MetadataValue.int(version),
         )
     )
@@ -371,3 +505,28 @@ def _write_scores(lakehouse: Lakehouse, pending: list[pl.DataFrame]) -> int:
         return 0
     lakehouse.merge(GOLD_REVIEW_SENTIMENT, frame, keys=["review_id"])
     return frame.height
+
+
+def _drop_if_without_digests(lakehouse: Lakehouse) -> None:
+    """A table written before scores carried their text's digest cannot tell edited reviews
+    apart: it is emptied once, so the champion rescores every review."""
+    table = lakehouse.delta_table(GOLD_REVIEW_SENTIMENT)
+    if table is not None and "text_digest" not in table.schema().to_arrow().names:
+        empty = pl.DataFrame(schema=REVIEW_SENTIMENT_SCHEMA)
+        lakehouse.replace(GOLD_REVIEW_SENTIMENT, empty)
+
+
+def _delete_reviews(lakehouse: Lakehouse, review_ids: list[str]) -> int:
+    """Delete the scores of `review_ids` (reviews no longer in gold), in batches."""
+    table = lakehouse.delta_table(GOLD_REVIEW_SENTIMENT)
+    if table is None or not review_ids:
+        return 0
+    for start in range(0, len(review_ids), DELETE_BATCH):
+        quoted = ", ".join(
+            "'" + value.replace("'", "''") + "'"
+            for value in review_ids[start : start + DELETE_BATCH]
+        )
+        table.delete(f"review_id IN ({quoted})")
+    # Each id was read from the table (one row per review_id), so each deleted one row; the
+    # delete's own metrics may omit the count.
+    return len(review_ids)

@@ -14,6 +14,10 @@ import numpy as np
 from paisa_assets.generator.vocabulary import CATEGORIES
 
 FACTORS = 8
+CLUSTER_SIZE = 8
+# Shares of a reviewer's reviews drawn from their own co-purchase clusters and from their
+# preferred categories; the rest is drawn from the whole catalog, by popularity.
+CLUSTER_SHARE, CATEGORY_SHARE = 0.5, 0.3
 # Target share of ratings 1..5 (the real data: mostly five stars).
 RATING_SHARES = np.array([0.07, 0.05, 0.08, 0.20, 0.60])
 START = 946_684_800  # 2000-01-01
@@ -32,6 +36,10 @@ class Catalog:
     bias: np.ndarray
     has_metadata: np.ndarray
     seed: np.ndarray  # text seed per product
+    # Co-purchase cluster per product (a few products of one category bought together, e.g. a
+    # camera, its lenses and bags): what gives real data its item-level signal, which
+    # category popularity alone cannot predict.
+    cluster: np.ndarray
 
 
 @dataclass
@@ -49,6 +57,15 @@ class ReviewPlan:
     folder: np.ndarray  # per line
 
 
+def _clusters(rng: np.random.Generator, category: np.ndarray) -> np.ndarray:
+    """Co-purchase clusters of about `CLUSTER_SIZE` products, each within one category."""
+    order = np.lexsort((rng.random(category.size), category))
+    position = np.arange(category.size) - np.searchsorted(category[order], category[order])
+    cluster = np.empty(category.size, dtype=np.int64)
+    cluster[order] = category[order] * category.size + position // CLUSTER_SIZE
+    return np.unique(cluster, return_inverse=True)[1]
+
+
 def make_catalog(rng: np.random.Generator, products: int) -> Catalog:
     category = rng.integers(0, len(CATEGORIES), products)
     ranks = rng.permutation(products) + 1
@@ -59,36 +76,68 @@ def make_catalog(rng: np.random.Generator, products: int) -> Catalog:
         bias=rng.normal(0, 0.5, products),
         has_metadata=rng.random(products) < 0.95,
         seed=rng.integers(0, 2**62, products),
+        cluster=_clusters(rng, category),
     )
 
 
-def _sample_products(
-    rng: np.random.Generator, catalog: Catalog, preferred: np.ndarray
+def _by_popularity(
+    rng: np.random.Generator, popularity: np.ndarray, groups: np.ndarray, wanted: np.ndarray
 ) -> np.ndarray:
-    """A product per review: 70% from the reviewer's preferred category, else any, by popularity."""
-    n = preferred.size
+    """A product per entry of `wanted` (a group id), drawn by popularity among the products
+    whose `groups` value it is (any product if the group is empty)."""
+    chosen = np.empty(wanted.size, dtype=np.int64)
+    order = np.argsort(groups, kind="stable")
+    sorted_groups = groups[order]
+    for group in np.unique(wanted):
+        rows = np.flatnonzero(wanted == group)
+        start, stop = np.searchsorted(sorted_groups, [group, group + 1])
+        members = order[start:stop] if stop > start else np.arange(groups.size)
+        p = popularity[members] / popularity[members].sum()
+        chosen[rows] = members[rng.choice(members.size, rows.size, p=p)]
+    return chosen
+
+
+def _sample_products(
+    rng: np.random.Generator,
+    catalog: Catalog,
+    preferred_category: np.ndarray,
+    preferred_cluster: np.ndarray,
+) -> np.ndarray:
+    """A product per review: from the reviewer's co-purchase cluster (`CLUSTER_SHARE`), their
+    preferred category (`CATEGORY_SHARE`), else anywhere; by popularity within each."""
+    n = preferred_category.size
     chosen = np.empty(n, dtype=np.int64)
-    in_category = rng.random(n) < 0.7
-    anywhere = np.flatnonzero(~in_category)
+    draw = rng.random(n)
+    in_cluster = draw < CLUSTER_SHARE
+    in_category = ~in_cluster & (draw < CLUSTER_SHARE + CATEGORY_SHARE)
+    anywhere = np.flatnonzero(~in_cluster & ~in_category)
     weights = catalog.popularity / catalog.popularity.sum()
     chosen[anywhere] = rng.choice(catalog.category.size, anywhere.size, p=weights)
-    for category in np.unique(preferred[in_category]):
-        rows = np.flatnonzero(in_category & (preferred == category))
-        members = np.flatnonzero(catalog.category == category)
-        if members.size == 0:
-            members = np.arange(catalog.category.size)
-        p = catalog.popularity[members] / catalog.popularity[members].sum()
-        chosen[rows] = members[rng.choice(members.size, rows.size, p=p)]
+    chosen[in_category] = _by_popularity(
+        rng, catalog.popularity, catalog.category, preferred_category[in_category]
+    )
+    chosen[in_cluster] = _by_popularity(
+        rng, catalog.popularity, catalog.cluster, preferred_cluster[in_cluster]
+    )
     return chosen
 
 
 def plan_reviews(
     rng: np.random.Generator, catalog: Catalog, *, reviews: int, reviewers: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`reviews` distinct (user, product) pairs, users heavy-tailed in activity."""
+    """`reviews` distinct (user, product) pairs, users heavy-tailed in activity, each with two
+    preferred categories and, in each, a co-purchase cluster they keep buying from."""
     activity = rng.pareto(1.2, reviewers) + 1.0
     activity /= activity.sum()
     preferences = rng.integers(0, len(CATEGORIES), (reviewers, 2))
+    # One cluster per preferred category, drawn by the square root of its products' summed
+    # popularity: niches have their regulars too, not only the best-selling clusters.
+    cluster_popularity = np.sqrt(np.bincount(catalog.cluster, weights=catalog.popularity))
+    cluster_category = np.zeros(cluster_popularity.size, dtype=np.int64)
+    cluster_category[catalog.cluster] = catalog.category
+    cluster_preferences = _by_popularity(
+        rng, cluster_popularity, cluster_category, preferences.ravel()
+    ).reshape(preferences.shape)
     users = np.empty(0, dtype=np.int64)
     products = np.empty(0, dtype=np.int64)
     for _ in range(50):
@@ -97,8 +146,10 @@ def plan_reviews(
             break
         batch = int(missing * 1.3) + 16
         new_users = rng.choice(reviewers, batch, p=activity)
-        preferred = preferences[new_users, rng.integers(0, 2, batch)]
-        new_products = _sample_products(rng, catalog, preferred)
+        side = rng.integers(0, 2, batch)
+        new_products = _sample_products(
+            rng, catalog, preferences[new_users, side], cluster_preferences[new_users, side]
+        )
         users = np.concatenate([users, new_users])
         products = np.concatenate([products, new_products])
         _, first = np.unique(users * catalog.category.size + products, return_index=True)

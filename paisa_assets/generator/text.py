@@ -47,18 +47,50 @@ def sentiment_of(rating: int) -> str:
     return "positive" if rating >= 4 else "negative" if rating <= 2 else "neutral"
 
 
+# Percent of reviews whose whole text belongs to the other side (the reviewer clicked the wrong
+# star, or rated the seller rather than the product): label noise every real corpus has.
+WRONG_SIDE = 4
+HARD = {
+    "positive": (v.NEGATED_NEGATIVE, v.TERSE_POSITIVE),
+    "negative": (v.NEGATED_POSITIVE + v.SARCASM, v.TERSE_NEGATIVE),
+    "neutral": (v.NEGATED_NEGATIVE + v.NEGATED_POSITIVE, v.TERSE_POSITIVE + v.TERSE_NEGATIVE),
+}
+
+
 def review_text(seed: int, rating: int, noun: str, noisy: bool) -> tuple[str, str]:
-    """(reviewText, summary) expressing the rating's sentiment; `noisy` mixes in the opposite
-    sentiment, as real reviewers do ("great price, but it broke")."""
+    """(reviewText, summary) expressing the rating's sentiment as real reviewers do: often
+    plainly, but also through negation ("not bad at all"), sarcasm ("great, another one that
+    broke"), terse verdicts, off-topic stories, mixed opinions (`noisy`: "great price, but it
+    broke") and now and then the other side's text altogether (label noise). The mix is set so
+    that TextBlob and a bag-of-words model find it about as hard as the real datathon reviews.
+    """
     choices = Choices(seed)
     sentiment = sentiment_of(rating)
+    if sentiment != "neutral" and choices.chance(WRONG_SIDE):
+        sentiment = OPPOSITE[sentiment]
     openers, bodies, summaries = BANKS[sentiment]
-    sentences = [choices.pick(openers).format(noun=noun)]
-    length = 1 + choices.below(3) + (choices.below(8) if choices.chance(30) else 0)
+    hard, terse = HARD[sentiment]
     other_bodies = BANKS[OPPOSITE[sentiment]][1]
+    sentences = []
+    if choices.chance(30):
+        sentences.append(choices.pick(v.OFF_TOPIC))
+    if choices.chance(20):
+        sentences.append(choices.pick(terse))
+    else:
+        sentences.append(choices.pick(openers).format(noun=noun))
+    length = choices.below(3) + (choices.below(8) if choices.chance(30) else 0)
     for _ in range(length):
-        bank = other_bodies if noisy and choices.chance(60) else bodies
-        sentences.append(choices.pick(bank))
+        roll = choices.below(100)
+        if noisy and roll < 60:
+            sentences.append(choices.pick(other_bodies))
+        elif roll < 20:
+            sentences.append(choices.pick(hard).format(noun=noun))
+        elif roll < 35:
+            sentences.append(choices.pick(v.OFF_TOPIC))
+        elif roll < 45:
+            sentences.append(choices.pick(other_bodies))  # mixed: "the box was damaged, but..."
+        else:
+            sentences.append(choices.pick(bodies))
     if choices.chance(4):
         sentences.append("Size &amp; color as shown, &quot;true to size&quot;.")
     summary_bank = BANKS[OPPOSITE[sentiment]][2] if noisy and choices.chance(40) else summaries

@@ -221,6 +221,47 @@ NEGATIVE_SUMMARIES = (
 )
 NEUTRAL_SUMMARIES = ("Three Stars", "It's OK", "Average", "Meh", "Could be better")
 
+# What makes real review text hard, for a lexicon and for a bag of words alike.
+# Praise through negated complaints, and complaints through negated praise.
+NEGATED_NEGATIVE = (
+    "Not bad at all.",
+    "No complaints so far.",
+    "I can't fault it.",
+    "Nothing has broken yet.",
+    "I was not disappointed.",
+    "Never had a problem with it.",
+)
+NEGATED_POSITIVE = (
+    "Not great, to be honest.",
+    "I can't say I love it.",
+    "Not worth the money.",
+    "I would not recommend it.",
+    "Not as good as the reviews say.",
+    "Nothing special about it.",
+)
+# Sarcasm: praise words, negative meaning.
+SARCASM = (
+    "Great, another {noun} that broke in a day.",
+    "Just perfect, if you enjoy returning things.",
+    "Wonderful, it lasted a whole week.",
+    "Love how it fell apart on the first use.",
+    "Excellent way to waste twenty dollars.",
+)
+# Plain, opinion-free sentences: a reviewer's story, not a verdict.
+OFF_TOPIC = (
+    "I bought it for my brother's birthday.",
+    "We are moving house next month.",
+    "I ordered it on a Tuesday.",
+    "My old one was from another brand.",
+    "I use it mostly on weekends.",
+    "It came in a brown box.",
+    "My wife picked the color.",
+    "I have had it for about three months now.",
+)
+# Short, plain verdicts with little vocabulary to go on.
+TERSE_POSITIVE = ("Works.", "Does what it says.", "As expected.", "Good.", "Fine, thanks.")
+TERSE_NEGATIVE = ("Meh.", "Returned it.", "Not for me.", "Stopped working.", "Too small.")
+
 FIRST_NAMES = (
     "Amazon Customer",
     "John",

@@ -89,3 +89,18 @@ def majority_scores(size: int, majority_class: int) -> ClassifierScores:
 def polarity_scores(polarity: np.ndarray) -> ClassifierScores:
     """TextBlob used directly: positive when polarity is above 0, polarity as the score."""
     return ClassifierScores(predicted=(polarity > 0).astype(np.int8), score=polarity)
+
+
+def star_scores(ratings: np.ndarray) -> ClassifierScores:
+    """The star rating used as a predictor (4-5 positive, the stars as the score): the baseline
+    for labels that do not come from the rating, such as TextBlob polarity."""
+    ratings = np.asarray(ratings, dtype=np.float64)
+    return ClassifierScores(predicted=(ratings >= 4).astype(np.int8), score=ratings)
+
+
+def roc_auc_or_nan(labels: np.ndarray, score: np.ndarray) -> float:
+    """ROC AUC, or NaN when `labels` hold fewer than two classes (it is undefined there)."""
+    labels = np.asarray(labels)
+    if np.unique(labels).size < 2:
+        return float("nan")
+    return float(roc_auc_score(labels, score))

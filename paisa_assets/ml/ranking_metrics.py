@@ -36,6 +36,19 @@ def _check_users(
         raise ValueError("every evaluated user needs at least one relevant item")
 
 
+def user_hits(
+    recommended: Sequence[Sequence[Hashable]], relevant: Sequence[Collection[Hashable]], k: int
+) -> np.ndarray:
+    """Per user, whether any relevant item is among their first `k` recommendations (the
+    paired outcomes a significance test compares)."""
+    _check_users(recommended, relevant, k)
+    hits = np.zeros(len(recommended), dtype=bool)
+    for position, (items, wanted) in enumerate(zip(recommended, relevant, strict=True)):
+        wanted_set = set(wanted)
+        hits[position] = any(item in wanted_set for item in items[:k])
+    return hits
+
+
 def hit_rate_at_k(
     recommended: Sequence[Sequence[Hashable]], relevant: Sequence[Collection[Hashable]], k: int
 ) -> float:
@@ -45,17 +58,31 @@ def hit_rate_at_k(
     the reviewer actually turned to next was on the list they would have been shown; position
     within the list is deliberately ignored (see `ndcg_at_k` for that).
     """
-    _check_users(recommended, relevant, k)
-    hits = 0
-    for items, wanted in zip(recommended, relevant, strict=True):
-        wanted_set = set(wanted)
-        hits += any(item in wanted_set for item in items[:k])
-    return hits / len(recommended)
+    return float(user_hits(recommended, relevant, k).mean())
 
 
 def _discount(rank: int) -> float:
     """Gain of a relevant item at 1-based `rank`: 1/log2(rank + 1), so rank 1 counts fully."""
     return 1.0 / math.log2(rank + 1)
+
+
+def user_ndcg(
+    recommended: Sequence[Sequence[Hashable]], relevant: Sequence[Collection[Hashable]], k: int
+) -> np.ndarray:
+    """Per user NDCG@k (see `ndcg_at_k`)."""
+    _check_users(recommended, relevant, k)
+    values = np.empty(len(recommended))
+    for position, (items, wanted) in enumerate(zip(recommended, relevant, strict=True)):
+        wanted_set = set(wanted)
+        seen: set[Hashable] = set()
+        dcg = 0.0
+        for rank, item in enumerate(items[:k], start=1):
+            if item in wanted_set and item not in seen:
+                dcg += _discount(rank)
+            seen.add(item)
+        ideal = sum(_discount(rank) for rank in range(1, min(len(wanted_set), k) + 1))
+        values[position] = dcg / ideal
+    return values
 
 
 def ndcg_at_k(
@@ -69,19 +96,7 @@ def ndcg_at_k(
     with several held-out items are not worth more than users with one, and a perfect list
     scores 1.0. Duplicate items in a list only count once.
     """
-    _check_users(recommended, relevant, k)
-    total = 0.0
-    for items, wanted in zip(recommended, relevant, strict=True):
-        wanted_set = set(wanted)
-        seen: set[Hashable] = set()
-        dcg = 0.0
-        for rank, item in enumerate(items[:k], start=1):
-            if item in wanted_set and item not in seen:
-                dcg += _discount(rank)
-            seen.add(item)
-        ideal = sum(_discount(rank) for rank in range(1, min(len(wanted_set), k) + 1))
-        total += dcg / ideal
-    return total / len(recommended)
+    return float(user_ndcg(recommended, relevant, k).mean())
 
 
 def catalog_coverage(
@@ -125,4 +140,11 @@ def rmse(predicted: Sequence[float] | np.ndarray, actual: Sequence[float] | np.n
     return float(np.sqrt(np.mean((predicted_array - actual_array) ** 2)))
 
 
-__all__ = ["catalog_coverage", "hit_rate_at_k", "ndcg_at_k", "rmse"]
+__all__ = [
+    "catalog_coverage",
+    "hit_rate_at_k",
+    "ndcg_at_k",
+    "rmse",
+    "user_hits",
+    "user_ndcg",
+]

@@ -17,14 +17,14 @@ from paisa_assets.ml.recommender import (
     CATEGORY,
     RECOMMENDATION_SCHEMA,
     USER,
-    ItemKnnRecommender,
+    PaisaRecommender,
 )
 
 K = 10
 
 
 class RecommenderModel(PythonModel):
-    def __init__(self, model: ItemKnnRecommender, k: int = K) -> None:
+    def __init__(self, model: PaisaRecommender, k: int = K) -> None:
         self.model = model
         self.k = k
 

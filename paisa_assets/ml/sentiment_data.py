@@ -58,6 +58,7 @@ class SentimentRun:
     evaluation: SentimentEvaluation
     split: TemporalSplit
     test: pl.DataFrame
+    neutral_band: NeutralBandReport | None = None
 
 
 def temporal_split(con: duckdb.DuckDBPyConnection, config: SentimentConfig) -> TemporalSplit:
@@ -135,7 +136,94 @@ def fit_sentiment(con: duckdb.DuckDBPyConnection, config: SentimentConfig) -> Se
         )
     if test.is_empty() or np.unique(test[LABEL].to_numpy()).size < 2:
         raise ValueError(_no_labels_message(model.train_rows, test.height))
-    return SentimentRun(model, evaluate(model, test), split, test)
+    evaluation = evaluate(model, test, config.label_source)
+    band = neutral_band_report(con, split, model.pipeline)
+    return SentimentRun(model, evaluation, split, test, band)
+
+
+@dataclass(frozen=True)
+class NeutralBandReport:
+    """A neutral band chosen on half of the test window's rated reviews (3 stars included)
+    and three-class figures on the other half: neither half was trained on, and the band is
+    never scored on the rows that chose it."""
+
+    low: float
+    high: float
+    calibration_rows: int
+    evaluation_rows: int
+    macro_f1: float
+    per_class: dict[str, dict[str, float]]
+    three_star_called: dict[str, float]
+
+    def metrics(self) -> dict[str, float]:
+        flat = {
+            "three_class.neutral_low": self.low,
+            "three_class.neutral_high": self.high,
+            "three_class.macro_f1": self.macro_f1,
+        }
+        for name, figures in self.per_class.items():
+            flat.update({f"three_class.{name}.{k}": v for k, v in figures.items()})
+        return flat
+
+
+def neutral_band_report(
+    con: duckdb.DuckDBPyConnection, split: TemporalSplit, pipeline: object
+) -> NeutralBandReport | None:
+    """Choose and check a neutral band on the test window (None when either half lacks one of
+    the three classes, e.g. no 3-star review in a small lake). Halves are cut by a hash of
+    review_id, so they do not depend on row order."""
+    from sklearn.metrics import classification_report
+
+    from paisa_assets.ml.neutral_band import (
+        CLASSES,
+        calibrate_neutral_band,
+        classify,
+        three_class_labels,
+    )
+    from paisa_assets.ml.sentiment import positive_probability
+
+    rows = pl.from_arrow(
+        con.sql(
+            f"SELECT review_id, rating, hash(review_id) % 2 = 0 AS calibrates, {TEXT_SQL} "
+            f"FROM reviews WHERE {split.test_sql()} AND rating IS NOT NULL",
+            params=split.parameters(),
+        ).arrow()
+    )
+    assert isinstance(rows, pl.DataFrame)
+    classes = three_class_labels(rows["rating"].to_numpy())
+    calibrates = rows["calibrates"].to_numpy()
+    if any(np.unique(classes[part]).size < 3 for part in (calibrates, ~calibrates)):
+        return None
+    probability = positive_probability(pipeline, rows[TEXT_COLUMN].to_list())
+    low, high = calibrate_neutral_band(probability[calibrates], classes[calibrates])
+    truth, predicted = classes[~calibrates], classify(probability[~calibrates], low, high)
+    report = classification_report(
+        truth,
+        predicted,
+        labels=[0, 1, 2],
+        target_names=list(CLASSES),
+        output_dict=True,
+        zero_division=0,
+    )
+    three_star = truth == 1
+    return NeutralBandReport(
+        low=low,
+        high=high,
+        calibration_rows=int(calibrates.sum()),
+        evaluation_rows=int((~calibrates).sum()),
+        macro_f1=float(report["macro avg"]["f1-score"]),
+        per_class={
+            name: {
+                "precision": float(report[name]["precision"]),
+                "recall": float(report[name]["recall"]),
+                "f1": float(report[name]["f1-score"]),
+            }
+            for name in CLASSES
+        },
+        three_star_called={
+            name: float((predicted[three_star] == code).mean()) for code, name in enumerate(CLASSES)
+        },
+    )
 
 
 def _no_labels_message(train: int, test: int) -> str:

@@ -10,6 +10,7 @@ mlflow is imported inside the methods: importing it costs seconds, and every Dag
 process (bronze and silver included) loads this module with the code location.
 """
 
+import fcntl
 import json
 import os
 import tempfile
@@ -27,6 +28,35 @@ if TYPE_CHECKING:
 
 CHAMPION = "champion"
 MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+SQLITE_PREFIX = "sqlite:///"
+# SQLite stores this process has seen created and migrated.
+_READY_STORES: set[str] = set()
+
+
+def ensure_store(uri: str, artifact_root: str) -> None:
+    """Create and migrate a local SQLite store exactly once, whatever runs at the same time.
+
+    MLflow creates the schema of an empty database on first use, with no lock: two run
+    workers starting on a new store both see it empty and both migrate, and one fails
+    ("alembic ... Online migration expected to match one row"). An exclusive `flock` on a file
+    beside the database serialises that first use across processes; later calls in this
+    process return at once, and later processes find the tables and only check them.
+    """
+    if not uri.startswith(SQLITE_PREFIX) or uri in _READY_STORES:
+        return
+    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as TrackingStore
+
+    database = Path(uri.removeprefix(SQLITE_PREFIX))
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with open(database.with_name(database.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            TrackingStore(uri, artifact_root)
+            RegistryStore(uri)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    _READY_STORES.add(uri)
 
 
 def tracking_uri_of(location: str) -> str:
@@ -62,10 +92,17 @@ class MlflowTracking(ConfigurableResource):
     def resolved_tracking_uri(self) -> str:
         return tracking_uri_of(self.tracking_uri)
 
+    def ready_uri(self) -> str:
+        """The tracking URI, its SQLite store created and migrated (once, under a lock)."""
+        uri = self.resolved_tracking_uri()
+        if uri.startswith(SQLITE_PREFIX):
+            ensure_store(uri, artifact_uri_of(self.artifact_root))
+        return uri
+
     def client(self) -> "MlflowClient":
         from mlflow import MlflowClient
 
-        uri = self.resolved_tracking_uri()
+        uri = self.ready_uri()
         return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
     @contextmanager
@@ -79,7 +116,7 @@ class MlflowTracking(ConfigurableResource):
         import mlflow
 
         saved = {name: os.environ.get(name) for name in MLFLOW_URI_VARIABLES}
-        uri = self.resolved_tracking_uri()
+        uri = self.ready_uri()
         mlflow.set_tracking_uri(uri)
         mlflow.set_registry_uri(uri)
         try:
