@@ -233,16 +233,18 @@ def sync_partitions_command() -> None:
     """Register every landing folder as a Dagster partition (what the sensor does)."""
     from dagster import DagsterInstance
 
-    from paisa_assets.resources.landing_zone import LocalLandingZone
+    from paisa_assets.definitions import default_landing_zone
     from paisa_assets.runner import ensure_dagster_home, sync_partitions
 
     home = ensure_dagster_home(DEFAULT_DAGSTER_HOME)
-    with DagsterInstance.get() as instance:
-        added = sync_partitions(
-            instance, LocalLandingZone(root=settings.resolved(settings.LANDING_ROOT))
-        )
+    landing = default_landing_zone()  # local, or ADLS when PAISA_LANDING_ROOT is a URI
+    try:
+        with DagsterInstance.get() as instance:
+            added = sync_partitions(instance, landing)
+    except Exception as exc:  # an unreachable or misconfigured store: say which, no traceback
+        _fail(f"listing the landing zone {landing.describe()} failed: {exc}")
     for dataset, keys in added.items():
-        click.echo(f"{dataset}: {len(keys)} new partition(s) in {home}")
+        click.echo(f"{dataset}: {len(keys)} new partition(s) from {landing.describe()} in {home}")
 
 
 @main.command(context_settings={"ignore_unknown_options": True})

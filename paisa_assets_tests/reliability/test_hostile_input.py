@@ -240,7 +240,7 @@ def test_bad_files_and_lines_are_quarantined_with_their_reason(hostile: Hostile)
     assert reasons == {
         "corrupt.json.gz": (
             None,
-            "unreadable file after line 0: error: Error -3 while decompressing data: "
+            "unreadable file from its start: error: Error -3 while decompressing data: "
             "invalid code lengths set",
         ),
         "truncated.json.gz": (
