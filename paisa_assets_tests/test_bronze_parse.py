@@ -169,7 +169,10 @@ def test_keys_that_are_not_json_strings_are_quarantined_with_their_kind() -> Non
         (2, "asin is not a JSON string: a JSON number"),
         (3, "asin is not a JSON string: a JSON object"),
         (4, "asin is not a JSON string: a JSON array"),
-        (5, "asin is not a JSON string: a JSON boolean; reviewerID is not a JSON string: a JSON number"),
+        (
+            5,
+            "asin is not a JSON string: a JSON boolean; reviewerID is not a JSON string: a JSON number",
+        ),
         (6, "reviewerID is not a JSON string: a JSON number"),
     ]
 
