@@ -165,14 +165,12 @@ def test_keys_that_are_not_json_strings_are_quarantined_with_their_kind() -> Non
     rows = [row for batch in batches for row in batch.rows.to_pylist()]
     quarantine = [(line, reason) for batch in batches for line, _, reason in batch.quarantine]
     assert [row["_line"] for row in rows] == [1, 7, 8, 9]
+    numeric_reviewer = "reviewerID is not a JSON string: a JSON number"
     assert quarantine == [
         (2, "asin is not a JSON string: a JSON number"),
         (3, "asin is not a JSON string: a JSON object"),
         (4, "asin is not a JSON string: a JSON array"),
-        (
-            5,
-            "asin is not a JSON string: a JSON boolean; reviewerID is not a JSON string: a JSON number",
-        ),
+        (5, f"asin is not a JSON string: a JSON boolean; {numeric_reviewer}"),
         (6, "reviewerID is not a JSON string: a JSON number"),
     ]
 
