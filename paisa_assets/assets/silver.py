@@ -310,12 +310,13 @@ silver_amazon_reviews = build_silver_asset(
     reviews_partitions,
     "One row per review (review_id = hash of reviewerID and asin), typed: overall 1-5, "
     "review_date, verified, vote, style JSON, image list. Duplicates across partitions and "
-    "re-runs are dropped (first arrival wins: landing folder in numeric order, file, line); contract violations go to silver.quarantine.",
+    "re-runs are dropped (first arrival wins: landing folder in numeric order, file, line); "
+    "contract violations go to silver.quarantine.",
 )
 silver_amazon_metadata = build_silver_asset(
     METADATA,
     metadata_partitions,
     "One row per product (asin; the latest copy wins: the last landing folder in numeric order, "
-    "then file, then line) with cleaned main_cat, title "
-    "and brand, parsed price (single, range min/max/mid, invalid flag) and sales rank.",
+    "then file, then line) with cleaned main_cat, title and brand, parsed price (single, "
+    "range min/max/mid, invalid flag) and sales rank.",
 )
