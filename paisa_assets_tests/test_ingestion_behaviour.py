@@ -241,3 +241,193 @@ def test_gold_sensor_requests_a_rebuild_only_when_silver_moved_on(
     assert request.run_key == (
         "gold:silver.amazon_metadata@None,silver.amazon_reviews@2,silver.reviews_streaming@0"
     )
+
+
+def ingest(workspace: Workspace, instance: DagsterInstance, job: str, *partitions: str) -> None:
+    """One run of `job` over these folders (a range when there are several)."""
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
+
+    definition = workspace.defs.resolve_job_def(job)
+    if len(partitions) == 1:
+        result = definition.execute_in_process(instance=instance, partition_key=partitions[0])
+    else:
+        tags = {
+            ASSET_PARTITION_RANGE_START_TAG: partitions[0],
+            ASSET_PARTITION_RANGE_END_TAG: partitions[-1],
+        }
+        result = definition.execute_in_process(instance=instance, tags=tags)
+    assert result.success
+    failed = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
+    assert failed == []
+
+
+def owners(workspace: Workspace, table: str, key: str) -> dict[str, str]:
+    rows = workspace.lakehouse.read(table, columns=[key, "_partition"]).rows()
+    return dict(rows)  # type: ignore[arg-type]
+
+
+def test_a_withdrawn_key_promotes_the_copy_another_folder_still_holds(
+    workspace: Workspace, instance: DagsterInstance
+) -> None:
+    """The folder holding a key's winning copy stops holding it; only that folder is re-run.
+    Silver keeps the key, now from the other folder, and the whole-table check agrees."""
+    reviews_0 = workspace.write_landing_file(
+        "amazon_reviews/partition_0/part-0.json.gz", [review(n) for n in range(10)]
+    )
+    workspace.write_landing_file(
+        "amazon_reviews/partition_1/part-0.json.gz",
+        [review(n, summary="again") for n in range(5, 15)],
+    )
+    workspace.write_landing_file(
+        "amazon_metadata/partition_0/part-0.json.gz", [product(n) for n in range(7)]
+    )
+    metadata_1 = workspace.write_landing_file(
+        "amazon_metadata/partition_1/part-0.json.gz",
+        [product(n, title=f"New {n}") for n in range(3, 10)],
+    )
+    sync_partitions(instance, workspace.landing)
+    ingest(workspace, instance, "reviews_ingest_job", "partition_0", "partition_1")
+    ingest(workspace, instance, "metadata_ingest_job", "partition_0", "partition_1")
+    lake = workspace.lakehouse
+    assert lake.count(SILVER_REVIEWS) == 15 and lake.count(SILVER_METADATA) == 10
+    review_owner = owners(workspace, SILVER_REVIEWS, "reviewerID")
+    assert review_owner[review(5)["reviewerID"]] == "partition_0"  # first arrival
+    assert owners(workspace, SILVER_METADATA, "asin")[product(3)["asin"]] == "partition_1"
+
+    # The winning folders withdraw reviews 5, 6 and products 3, 4; only they run again.
+    reviews_0.unlink()
+    workspace.write_landing_file(
+        "amazon_reviews/partition_0/part-0.json.gz",
+        [review(n) for n in range(10) if n not in (5, 6)],
+    )
+    metadata_1.unlink()
+    workspace.write_landing_file(
+        "amazon_metadata/partition_1/part-0.json.gz",
+        [product(n, title=f"New {n}") for n in range(5, 10)],
+    )
+    ingest(workspace, instance, "reviews_ingest_job", "partition_0")
+    ingest(workspace, instance, "metadata_ingest_job", "partition_1")
+
+    assert lake.count(SILVER_REVIEWS) == 15
+    assert lake.count(SILVER_METADATA) == 10
+    review_owner = owners(workspace, SILVER_REVIEWS, "reviewerID")
+    assert [review_owner[review(n)["reviewerID"]] for n in (4, 5, 6, 7)] == [
+        "partition_0",
+        "partition_1",
+        "partition_1",
+        "partition_0",
+    ]
+    promoted = lake.read(SILVER_REVIEWS, where=pl.col("reviewerID") == review(5)["reviewerID"])
+    assert promoted["summary"].to_list() == ["again"]
+    product_owner = owners(workspace, SILVER_METADATA, "asin")
+    assert [product_owner[product(n)["asin"]] for n in (2, 3, 4, 5)] == [
+        "partition_0",
+        "partition_0",
+        "partition_0",
+        "partition_1",
+    ]
+    titles = dict(lake.read(SILVER_METADATA, columns=["asin", "title"]).rows())
+    assert [titles[product(n)["asin"]] for n in (3, 5)] == ["Product 3", "New 5"]
+    # A re-run of either folder changes nothing.
+    versions = workspace.versions([SILVER_REVIEWS, SILVER_METADATA])
+    ingest(workspace, instance, "reviews_ingest_job", "partition_0", "partition_1")
+    ingest(workspace, instance, "metadata_ingest_job", "partition_0", "partition_1")
+    assert workspace.versions([SILVER_REVIEWS, SILVER_METADATA]) == versions
+
+
+def write_overlapping_landing_zone(workspace: Workspace) -> None:
+    """Folders partition_1, partition_2 and partition_10 (numeric and text order differ), each
+    holding copies of the same reviews and products with different texts."""
+    for folder in (1, 2, 10):
+        workspace.write_landing_file(
+            f"amazon_reviews/partition_{folder}/part-{folder}.json.gz",
+            [review(n, summary=f"from {folder}") for n in range(folder, folder + 12)],
+        )
+        workspace.write_landing_file(
+            f"amazon_metadata/partition_{folder}/part-{folder}.json.gz",
+            [product(n, title=f"from {folder}") for n in range(folder, folder + 6)],
+        )
+    # Two files in one folder hold the same review: part-9 sorts before part-10 by length.
+    workspace.write_landing_file(
+        "amazon_reviews/partition_2/part-9.json.gz", [review(100, summary="part-9")]
+    )
+    workspace.write_landing_file(
+        "amazon_reviews/partition_2/part-10.json.gz", [review(100, summary="part-10")]
+    )
+
+
+def test_the_winning_copy_does_not_depend_on_how_folders_were_grouped_into_runs(
+    tmp_path, instance: DagsterInstance
+) -> None:
+    from paisa_assets_tests.conftest import make_workspace
+
+    folders = ["partition_1", "partition_2", "partition_10"]
+    silvers = {}
+    for way in ("one backfill", "ascending", "descending"):
+        workspace = make_workspace(tmp_path / way.replace(" ", "_"))
+        write_overlapping_landing_zone(workspace)
+        with DagsterInstance.ephemeral() as own:
+            sync_partitions(own, workspace.landing)
+            for job in ("reviews_ingest_job", "metadata_ingest_job"):
+                if way == "one backfill":
+                    ingest(workspace, own, job, *folders)
+                else:
+                    order = folders if way == "ascending" else folders[::-1]
+                    for folder in order:
+                        ingest(workspace, own, job, folder)
+        lake = workspace.lakehouse
+        silvers[way] = (
+            lake.read(SILVER_REVIEWS).drop("_ingested_at").sort("review_id"),
+            lake.read(SILVER_METADATA).drop("_ingested_at").sort("asin"),
+        )
+    reviews, metadata = silvers["one backfill"]
+    for way in ("ascending", "descending"):
+        assert silvers[way][0].equals(reviews), way
+        assert silvers[way][1].equals(metadata), way
+    # Reviews 1..21 and 100; the first position wins: partition_1 < partition_2 < partition_10.
+    assert reviews.height == 22
+    by_reviewer = dict(reviews.select("reviewerID", "summary").rows())
+    assert [by_reviewer[review(n)["reviewerID"]] for n in (1, 12, 13, 21, 100)] == [
+        "from 1",
+        "from 1",
+        "from 2",
+        "from 10",
+        "part-9",
+    ]
+    # Products 1..7 and 10..15; the last position wins.
+    assert metadata.height == 13
+    titles = dict(metadata.select("asin", "title").rows())
+    assert [titles[product(n)["asin"]] for n in (1, 2, 6, 7, 10, 15)] == [
+        "from 1",
+        "from 2",
+        "from 2",
+        "from 2",
+        "from 10",
+        "from 10",
+    ]
+
+
+def test_a_same_size_rewrite_with_its_mtime_restored_is_ingested_again(
+    workspace: Workspace, instance: DagsterInstance
+) -> None:
+    path = workspace.write_landing_file(
+        "amazon_reviews/partition_0/part-0.json.gz", [review(n, summary="AAAA") for n in range(3)]
+    )
+    sync_partitions(instance, workspace.landing)
+    ingest(workspace, instance, "reviews_ingest_job", "partition_0")
+    before = path.stat()
+    [listed] = workspace.landing.list_files("amazon_reviews")
+    workspace.write_landing_file(
+        "amazon_reviews/partition_0/part-0.json.gz", [review(n, summary="BBBB") for n in range(3)]
+    )
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    [relisted] = workspace.landing.list_files("amazon_reviews")
+    assert relisted.fingerprint != listed.fingerprint
+    ingest(workspace, instance, "reviews_ingest_job", "partition_0")
+    summaries = workspace.lakehouse.read(SILVER_REVIEWS)["summary"].to_list()
+    assert summaries == ["BBBB"] * 3
