@@ -431,3 +431,44 @@ def test_a_same_size_rewrite_with_its_mtime_restored_is_ingested_again(
     ingest(workspace, instance, "reviews_ingest_job", "partition_0")
     summaries = workspace.lakehouse.read(SILVER_REVIEWS)["summary"].to_list()
     assert summaries == ["BBBB"] * 3
+
+
+def test_each_partition_of_a_range_run_reports_its_own_counts(
+    workspace: Workspace, instance: DagsterInstance
+) -> None:
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
+
+    sizes = {"partition_1": 3, "partition_2": 5, "partition_10": 8}
+    for folder, size in sizes.items():
+        start = int(folder.split("_")[1]) * 100
+        workspace.write_landing_file(
+            f"amazon_reviews/{folder}/part-0.json.gz",
+            [review(n) for n in range(start, start + size)] + [review(start, summary="dup")],
+            raw_lines=(b"not json",),
+        )
+    sync_partitions(instance, workspace.landing)
+    result = workspace.defs.resolve_job_def("reviews_ingest_job").execute_in_process(
+        instance=instance,
+        tags={
+            ASSET_PARTITION_RANGE_START_TAG: "partition_1",
+            ASSET_PARTITION_RANGE_END_TAG: "partition_10",
+        },
+    )
+    assert result.success
+    events = {
+        (m.asset_key.to_user_string(), m.partition): {k: v.value for k, v in m.metadata.items()}
+        for m in (e.materialization for e in result.get_asset_materialization_events())
+    }
+    assert len(events) == 6
+    for folder, size in sizes.items():
+        bronze = events[("bronze/amazon_reviews", folder)]
+        assert (bronze["dagster/row_count"], bronze["rows_written"]) == (size + 1, size + 1)
+        assert (bronze["rows_quarantined"], bronze["files_ingested"]) == (1, 1)
+        assert bronze["table_row_count"] == 19
+        silver = events[("silver/amazon_reviews", folder)]
+        assert silver["dagster/row_count"] == silver["rows_written"] == size
+        assert (silver["rows_in"], silver["rows_duplicates"]) == (size + 1, 1)
+        assert silver["table_row_count"] == 16

@@ -10,7 +10,7 @@ from typing import Any
 
 import polars as pl
 import pyarrow as pa
-from dagster import MetadataValue, TableColumn, TableSchema
+from dagster import AssetExecutionContext, MetadataValue, TableColumn, TableSchema
 
 from paisa_assets.resources.lakehouse import Lakehouse
 
@@ -67,7 +67,49 @@ def table_metadata(
     if scope is not None:
         scan = scan.filter(scope)
     metadata["dagster/row_count"] = MetadataValue.int(lakehouse.count(table, scope))
+    metadata["table_row_count"] = MetadataValue.int(
+        lakehouse.count(table) if scope is not None else metadata["dagster/row_count"].value
+    )
     metadata["dagster/column_schema"] = column_schema(dt.to_pyarrow_dataset().schema)
     metadata["delta_version"] = MetadataValue.int(dt.version())
     metadata["preview"] = MetadataValue.md(markdown_preview(scan.head(PREVIEW_ROWS).collect()))
     return metadata | extra
+
+
+def rows_per_partition(
+    lakehouse: Lakehouse, table: str, partitions: list[str], where: pl.Expr | None = None
+) -> dict[str, int]:
+    """Rows of `table` in each landing folder (`_partition`), in one scan."""
+    scan = lakehouse.scan(table)
+    if scan is None:
+        return {}
+    scan = scan.filter(pl.col("_partition").is_in(partitions))
+    if where is not None:
+        scan = scan.filter(where)
+    counts = scan.group_by("_partition").len().collect()
+    return dict(counts.iter_rows())  # type: ignore[arg-type]
+
+
+def report_partitions(
+    context: AssetExecutionContext,
+    lakehouse: Lakehouse,
+    table: str,
+    per_partition: dict[str, tuple[dict[str, int], dict[str, int]]],
+) -> None:
+    """Give each partition of the run its own materialization metadata.
+
+    A single-run backfill over many landing folders records one materialization per folder,
+    each with the `MaterializeResult`'s metadata: every folder would show the run's totals.
+    Partition-scoped metadata (`add_asset_metadata(partition_key=...)`) replaces those entries
+    in that folder's event: its own counts (`rows_*`, as `table_metadata` names them), its own
+    extra figures, and `dagster/row_count` = the table's rows in that folder. `table_row_count`
+    (every event) is the whole table's.
+    """
+    rows = rows_per_partition(lakehouse, table, list(per_partition))
+    for partition, (counts, extra) in per_partition.items():
+        metadata: dict[str, Any] = {
+            f"rows_{name}": MetadataValue.int(n) for name, n in counts.items()
+        }
+        metadata |= {name: MetadataValue.int(n) for name, n in extra.items()}
+        metadata["dagster/row_count"] = MetadataValue.int(rows.get(partition, 0))
+        context.add_asset_metadata(metadata, partition_key=partition)

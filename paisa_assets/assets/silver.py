@@ -19,7 +19,12 @@ from dagster import (
     asset,
 )
 
-from paisa_assets.assets.reporting import Tally, table_metadata
+from paisa_assets.assets.reporting import (
+    Tally,
+    report_partitions,
+    rows_per_partition,
+    table_metadata,
+)
 from paisa_assets.faults import crash_point
 from paisa_assets.partitions import metadata_partitions, reviews_partitions
 from paisa_assets.resources.lakehouse import Lakehouse, to_arrow
@@ -284,6 +289,22 @@ def build_silver_asset(
         for chunk, outcome in refresh_partitions(lakehouse, spec, context.partition_keys):
             context.log.info(f"{spec.silver_table} {chunk[0]}..{chunk[-1]}: {outcome}")
             total.add(outcome)
+        partitions = list(context.partition_keys)
+        bronze = rows_per_partition(lakehouse, spec.bronze_table, partitions)
+        quarantined = rows_per_partition(
+            lakehouse, SILVER_QUARANTINE, partitions, pl.col("dataset") == spec.dataset
+        )
+        owned = rows_per_partition(lakehouse, spec.silver_table, partitions)
+        per_partition = {}
+        for partition in partitions:
+            counts = {
+                "in": bronze.get(partition, 0),
+                "written": owned.get(partition, 0),
+                "quarantined": quarantined.get(partition, 0),
+            }
+            counts["duplicates"] = counts["in"] - counts["written"] - counts["quarantined"]
+            per_partition[partition] = (counts, {})
+        report_partitions(context, lakehouse, spec.silver_table, per_partition)
         return MaterializeResult(
             metadata=table_metadata(
                 lakehouse,
@@ -298,7 +319,6 @@ def build_silver_asset(
                     "deleted": total.deleted,
                     "promoted_from_other_folders": total.promoted,
                 },
-                scope=pl.col("_partition").is_in(context.partition_keys),
             )
         )
 
