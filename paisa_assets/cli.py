@@ -162,7 +162,8 @@ def _print_query(query: str) -> None:
 @main.command()
 @click.argument("query")
 def sql(query: str) -> None:
-    """Run a SQL query against the DuckDB warehouse (gold.* tables) and print the result."""
+    """Run a SQL query against the DuckDB warehouse (gold.*, bronze.quarantine and
+    silver.quarantine) and print the result."""
     _print_query(query)
 
 

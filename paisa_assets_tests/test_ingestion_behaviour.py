@@ -472,3 +472,33 @@ def test_each_partition_of_a_range_run_reports_its_own_counts(
         assert silver["dagster/row_count"] == silver["rows_written"] == size
         assert (silver["rows_in"], silver["rows_duplicates"]) == (size + 1, 1)
         assert silver["table_row_count"] == 16
+
+
+def test_quarantine_tables_are_views_in_the_warehouse(
+    workspace: Workspace, instance: DagsterInstance, monkeypatch
+) -> None:
+    from click.testing import CliRunner
+
+    from paisa_assets.cli import main
+
+    workspace.write_landing_file(
+        "amazon_reviews/partition_0/part-0.json.gz",
+        [review(1), review(2, overall=9.0), review(3, asin=17)],
+        raw_lines=(b"{broken",),
+    )
+    sync_partitions(instance, workspace.landing)
+    materialize_all(instance, workspace)
+    monkeypatch.setenv("PAISA_WAREHOUSE_PATH", str(workspace.warehouse.database_path()))
+    bronze = CliRunner().invoke(
+        main, ["sql", "select _line, reason from bronze.quarantine order by _line"]
+    )
+    assert bronze.exit_code == 0, bronze.output
+    assert "asin is not a JSON string: a JSON number" in bronze.output
+    assert "invalid JSON" in bronze.output
+    import duckdb
+
+    with duckdb.connect(str(workspace.warehouse.database_path()), read_only=True) as con:
+        rows = con.sql("select _line, reason from bronze.quarantine order by _line").fetchall()
+        assert [line for line, _ in rows] == [3, 4]
+        silver = con.sql("select _line, reason from silver.quarantine").fetchall()
+        assert silver == [(2, "overall out of range: 9.0")]
