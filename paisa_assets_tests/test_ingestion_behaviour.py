@@ -502,3 +502,88 @@ def test_quarantine_tables_are_views_in_the_warehouse(
         assert [line for line, _ in rows] == [3, 4]
         silver = con.sql("select _line, reason from silver.quarantine").fetchall()
         assert silver == [(2, "overall out of range: 9.0")]
+
+
+def test_unreadable_files_and_folders_are_contained_and_named(tmp_path, monkeypatch) -> None:
+    """As a non-root user meets them: a file and a folder with mode 000. Tests run as root, for
+    whom the OS ignores the mode, so the PermissionError a non-root user gets is raised where the
+    OS would raise it (opening the file, listing the folder), from the real mode bits. The
+    listing warns and goes on; the file is quarantined with its reason; every other file lands;
+    once readable again (chmod also changes the ctime) the file is ingested."""
+    import stat
+    from pathlib import Path
+
+    from paisa_assets.resources.landing_zone import LocalLandingZone
+    from paisa_assets_tests.conftest import make_workspace
+
+    def unreadable(path: Path) -> bool:
+        return not path.stat().st_mode & (stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+
+    class AsNonRootLandingZone(LocalLandingZone):
+        def open(self, path: str):
+            target = self._resolve(path)
+            if unreadable(target):
+                raise PermissionError(13, "Permission denied", str(target))
+            return super().open(path)
+
+    real_iterdir = Path.iterdir
+
+    def iterdir(self: Path):
+        if unreadable(self):
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_iterdir(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    root = tmp_path / "lake"
+    landing = AsNonRootLandingZone(root=str(root / "landing"))
+    workspace = make_workspace(root, landing=landing)
+    workspace.write_landing_file(
+        "amazon_reviews/partition_0/a.json.gz", [review(n) for n in range(3)]
+    )
+    locked = workspace.write_landing_file(
+        "amazon_reviews/partition_0/locked.json.gz", [review(n) for n in range(10, 12)]
+    )
+    folder = workspace.write_landing_file(
+        "amazon_reviews/partition_1/b.json.gz", [review(n) for n in range(20, 22)]
+    ).parent
+    workspace.write_landing_file(
+        "amazon_reviews/partition_2/c.json.gz", [review(n) for n in range(30, 32)]
+    )
+    locked.chmod(0)
+    folder.chmod(0)
+    warnings: list[str] = []
+    monkeypatch.setattr(
+        "paisa_assets.resources.landing_zone.get_dagster_logger",
+        lambda name: type("L", (), {"warning": staticmethod(warnings.append)})(),
+    )
+    listed = [f.path for f in landing.list_files("amazon_reviews")]
+    assert listed == [
+        "amazon_reviews/partition_0/a.json.gz",
+        "amazon_reviews/partition_0/locked.json.gz",
+        "amazon_reviews/partition_2/c.json.gz",
+    ]
+    assert warnings == [
+        "skipped 'amazon_reviews/partition_1' in the landing zone: it cannot be read "
+        "(PermissionError: Permission denied); it is listed again on the next tick"
+    ]
+    folders = ("partition_0", "partition_1", "partition_2")
+    with DagsterInstance.ephemeral() as instance:
+        sync_partitions(instance, landing)
+        ingest(workspace, instance, "reviews_ingest_job", *folders)
+        lake = workspace.lakehouse
+        assert lake.count(BRONZE_REVIEWS) == 5
+        assert lake.count(SILVER_REVIEWS) == 5
+        quarantine = lake.read(BRONZE_QUARANTINE).select("_source_file", "_line", "reason")
+        assert quarantine.rows() == [
+            (
+                "amazon_reviews/partition_0/locked.json.gz",
+                None,
+                "unreadable file: PermissionError: Permission denied",
+            )
+        ]
+        locked.chmod(0o644)
+        folder.chmod(0o755)
+        ingest(workspace, instance, "reviews_ingest_job", *folders)
+        assert lake.count(BRONZE_REVIEWS) == 9
+        assert lake.count(SILVER_REVIEWS) == 9
+        assert lake.count(BRONZE_QUARANTINE) == 0
