@@ -56,7 +56,13 @@ def generate(
     """Write a realistic landing zone (gzip JSON lines in the real folder layout)."""
     from paisa_assets.generator import generate_landing_zone
 
-    root = out or Path(settings.resolved(settings.LANDING_ROOT))
+    configured = settings.resolved(settings.LANDING_ROOT)
+    if out is None and "://" in configured:
+        _fail(
+            f"PAISA_LANDING_ROOT is {configured}: paisa generate writes a local folder; pass "
+            "--out DIR and upload it (e.g. az storage blob upload-batch)"
+        )
+    root = out or Path(configured)
     try:
         report = generate_landing_zone(
             root,
@@ -238,7 +244,7 @@ def sync_partitions_command() -> None:
     from paisa_assets.runner import ensure_dagster_home, sync_partitions
 
     home = ensure_dagster_home(DEFAULT_DAGSTER_HOME)
-    landing = default_landing_zone()  # local, or ADLS when PAISA_LANDING_ROOT is a URI
+    landing = default_landing_zone(resolve=True)  # local, or ADLS when it is a URI
     try:
         with DagsterInstance.get() as instance:
             added = sync_partitions(instance, landing)
