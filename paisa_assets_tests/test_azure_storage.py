@@ -227,3 +227,47 @@ def test_sync_partitions_lists_the_configured_abfss_landing_zone(
         ]
     again = CliRunner().invoke(main, ["sync-partitions"])
     assert "amazon_reviews: 0 new partition(s)" in again.output, again.output
+
+
+def test_a_blob_deleted_after_listing_is_quarantined_and_the_rest_lands(
+    azurite: str, tmp_path: Path
+) -> None:
+    from paisa_assets.assets.bronze import ingest_partitions
+    from paisa_assets.transforms.schemas import BRONZE_REVIEWS_COLUMNS
+
+    azure = storage(azurite)
+    client = azure.blob_service().get_container_client("vanishing")
+    client.create_container()
+    client.upload_blob("amazon_reviews/partition_0/a.json", b'{"asin": "B1", "reviewerID": "R"}\n')
+    client.upload_blob("amazon_reviews/partition_0/b.json", b'{"asin": "B2", "reviewerID": "R"}\n')
+    landing = AdlsLandingZone(root="az://vanishing", azure=azure)
+    listed = landing.list_files("amazon_reviews")
+    # A same-size rewrite changes the fingerprint: on Azure it holds the blob's ETag.
+    client.upload_blob(
+        "amazon_reviews/partition_0/a.json", b'{"asin": "B1", "reviewerID": "Q"}\n', overwrite=True
+    )
+    [rewritten, _] = landing.list_files("amazon_reviews")
+    assert rewritten.size == listed[0].size == 34
+    assert rewritten.fingerprint != listed[0].fingerprint
+    client.delete_blob("amazon_reviews/partition_0/b.json")
+
+    class Listed(AdlsLandingZone):
+        def list_files(self, dataset: str, partition: str | None = None):
+            return listed  # the listing from before the deletion
+
+    lake = Lakehouse(root=str(tmp_path / "lake"))
+    outcome = ingest_partitions(
+        Listed(root="az://vanishing", azure=azure),
+        lake,
+        dataset="amazon_reviews",
+        table=BRONZE_REVIEWS,
+        columns=BRONZE_REVIEWS_COLUMNS,
+        partitions=["partition_0"],
+    )
+    assert (outcome.rows_written, outcome.rows_quarantined) == (1, 1)
+    assert lake.read(BRONZE_QUARANTINE).select("_source_file", "reason").rows() == [
+        (
+            "amazon_reviews/partition_0/b.json",
+            "unreadable file: it vanished after it was listed (deleted or moved)",
+        )
+    ]
