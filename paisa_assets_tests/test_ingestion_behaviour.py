@@ -551,6 +551,8 @@ def test_unreadable_files_and_folders_are_contained_and_named(tmp_path, monkeypa
     )
     locked.chmod(0)
     folder.chmod(0)
+    broken = workspace.landing_root / "amazon_reviews" / "partition_2" / "gone.json.gz"
+    broken.symlink_to(workspace.landing_root / "nowhere.json.gz")
     warnings: list[str] = []
     monkeypatch.setattr(
         "paisa_assets.resources.landing_zone.get_dagster_logger",
@@ -564,7 +566,9 @@ def test_unreadable_files_and_folders_are_contained_and_named(tmp_path, monkeypa
     ]
     assert warnings == [
         "skipped 'amazon_reviews/partition_1' in the landing zone: it cannot be read "
-        "(PermissionError: Permission denied); it is listed again on the next tick"
+        "(PermissionError: Permission denied); it is listed again on the next tick",
+        "skipped 'amazon_reviews/partition_2/gone.json.gz' in the landing zone: "
+        "a broken symbolic link",
     ]
     folders = ("partition_0", "partition_1", "partition_2")
     with DagsterInstance.ephemeral() as instance:
