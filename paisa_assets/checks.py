@@ -12,18 +12,21 @@ from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
     AssetChecksDefinition,
+    AssetCheckSeverity,
     DagsterEventType,
     DagsterInstance,
     MetadataValue,
     asset_check,
 )
 
+from paisa_assets.assets.bronze import QUARANTINE_SCHEMA as BRONZE_QUARANTINE_ARROW
 from paisa_assets.assets.silver import SILVER_QUARANTINE_SCHEMA
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.sql_quoting import sql_string
 from paisa_assets.resources.warehouse import Warehouse
 from paisa_assets.tables import (
     BRONZE_METADATA,
+    BRONZE_QUARANTINE,
     BRONZE_REVIEWS,
     GOLD_REVIEWS_ENRICHED,
     SILVER_METADATA,
@@ -31,6 +34,8 @@ from paisa_assets.tables import (
     SILVER_REVIEWS,
     asset_key,
 )
+
+BRONZE_QUARANTINE_COLUMNS = pl.Schema(pl.from_arrow(BRONZE_QUARANTINE_ARROW.empty_table()).schema)
 
 
 def _query(
@@ -215,6 +220,77 @@ def reconciliation_check(
     return _check
 
 
+def one_spelling_per_category_check(table: str, column: str) -> AssetChecksDefinition:
+    """No two values of `column` differ only in case: "AMAZON FASHION" beside "Amazon Fashion"
+    would be two categories in gold, and impute prices from the wrong group's mean."""
+
+    @asset_check(
+        asset=asset_key(table),
+        name=f"one_spelling_per_{column.lower()}",
+        description=f"Every {column} of {table} has one spelling (no two differ only in case).",
+    )
+    def _check(
+        context: AssetCheckExecutionContext, lakehouse: Lakehouse, warehouse: Warehouse
+    ) -> AssetCheckResult:
+        (spellings, categories, examples) = _query(
+            lakehouse,
+            warehouse,
+            f"""
+            SELECT count(DISTINCT "{column}"), count(DISTINCT lower("{column}")),
+                   (SELECT string_agg(s, ' | ' ORDER BY s) FROM (
+                       SELECT string_agg(DISTINCT "{column}", ' / ' ORDER BY "{column}") AS s
+                       FROM t GROUP BY lower("{column}")
+                       HAVING count(DISTINCT "{column}") > 1 ORDER BY 1 LIMIT 5))
+            FROM t
+            """,
+            {"t": table},
+        )
+        return AssetCheckResult(
+            passed=spellings == categories,
+            metadata={
+                "values": MetadataValue.int(spellings),
+                "values_ignoring_case": MetadataValue.int(categories),
+                "examples": MetadataValue.text(examples or ""),
+            },
+        )
+
+    return _check
+
+
+def unreadable_files_check(table: str, dataset: str) -> AssetChecksDefinition:
+    """Landing files that could not be read (no permission, not gzip, another encoding,
+    vanished): counted and named, never skipped silently. A warning: the rest was ingested, and
+    the file is read again once it changes (fixing a permission changes its ctime)."""
+
+    @asset_check(
+        asset=asset_key(table),
+        name="every_landing_file_readable",
+        description=f"Every landing file of {dataset} could be read (see bronze.quarantine).",
+    )
+    def _check(
+        context: AssetCheckExecutionContext, lakehouse: Lakehouse, warehouse: Warehouse
+    ) -> AssetCheckResult:
+        (count, files) = _query(
+            lakehouse,
+            warehouse,
+            "SELECT count(*), string_agg(_source_file || ' (' || reason || ')', '; ') "
+            f"FROM (SELECT * FROM q WHERE dataset = {sql_string(dataset)} AND _line IS NULL "
+            "AND reason LIKE 'unreadable file%' ORDER BY _source_file LIMIT 20)",
+            {"q": BRONZE_QUARANTINE},
+            empty_when_missing={BRONZE_QUARANTINE: BRONZE_QUARANTINE_COLUMNS},
+        )
+        return AssetCheckResult(
+            passed=count == 0,
+            severity=AssetCheckSeverity.WARN,
+            metadata={
+                "unreadable_files": MetadataValue.int(count),
+                "files": MetadataValue.text(files or ""),
+            },
+        )
+
+    return _check
+
+
 asset_checks = [
     unique_key_check(SILVER_REVIEWS, ["review_id"]),
     unique_key_check(SILVER_METADATA, ["asin"]),
@@ -224,4 +300,7 @@ asset_checks = [
     rating_range_check(GOLD_REVIEWS_ENRICHED, "rating"),
     reconciliation_check(BRONZE_REVIEWS, SILVER_REVIEWS, "amazon_reviews", ["reviewerID", "asin"]),
     reconciliation_check(BRONZE_METADATA, SILVER_METADATA, "amazon_metadata", ["asin"]),
+    one_spelling_per_category_check(SILVER_METADATA, "main_cat"),
+    unreadable_files_check(BRONZE_REVIEWS, "amazon_reviews"),
+    unreadable_files_check(BRONZE_METADATA, "amazon_metadata"),
 ]

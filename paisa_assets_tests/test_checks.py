@@ -145,3 +145,28 @@ def test_folders_another_run_is_still_ingesting_are_left_out(ingested: Workspace
     assert not strict.passed
     assert counts(strict)["bronze_rows"] == 17
     assert counts(strict)["valid_keys_missing_from_silver"] == 4
+
+
+def check_named(name: str):
+    return next(c for c in asset_checks if any(k.name == name for k in c.check_keys))
+
+
+def test_two_spellings_of_one_category_fail_the_spelling_check(workspace: Workspace) -> None:
+    from paisa_assets.tables import SILVER_METADATA
+
+    uri = workspace.lakehouse.uri(SILVER_METADATA)
+    check = check_named("one_spelling_per_main_cat")
+    write_deltalake(uri, pa.table({"asin": ["A", "B"], "main_cat": ["Books", "Toys & Games"]}))
+    good = check(build_op_context(), lakehouse=workspace.lakehouse, warehouse=workspace.warehouse)
+    assert good.passed and counts(good)["values"] == 2
+    more = pa.table(
+        {"asin": ["C", "D", "E"], "main_cat": ["AMAZON FASHION", "Amazon Fashion", None]}
+    )
+    write_deltalake(uri, more, mode="append")
+    bad = check(build_op_context(), lakehouse=workspace.lakehouse, warehouse=workspace.warehouse)
+    assert not bad.passed
+    assert counts(bad) == {
+        "values": 4,
+        "values_ignoring_case": 3,
+        "examples": "AMAZON FASHION / Amazon Fashion",
+    }
