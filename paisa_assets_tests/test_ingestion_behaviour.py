@@ -606,3 +606,33 @@ def test_unreadable_files_and_folders_are_contained_and_named(tmp_path, monkeypa
         assert lake.count(BRONZE_REVIEWS) == 9
         assert lake.count(SILVER_REVIEWS) == 9
         assert lake.count(BRONZE_QUARANTINE) == 0
+
+
+def test_one_category_under_two_spellings_is_one_group_in_gold(
+    workspace: Workspace, instance: DagsterInstance
+) -> None:
+    """The logo form ("AMAZON FASHION") and the category[0] fallback ("Amazon Fashion") are one
+    category: one group in gold, and a missing price is imputed from that group's mean."""
+    logo = '<img src="x.png" class="nav-categ-image" alt="AMAZON FASHION"/>'
+    workspace.write_landing_file(
+        "amazon_metadata/partition_0/part-0.json.gz",
+        [
+            product(1, main_cat=logo, price="$10.00"),
+            product(2, main_cat="", category=["Amazon Fashion", "Women"], price="$30.00"),
+            product(3, main_cat="amazon fashion", price=""),
+            product(4, main_cat="Books", price="$100.00"),
+        ],
+    )
+    workspace.write_landing_file(
+        "amazon_reviews/partition_0/part-0.json.gz",
+        [review(n, asin=product(n)["asin"]) for n in (1, 2, 3, 4)],
+    )
+    sync_partitions(instance, workspace.landing)
+    materialize_all(instance, workspace)
+    gold = workspace.lakehouse.read(GOLD_REVIEWS_ENRICHED).sort("asin")
+    assert gold.select("main_cat", "price", "price_imputed").rows() == [
+        ("Amazon Fashion", 10.0, False),
+        ("Amazon Fashion", 30.0, False),
+        ("Amazon Fashion", 20.0, True),
+        ("Books", 100.0, False),
+    ]
