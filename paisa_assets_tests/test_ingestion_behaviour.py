@@ -7,7 +7,14 @@ import json
 import os
 
 import polars as pl
-from dagster import DagsterInstance, RunRequest, SensorResult, SkipReason, build_sensor_context
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    RunRequest,
+    SensorResult,
+    SkipReason,
+    build_sensor_context,
+)
 
 from paisa_assets.runner import sync_partitions
 from paisa_assets.sensors import gold_sensor, landing_zone_sensor
@@ -473,13 +480,22 @@ def test_each_partition_of_a_range_run_reports_its_own_counts(
     assert len(events) == 6
     for folder, size in sizes.items():
         bronze = events[("bronze/amazon_reviews", folder)]
-        assert (bronze["dagster/row_count"], bronze["rows_written"]) == (size + 1, size + 1)
+        assert (bronze["partition_row_count"], bronze["rows_written"]) == (size + 1, size + 1)
         assert (bronze["rows_quarantined"], bronze["files_ingested"]) == (1, 1)
         assert bronze["table_row_count"] == 19
+        assert "dagster/row_count" not in bronze  # a folder's figure would pass for the table's
         silver = events[("silver/amazon_reviews", folder)]
-        assert silver["dagster/row_count"] == silver["rows_written"] == size
+        assert silver["partition_row_count"] == silver["rows_written"] == size
         assert (silver["rows_in"], silver["rows_duplicates"]) == (size + 1, 1)
         assert silver["table_row_count"] == 16
+    # The asset's row count (the UI takes it from the latest materialization, else the latest
+    # observation) is the table's.
+    for key, rows in (("bronze/amazon_reviews", 19), ("silver/amazon_reviews", 16)):
+        latest = instance.get_latest_materialization_event(AssetKey.from_user_string(key))
+        assert latest is not None
+        assert "dagster/row_count" not in latest.asset_materialization.metadata
+        [observation] = instance.fetch_observations(AssetKey.from_user_string(key), limit=1).records
+        assert observation.asset_observation.metadata["dagster/row_count"].value == rows
 
 
 def test_quarantine_tables_are_views_in_the_warehouse(

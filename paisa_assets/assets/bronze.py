@@ -23,7 +23,7 @@ from dagster import (
     get_dagster_logger,
 )
 
-from paisa_assets.assets.reporting import Tally, report_partitions, table_metadata
+from paisa_assets.assets.reporting import Tally, partitioned_result, table_metadata
 from paisa_assets.faults import crash_point
 from paisa_assets.partitions import metadata_partitions, reviews_partitions
 from paisa_assets.resources.lakehouse import Lakehouse
@@ -345,7 +345,7 @@ def build_bronze_asset(
             f"{total.files_ingested} file(s) ingested, {total.files_skipped} already ingested, "
             f"{total.rows_written} rows, {total.rows_quarantined} quarantined"
         )
-        report_partitions(
+        return partitioned_result(
             context,
             lakehouse,
             table,
@@ -365,9 +365,7 @@ def build_bronze_asset(
                 )
                 for partition, outcome in per_partition.items()
             },
-        )
-        return MaterializeResult(
-            metadata=table_metadata(
+            table_metadata(
                 lakehouse,
                 table,
                 {
@@ -380,7 +378,7 @@ def build_bronze_asset(
                 files_skipped_already_ingested=MetadataValue.int(total.files_skipped),
                 files_missing_from_landing=MetadataValue.int(total.files_missing_from_landing),
                 landing_zone=MetadataValue.text(landing_zone.describe()),
-            )
+            ),
         )
 
     return _bronze

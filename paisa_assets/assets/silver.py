@@ -21,7 +21,7 @@ from dagster import (
 
 from paisa_assets.assets.reporting import (
     Tally,
-    report_partitions,
+    partitioned_result,
     rows_per_partition,
     table_metadata,
 )
@@ -304,9 +304,12 @@ def build_silver_asset(
             }
             counts["duplicates"] = counts["in"] - counts["written"] - counts["quarantined"]
             per_partition[partition] = (counts, {})
-        report_partitions(context, lakehouse, spec.silver_table, per_partition)
-        return MaterializeResult(
-            metadata=table_metadata(
+        return partitioned_result(
+            context,
+            lakehouse,
+            spec.silver_table,
+            per_partition,
+            table_metadata(
                 lakehouse,
                 spec.silver_table,
                 {
@@ -319,7 +322,7 @@ def build_silver_asset(
                     "deleted": total.deleted,
                     "promoted_from_other_folders": total.promoted,
                 },
-            )
+            ),
         )
 
     return _silver
