@@ -5,22 +5,28 @@ columns a check needs, so they stay cheap on a large lake.
 """
 
 from collections.abc import Sequence
+from functools import partial
 
 import polars as pl
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
     AssetChecksDefinition,
+    AssetCheckSeverity,
+    DagsterEventType,
+    DagsterInstance,
     MetadataValue,
     asset_check,
 )
 
+from paisa_assets.assets.bronze import QUARANTINE_SCHEMA as BRONZE_QUARANTINE_ARROW
 from paisa_assets.assets.silver import SILVER_QUARANTINE_SCHEMA
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.sql_quoting import sql_string
 from paisa_assets.resources.warehouse import Warehouse
 from paisa_assets.tables import (
     BRONZE_METADATA,
+    BRONZE_QUARANTINE,
     BRONZE_REVIEWS,
     GOLD_REVIEWS_ENRICHED,
     SILVER_METADATA,
@@ -28,6 +34,8 @@ from paisa_assets.tables import (
     SILVER_REVIEWS,
     asset_key,
 )
+
+BRONZE_QUARANTINE_COLUMNS = pl.Schema(pl.from_arrow(BRONZE_QUARANTINE_ARROW.empty_table()).schema)
 
 
 def _query(
@@ -117,20 +125,30 @@ def rating_range_check(table: str, column: str) -> AssetChecksDefinition:
     return _check
 
 
+def folders_in_flight(instance: DagsterInstance, bronze_table: str, silver_table: str) -> list[str]:
+    """Landing folders whose bronze is newer than their silver: another run has ingested them
+    and has not refreshed silver yet (the silver pool runs one writer at a time), so their rows
+    are that run's to account for, not a loss."""
+    latest = partial(
+        instance.get_latest_storage_id_by_partition,
+        event_type=DagsterEventType.ASSET_MATERIALIZATION,
+    )
+    bronze = latest(asset_key(bronze_table))
+    silver = latest(asset_key(silver_table))
+    return sorted(p for p, storage_id in bronze.items() if storage_id > silver.get(p, -1))
+
+
 def reconciliation_check(
     bronze_table: str, silver_table: str, dataset: str, natural_key: Sequence[str]
 ) -> AssetChecksDefinition:
-    """bronze rows = silver rows + quarantined + duplicates dropped, each counted independently.
+    """bronze rows = silver rows + quarantined + duplicates dropped, each counted independently,
+    over the whole table.
 
     Duplicates are counted from bronze itself (rows outside quarantine minus their distinct
     natural keys), so the equation fails if silver lost or doubled a row, or if quarantine missed
-    or over-counted one.
-
-    A partition run judges its own landing folders: runs of other folders may be in flight
-    (bronze committed, silver not yet), and their rows are not this run's to account for. For
-    those folders, every distinct valid key must be in silver (whichever folder's copy won), and
-    every silver row they own must come from one of them, once. Unpartitioned, it is the whole
-    table.
+    or over-counted one. It is checked over every landing folder, not only the run's: a run of
+    one folder can lose a key whose surviving copy sits in another folder. Folders another run
+    has ingested but not yet refreshed in silver (`folders_in_flight`) are left out.
     """
 
     @asset_check(
@@ -138,17 +156,18 @@ def reconciliation_check(
         name="reconciles_with_bronze",
         description=(
             f"Rows of {bronze_table} = rows of {silver_table} + rows quarantined + duplicates "
-            "dropped: no row lost, none doubled (for the run's landing folders)."
+            "dropped: no valid key lost, none doubled (every landing folder but those another "
+            "run is still ingesting)."
         ),
         blocking=True,
     )
     def _check(
         context: AssetCheckExecutionContext, lakehouse: Lakehouse, warehouse: Warehouse
     ) -> AssetCheckResult:
-        partitioned = context.has_partition_key or context.has_partition_key_range
-        scope = (
-            "_partition IN (" + ", ".join(sql_string(k) for k in context.partition_keys) + ")"
-            if partitioned
+        in_flight = folders_in_flight(context.instance, bronze_table, silver_table)
+        settled = (
+            f"_partition NOT IN ({', '.join(sql_string(p) for p in in_flight)})"
+            if in_flight
             else "TRUE"
         )
         # Silver trims the key columns (both sides are trimmed here: a no-op on silver). The
@@ -158,7 +177,7 @@ def reconciliation_check(
             lakehouse,
             warehouse,
             f"""
-            SELECT (SELECT count(*) FROM bronze WHERE {scope}), (SELECT count(*) FROM q),
+            SELECT (SELECT count(*) FROM bronze WHERE {settled}), (SELECT count(*) FROM q),
                    (SELECT count(*) FROM valid),
                    (SELECT count(*) FROM valid ANTI JOIN silver_keys USING (natural_key)),
                    (SELECT count(*) FROM silver_keys WHERE owned),
@@ -170,12 +189,12 @@ def reconciliation_check(
             empty_when_missing={SILVER_QUARANTINE: SILVER_QUARANTINE_SCHEMA},
             temp_tables={
                 "q": "SELECT _source_file, _line FROM quarantine "
-                f"WHERE dataset = {sql_string(dataset)} AND {scope}",
+                f"WHERE dataset = {sql_string(dataset)} AND {settled}",
                 "valid": f"SELECT DISTINCT {_key_digest('b', natural_key)} AS natural_key "
-                f"FROM (SELECT * FROM bronze WHERE {scope}) AS b "
+                f"FROM (SELECT * FROM bronze WHERE {settled}) AS b "
                 "ANTI JOIN q ON q._source_file = b._source_file AND q._line = b._line",
                 "silver_keys": f"SELECT {_key_digest('s', natural_key)} AS natural_key, "
-                f"{scope} AS owned FROM silver AS s",
+                f"{settled} AS owned FROM silver AS s",
             },
         )
         duplicates = bronze - quarantined - distinct_valid
@@ -183,7 +202,10 @@ def reconciliation_check(
             passed=missing == 0 and foreign == 0 and owned == owned_keys,
             metadata={
                 "landing_folders": MetadataValue.text(
-                    f"{len(context.partition_keys)} (this run's)" if partitioned else "all"
+                    f"all but {len(in_flight)} still being ingested by another run: "
+                    + ", ".join(in_flight[:20])
+                    if in_flight
+                    else "all"
                 ),
                 "bronze_rows": MetadataValue.int(bronze),
                 "silver_rows": MetadataValue.int(owned),
@@ -192,6 +214,77 @@ def reconciliation_check(
                 "distinct_valid_keys_in_bronze": MetadataValue.int(distinct_valid),
                 "valid_keys_missing_from_silver": MetadataValue.int(missing),
                 "silver_rows_without_a_bronze_row": MetadataValue.int(foreign),
+            },
+        )
+
+    return _check
+
+
+def one_spelling_per_category_check(table: str, column: str) -> AssetChecksDefinition:
+    """No two values of `column` differ only in case: "AMAZON FASHION" beside "Amazon Fashion"
+    would be two categories in gold, and impute prices from the wrong group's mean."""
+
+    @asset_check(
+        asset=asset_key(table),
+        name=f"one_spelling_per_{column.lower()}",
+        description=f"Every {column} of {table} has one spelling (no two differ only in case).",
+    )
+    def _check(
+        context: AssetCheckExecutionContext, lakehouse: Lakehouse, warehouse: Warehouse
+    ) -> AssetCheckResult:
+        (spellings, categories, examples) = _query(
+            lakehouse,
+            warehouse,
+            f"""
+            SELECT count(DISTINCT "{column}"), count(DISTINCT lower("{column}")),
+                   (SELECT string_agg(s, ' | ' ORDER BY s) FROM (
+                       SELECT string_agg(DISTINCT "{column}", ' / ' ORDER BY "{column}") AS s
+                       FROM t GROUP BY lower("{column}")
+                       HAVING count(DISTINCT "{column}") > 1 ORDER BY 1 LIMIT 5))
+            FROM t
+            """,
+            {"t": table},
+        )
+        return AssetCheckResult(
+            passed=spellings == categories,
+            metadata={
+                "values": MetadataValue.int(spellings),
+                "values_ignoring_case": MetadataValue.int(categories),
+                "examples": MetadataValue.text(examples or ""),
+            },
+        )
+
+    return _check
+
+
+def unreadable_files_check(table: str, dataset: str) -> AssetChecksDefinition:
+    """Landing files that could not be read (no permission, not gzip, another encoding,
+    vanished): counted and named, never skipped silently. A warning: the rest was ingested, and
+    the file is read again once it changes (fixing a permission changes its ctime)."""
+
+    @asset_check(
+        asset=asset_key(table),
+        name="every_landing_file_readable",
+        description=f"Every landing file of {dataset} could be read (see bronze.quarantine).",
+    )
+    def _check(
+        context: AssetCheckExecutionContext, lakehouse: Lakehouse, warehouse: Warehouse
+    ) -> AssetCheckResult:
+        (count, files) = _query(
+            lakehouse,
+            warehouse,
+            "SELECT count(*), string_agg(_source_file || ' (' || reason || ')', '; ') "
+            f"FROM (SELECT * FROM q WHERE dataset = {sql_string(dataset)} AND _line IS NULL "
+            "AND reason LIKE 'unreadable file%' ORDER BY _source_file LIMIT 20)",
+            {"q": BRONZE_QUARANTINE},
+            empty_when_missing={BRONZE_QUARANTINE: BRONZE_QUARANTINE_COLUMNS},
+        )
+        return AssetCheckResult(
+            passed=count == 0,
+            severity=AssetCheckSeverity.WARN,
+            metadata={
+                "unreadable_files": MetadataValue.int(count),
+                "files": MetadataValue.text(files or ""),
             },
         )
 
@@ -207,4 +300,7 @@ asset_checks = [
     rating_range_check(GOLD_REVIEWS_ENRICHED, "rating"),
     reconciliation_check(BRONZE_REVIEWS, SILVER_REVIEWS, "amazon_reviews", ["reviewerID", "asin"]),
     reconciliation_check(BRONZE_METADATA, SILVER_METADATA, "amazon_metadata", ["asin"]),
+    one_spelling_per_category_check(SILVER_METADATA, "main_cat"),
+    unreadable_files_check(BRONZE_REVIEWS, "amazon_reviews"),
+    unreadable_files_check(BRONZE_METADATA, "amazon_metadata"),
 ]

@@ -71,7 +71,13 @@ def generate(
     """Write a realistic landing zone (gzip JSON lines in the real folder layout)."""
     from paisa_assets.generator import generate_landing_zone
 
-    root = out or Path(settings.resolved(settings.LANDING_ROOT))
+    configured = settings.resolved(settings.LANDING_ROOT)
+    if out is None and "://" in configured:
+        _fail(
+            f"PAISA_LANDING_ROOT is {configured}: paisa generate writes a local folder; pass "
+            "--out DIR and upload it (e.g. az storage blob upload-batch)"
+        )
+    root = out or Path(configured)
     try:
         report = generate_landing_zone(
             root,
@@ -177,7 +183,8 @@ def _print_query(query: str) -> None:
 @main.command()
 @click.argument("query")
 def sql(query: str) -> None:
-    """Run a SQL query against the DuckDB warehouse (gold.* tables) and print the result."""
+    """Run a SQL query against the DuckDB warehouse (gold.*, bronze.quarantine and
+    silver.quarantine) and print the result."""
     _print_query(query)
 
 
@@ -248,16 +255,18 @@ def sync_partitions_command() -> None:
     """Register every landing folder as a Dagster partition (what the sensor does)."""
     from dagster import DagsterInstance
 
-    from paisa_assets.resources.landing_zone import LocalLandingZone
+    from paisa_assets.definitions import default_landing_zone
     from paisa_assets.runner import sync_partitions
 
     home = _dagster_home()
-    with DagsterInstance.get() as instance:
-        added = sync_partitions(
-            instance, LocalLandingZone(root=settings.resolved(settings.LANDING_ROOT))
-        )
+    landing = default_landing_zone(resolve=True)  # local, or ADLS when it is a URI
+    try:
+        with DagsterInstance.get() as instance:
+            added = sync_partitions(instance, landing)
+    except Exception as exc:  # an unreachable or misconfigured store: say which, no traceback
+        _fail(f"listing the landing zone {landing.describe()} failed: {exc}")
     for dataset, keys in added.items():
-        click.echo(f"{dataset}: {len(keys)} new partition(s) in {home}")
+        click.echo(f"{dataset}: {len(keys)} new partition(s) from {landing.describe()} in {home}")
 
 
 @main.command(context_settings={"ignore_unknown_options": True})

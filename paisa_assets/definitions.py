@@ -107,21 +107,29 @@ def default_event_source(*, resolve: bool = False) -> EventSource:
     return LocalEventLog(root=value(EVENTS_ROOT), hub=value(EVENTHUB_NAME))
 
 
-def azure_storage() -> AzureStorage:
+def azure_storage(*, resolve: bool = False) -> AzureStorage:
+    """`resolve`: the values themselves, for code outside a run (see `default_event_source`)."""
+    value = resolved_optional if resolve else optional_setting
     return AzureStorage(
-        account_name=optional_setting(AZURE_STORAGE_ACCOUNT),
-        account_key=optional_setting(AZURE_STORAGE_KEY),
-        sas_token=optional_setting(AZURE_STORAGE_SAS_TOKEN),
-        endpoint=optional_setting(AZURE_STORAGE_ENDPOINT),
-        connection_string=optional_setting(AZURE_STORAGE_CONNECTION_STRING),
+        account_name=value(AZURE_STORAGE_ACCOUNT),
+        account_key=value(AZURE_STORAGE_KEY),
+        sas_token=value(AZURE_STORAGE_SAS_TOKEN),
+        endpoint=value(AZURE_STORAGE_ENDPOINT),
+        connection_string=value(AZURE_STORAGE_CONNECTION_STRING),
     )
 
 
-def default_landing_zone() -> LandingZone:
-    """ADLS Gen2 when PAISA_LANDING_ROOT is an az:// or abfss:// URI, else a local folder."""
+def resolved_optional(name: str) -> str | None:
+    return resolved(name) or None
+
+
+def default_landing_zone(*, resolve: bool = False) -> LandingZone:
+    """ADLS Gen2 when PAISA_LANDING_ROOT is an az:// or abfss:// URI, else a local folder;
+    `resolve` as in `default_event_source`."""
+    root = resolved(LANDING_ROOT) if resolve else setting(LANDING_ROOT)
     if is_remote_uri(resolved(LANDING_ROOT)):
-        return AdlsLandingZone(root=setting(LANDING_ROOT), azure=azure_storage())
-    return LocalLandingZone(root=setting(LANDING_ROOT))
+        return AdlsLandingZone(root=root, azure=azure_storage(resolve=resolve))
+    return LocalLandingZone(root=root)
 
 
 def default_lakehouse() -> Lakehouse:

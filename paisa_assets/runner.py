@@ -11,7 +11,13 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from dagster import DagsterInstance, Definitions, ExecuteInProcessResult, get_dagster_logger
+from dagster import (
+    AssetCheckSeverity,
+    DagsterInstance,
+    Definitions,
+    ExecuteInProcessResult,
+    get_dagster_logger,
+)
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -70,10 +76,10 @@ class RunSummary:
 
 
 def summarize(job: str, result: ExecuteInProcessResult, partitions: int) -> RunSummary:
-    failed = [
+    failed = [  # warnings (e.g. unreadable landing files, already quarantined) do not fail
         f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
         for evaluation in result.get_asset_check_evaluations()
-        if not evaluation.passed
+        if not evaluation.passed and evaluation.severity == AssetCheckSeverity.ERROR
     ]
     return RunSummary(job, result.run_id, result.success, partitions, failed)
 

@@ -14,6 +14,8 @@ GOLD_PRODUCT_SUMMARY = "gold.product_summary"
 GOLD_CATEGORY_MONTHLY = "gold.category_monthly"
 GOLD_KPIS = "gold.kpis"
 GOLD_TABLES = (GOLD_REVIEWS_ENRICHED, GOLD_PRODUCT_SUMMARY, GOLD_CATEGORY_MONTHLY, GOLD_KPIS)
+# Batch and stream quarantine alike (rows told apart by `dataset`), published beside gold.
+QUARANTINE_TABLES = (BRONZE_QUARANTINE, SILVER_QUARANTINE)
 
 
 def asset_key(table: str) -> AssetKey:

@@ -191,3 +191,83 @@ def test_uris_name_a_container_and_a_prefix() -> None:
     with pytest.raises(ValueError, match="not an Azure storage URI"):
         split_uri("s3://bucket/x")
     assert shutil.which("node") is not None  # Azurite runs on the machine's Node.js
+
+
+def test_sync_partitions_lists_the_configured_abfss_landing_zone(
+    azurite: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`paisa sync-partitions` uses PAISA_LANDING_ROOT as the sensor does, abfss:// form too."""
+    from click.testing import CliRunner
+
+    from paisa_assets.cli import main
+
+    service = storage(azurite).blob_service()
+    client = service.get_container_client("sync-source")
+    client.create_container()
+    for folder in ("partition_2", "partition_10", "_temporary"):
+        client.upload_blob(f"landing/amazon_reviews/{folder}/part-0.json", b'{"asin": "B1"}\n')
+    client.upload_blob("landing/amazon_metadata/partition_0/part-0.json", b'{"asin": "B1"}\n')
+    home = tmp_path / "dagster_home"
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv(
+        "PAISA_LANDING_ROOT", f"abfss://sync-source@{ACCOUNT}.dfs.core.windows.net/landing"
+    )
+    monkeypatch.setenv("PAISA_AZURE_STORAGE_ACCOUNT", ACCOUNT)
+    monkeypatch.setenv("PAISA_AZURE_STORAGE_KEY", KEY)
+    monkeypatch.setenv("PAISA_AZURE_STORAGE_ENDPOINT", azurite)
+    result = CliRunner().invoke(main, ["sync-partitions"])
+    assert result.exit_code == 0, result.output
+    assert "amazon_reviews: 2 new partition(s) from abfss://sync-source@" in result.output
+    assert "amazon_metadata: 1 new partition(s)" in result.output
+    assert KEY not in result.output
+    with DagsterInstance.get() as instance:
+        assert instance.get_dynamic_partitions("amazon_reviews_folders") == [
+            "partition_2",
+            "partition_10",
+        ]
+    again = CliRunner().invoke(main, ["sync-partitions"])
+    assert "amazon_reviews: 0 new partition(s)" in again.output, again.output
+
+
+def test_a_blob_deleted_after_listing_is_quarantined_and_the_rest_lands(
+    azurite: str, tmp_path: Path
+) -> None:
+    from paisa_assets.assets.bronze import ingest_partitions
+    from paisa_assets.transforms.schemas import BRONZE_REVIEWS_COLUMNS
+
+    azure = storage(azurite)
+    client = azure.blob_service().get_container_client("vanishing")
+    client.create_container()
+    client.upload_blob("amazon_reviews/partition_0/a.json", b'{"asin": "B1", "reviewerID": "R"}\n')
+    client.upload_blob("amazon_reviews/partition_0/b.json", b'{"asin": "B2", "reviewerID": "R"}\n')
+    landing = AdlsLandingZone(root="az://vanishing", azure=azure)
+    listed = landing.list_files("amazon_reviews")
+    # A same-size rewrite changes the fingerprint: on Azure it holds the blob's ETag.
+    client.upload_blob(
+        "amazon_reviews/partition_0/a.json", b'{"asin": "B1", "reviewerID": "Q"}\n', overwrite=True
+    )
+    [rewritten, _] = landing.list_files("amazon_reviews")
+    assert rewritten.size == listed[0].size == 34
+    assert rewritten.fingerprint != listed[0].fingerprint
+    client.delete_blob("amazon_reviews/partition_0/b.json")
+
+    class Listed(AdlsLandingZone):
+        def list_files(self, dataset: str, partition: str | None = None):
+            return listed  # the listing from before the deletion
+
+    lake = Lakehouse(root=str(tmp_path / "lake"))
+    outcome = ingest_partitions(
+        Listed(root="az://vanishing", azure=azure),
+        lake,
+        dataset="amazon_reviews",
+        table=BRONZE_REVIEWS,
+        columns=BRONZE_REVIEWS_COLUMNS,
+        partitions=["partition_0"],
+    )
+    assert (outcome.rows_written, outcome.rows_quarantined) == (1, 1)
+    assert lake.read(BRONZE_QUARANTINE).select("_source_file", "reason").rows() == [
+        (
+            "amazon_reviews/partition_0/b.json",
+            "unreadable file: it vanished after it was listed (deleted or moved)",
+        )
+    ]

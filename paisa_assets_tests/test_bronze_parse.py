@@ -87,8 +87,10 @@ def test_truncated_gzip_keeps_the_lines_before_the_damage() -> None:
 def test_corrupt_gzip_is_one_quarantine_row() -> None:
     rows, quarantine = parse(b"this is not gzip at all")
     assert rows == []
-    assert [reason.split(":")[0] for _, _, reason in quarantine] == ["unreadable file after line 0"]
-    assert "error" in quarantine[0][2]
+    assert [reason for _, _, reason in quarantine] == [
+        "unreadable file from its start: not a gzip file "
+        "(the name ends in .gz but the bytes are not gzip)"
+    ]
 
 
 def test_empty_file_gives_no_rows_and_no_quarantine() -> None:
@@ -143,3 +145,84 @@ def test_json_nested_deeper_than_can_be_stored_is_quarantined_and_the_file_goes_
         (1, "nested deeper than bronze can store as JSON text (254 levels)"),
         (3, "nested deeper than bronze can store as JSON text (254 levels)"),
     ]
+
+
+def test_keys_that_are_not_json_strings_are_quarantined_with_their_kind() -> None:
+    columns = ("asin", "reviewerID", "overall")
+    lines = [
+        {"asin": "B1", "reviewerID": "R1"},
+        {"asin": 123, "reviewerID": "R1"},
+        {"asin": {"id": "B1"}, "reviewerID": "R1"},
+        {"asin": ["B1"], "reviewerID": "R1"},
+        {"asin": True, "reviewerID": 42.5},
+        {"asin": "B2", "reviewerID": 7},
+        {"asin": None, "reviewerID": "R1"},  # null and missing keys are silver's to judge
+        {"reviewerID": "R3"},
+        {"asin": "  ", "reviewerID": "R1"},
+    ]
+    payload = b"\n".join(orjson.dumps(line) for line in lines)
+    batches = list(parse_json_lines(io.BytesIO(payload), "r/p/a.json", columns))
+    rows = [row for batch in batches for row in batch.rows.to_pylist()]
+    quarantine = [(line, reason) for batch in batches for line, _, reason in batch.quarantine]
+    assert [row["_line"] for row in rows] == [1, 7, 8, 9]
+    numeric_reviewer = "reviewerID is not a JSON string: a JSON number"
+    assert quarantine == [
+        (2, "asin is not a JSON string: a JSON number"),
+        (3, "asin is not a JSON string: a JSON object"),
+        (4, "asin is not a JSON string: a JSON array"),
+        (5, f"asin is not a JSON string: a JSON boolean; {numeric_reviewer}"),
+        (6, "reviewerID is not a JSON string: a JSON number"),
+    ]
+
+
+def test_utf16_and_utf32_files_name_their_encoding() -> None:
+    text = '{"asin": "B1"}\n{"asin": "B2"}\n'
+    for encoding, name in [
+        ("utf-16", "UTF-16-LE"),
+        ("utf-16-be", "UTF-16-BE"),
+        ("utf-16-le", "UTF-16-LE"),
+        ("utf-32", "UTF-32-LE"),
+    ]:
+        rows, quarantine = parse(text.encode(encoding), path="r/p/a.json")
+        assert rows == []
+        assert len(quarantine) == 1, encoding
+        assert quarantine[0][2].startswith(f"unreadable file from its start: the file is {name} ")
+        assert f"iconv -f {name} -t UTF-8" in quarantine[0][2]
+    rows, quarantine = parse(b"\xef\xbb\xbf" + text.encode(), path="r/p/a.json")
+    assert [r["asin"] for r in rows] == ["B1", "B2"] and quarantine == []
+
+
+def test_a_file_that_cannot_be_opened_is_one_quarantine_row() -> None:
+    from dataclasses import dataclass
+
+    from paisa_assets.transforms.parallel_parse import FileParser
+
+    @dataclass(frozen=True)
+    class File:
+        path: str
+        size: int = 10
+
+    def open_file(path: str):
+        if path.endswith("locked.json"):
+            raise PermissionError(13, "Permission denied", path)
+        if path.endswith("gone.json"):
+            raise FileNotFoundError(2, "No such file or directory", path)
+        return io.BytesIO(b'{"asin": "B1"}\n')
+
+    files = [File("r/p/locked.json"), File("r/p/gone.json"), File("r/p/ok.json")]
+    seen = {}
+    with FileParser(workers=0) as parser:
+        for file, batches in parser.parse(files, open_file, COLUMNS):
+            batches = list(batches)
+            seen[file.path] = (
+                sum(b.rows.num_rows for b in batches),
+                [reason for b in batches for _, _, reason in b.quarantine],
+            )
+    assert seen == {
+        "r/p/locked.json": (0, ["unreadable file: PermissionError: Permission denied"]),
+        "r/p/gone.json": (
+            0,
+            ["unreadable file: it vanished after it was listed (deleted or moved)"],
+        ),
+        "r/p/ok.json": (1, []),
+    }

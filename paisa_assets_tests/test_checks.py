@@ -108,3 +108,65 @@ def test_a_key_with_a_null_part_is_told_apart_from_any_text() -> None:
         con.register("t", rows)
         digests = con.sql(f"SELECT {_key_digest('t', ['a', 'b'])} FROM t").fetchall()
     assert len({d for (d,) in digests}) == 4
+
+
+def test_folders_another_run_is_still_ingesting_are_left_out(ingested: Workspace) -> None:
+    """Bronze of partition_2 committed, its silver not yet (another run waits for the silver
+    pool): not a loss. Judged without that knowledge, the same lake fails."""
+    from dagster import materialize
+
+    from paisa_assets.assets.bronze import bronze_amazon_reviews
+
+    ingested.write_landing_file(
+        "amazon_reviews/partition_2/part-0.json.gz", [review(200 + n) for n in range(4)]
+    )
+    with DagsterInstance.ephemeral() as instance:
+        sync_partitions(instance, ingested.landing)
+        job = ingested.defs.resolve_job_def("reviews_ingest_job")
+        for partition in ("partition_0", "partition_1"):
+            assert job.execute_in_process(instance=instance, partition_key=partition).success
+        assert materialize(
+            [bronze_amazon_reviews],
+            instance=instance,
+            partition_key="partition_2",
+            resources={"landing_zone": ingested.landing, "lakehouse": ingested.lakehouse},
+        ).success
+        result = RECONCILE_REVIEWS(
+            build_op_context(instance=instance),
+            lakehouse=ingested.lakehouse,
+            warehouse=ingested.warehouse,
+        )
+    assert result.passed
+    assert counts(result)["landing_folders"] == (
+        "all but 1 still being ingested by another run: partition_2"
+    )
+    assert counts(result)["bronze_rows"] == 13
+    strict = reconcile(ingested)  # no run history: every folder is judged
+    assert not strict.passed
+    assert counts(strict)["bronze_rows"] == 17
+    assert counts(strict)["valid_keys_missing_from_silver"] == 4
+
+
+def check_named(name: str):
+    return next(c for c in asset_checks if any(k.name == name for k in c.check_keys))
+
+
+def test_two_spellings_of_one_category_fail_the_spelling_check(workspace: Workspace) -> None:
+    from paisa_assets.tables import SILVER_METADATA
+
+    uri = workspace.lakehouse.uri(SILVER_METADATA)
+    check = check_named("one_spelling_per_main_cat")
+    write_deltalake(uri, pa.table({"asin": ["A", "B"], "main_cat": ["Books", "Toys & Games"]}))
+    good = check(build_op_context(), lakehouse=workspace.lakehouse, warehouse=workspace.warehouse)
+    assert good.passed and counts(good)["values"] == 2
+    more = pa.table(
+        {"asin": ["C", "D", "E"], "main_cat": ["AMAZON FASHION", "Amazon Fashion", None]}
+    )
+    write_deltalake(uri, more, mode="append")
+    bad = check(build_op_context(), lakehouse=workspace.lakehouse, warehouse=workspace.warehouse)
+    assert not bad.passed
+    assert counts(bad) == {
+        "values": 4,
+        "values_ignoring_case": 3,
+        "examples": "AMAZON FASHION / Amazon Fashion",
+    }

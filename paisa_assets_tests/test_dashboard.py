@@ -353,6 +353,63 @@ def test_data_quality_counts_rules_and_duplicates(con) -> None:
     assert quality.cross_source_duplicates == 7 + 3 - 9
 
 
+def test_quarantine_reasons_are_grouped_by_kind_with_recent_examples() -> None:
+    """Positions and sizes quoted in a reason do not split its kind into many bars."""
+    at = [NOW - timedelta(minutes=m) for m in range(6)]
+    bronze = [
+        ("amazon_reviews", "unreadable file from its start: not a gzip file", "r/p0/a.gz", None),
+        ("amazon_reviews", "unreadable file after line 12: TruncatedFileError", "r/p1/b.gz", None),
+        ("amazon_reviews", "unreadable file after line 0: error: x", "r/p2/c.gz", None),
+        ("amazon_reviews", "invalid UTF-8 at byte 70", "r/p0/d.json", 3),
+        ("amazon_reviews", "invalid UTF-8 at byte 9", "r/p0/d.json", 5),
+        ("amazon_metadata", "line of 80,000,000 bytes exceeds the 67,108,864-byte limit", "m", 1),
+    ]
+    relations = {
+        "bronze_quarantine": frame(
+            "bronze_quarantine",
+            [
+                {
+                    "dataset": dataset,
+                    "reason": reason,
+                    "_source_file": source,
+                    "_line": line,
+                    "_ingested_at": at[i],
+                }
+                for i, (dataset, reason, source, line) in enumerate(bronze)
+            ],
+        ),
+        "silver_quarantine": frame(
+            "silver_quarantine",
+            [
+                {"dataset": "amazon_reviews", "reason": "overall out of range: 9", "_line": 1},
+                {"dataset": "amazon_reviews", "reason": "missing asin; overall out of range: 0"},
+            ],
+        ),
+    }
+    with duckdb.connect() as con:
+        queries.register(con, relations)
+        kinds = [(r.layer, r.dataset, r.reason, r.rows) for r in queries.quarantine_reasons(con)]
+        examples = queries.quarantine_examples(con, per_kind=2)
+    assert kinds == [
+        ("bronze", "amazon_reviews", "unreadable file", 3),
+        ("bronze", "amazon_reviews", "invalid UTF-8", 2),
+        ("silver", "amazon_reviews", "overall out of range", 2),
+        ("bronze", "amazon_metadata", "line exceeds the size limit", 1),
+        ("silver", "amazon_reviews", "missing asin", 1),
+    ]
+    assert [(e.kind, e.source, e.line) for e in examples] == [
+        ("unreadable file", "r/p0/a.gz", None),  # the most recent first
+        ("unreadable file", "r/p1/b.gz", None),
+        ("invalid UTF-8", "r/p0/d.json", 3),
+        ("invalid UTF-8", "r/p0/d.json", 5),
+        ("overall out of range", None, 1),
+        ("overall out of range", None, None),
+        ("line exceeds the size limit", "m", 1),
+        ("missing asin", None, None),
+    ]
+    assert examples[0].reason == "unreadable file from its start: not a gzip file"
+
+
 # --- rendering -------------------------------------------------------------------------------
 
 

@@ -245,11 +245,11 @@ def test_files_come_back_in_order_and_every_iteration_reads_them_again(landing: 
     assert [r for _, r in seen] == expected
 
 
-def test_a_file_that_fails_to_read_ahead_fails_at_its_turn_as_without_a_pool(
+def test_a_file_that_fails_to_read_ahead_is_quarantined_at_its_turn_as_without_a_pool(
     tmp_path: Path,
 ) -> None:
-    """Reading ahead never raises: a file gone since the listing is opened at its turn, and the
-    error comes from there, after every file before it was handed over."""
+    """Reading ahead never raises: a file gone since the listing is opened at its turn, where
+    it becomes one quarantine entry, and the files after it are still parsed."""
     for n in range(3):
         (tmp_path / f"part-{n}.json").write_bytes(orjson.dumps(review(n)))
     files = [LandingFile(f"part-{n}.json", 20, "0") for n in range(3)]
@@ -258,13 +258,18 @@ def test_a_file_that_fails_to_read_ahead_fails_at_its_turn_as_without_a_pool(
     def open_file(path: str) -> io.BufferedReader:
         return (tmp_path / path).open("rb")
 
-    handed: list[str] = []
-    with FileParser(2, min_bytes=0) as parser, pytest.raises(FileNotFoundError):
+    handed: list[tuple[str, int, list[str]]] = []
+    with FileParser(2, min_bytes=0) as parser:
         parser.plan(files)
         for file, batches in parser.parse(files, open_file, ["asin"]):
-            handed.append(file.path)
-            list(batches)
-    assert handed == ["part-0.json", "part-1.json"]
+            parsed = list(batches)
+            reasons = [reason for b in parsed for _, _, reason in b.quarantine]
+            handed.append((file.path, sum(b.rows.num_rows for b in parsed), reasons))
+    assert handed == [
+        ("part-0.json", 1, []),
+        ("part-1.json", 0, ["unreadable file: it vanished after it was listed (deleted or moved)"]),
+        ("part-2.json", 1, []),
+    ]
 
 
 def test_workers_start_only_when_there_is_enough_to_parse() -> None:

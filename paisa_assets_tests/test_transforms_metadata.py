@@ -93,7 +93,7 @@ def test_full_row() -> None:
             "asin": ASIN,
             "title": "Sony MDR-7506",
             "brand": "Procter & Gamble",
-            "main_cat": "AMAZON FASHION",
+            "main_cat": "Amazon Fashion",
             "category": ["Clothing, Shoes & Jewelry", "Women"],
             "price": 11.245,
             "price_min": 9.99,
@@ -155,7 +155,9 @@ def test_title_and_brand_are_plain_text(title: str | None, expected: str | None)
     ("main_cat", "category", "expected"),
     [
         ("Arts, Crafts &amp; Sewing", '["Other"]', "Arts, Crafts & Sewing"),
-        (FASHION_LOGO, None, "AMAZON FASHION"),
+        (FASHION_LOGO, None, "Amazon Fashion"),
+        ("", '["Amazon Fashion"]', "Amazon Fashion"),
+        ("amazon fashion", None, "Amazon Fashion"),
         ("", '["Clothing, Shoes &amp; Jewelry","Women"]', "Clothing, Shoes & Jewelry"),
         (None, '["<b>Toys</b> &amp; Games"]', "Toys & Games"),
         ("", "[]", None),
@@ -292,24 +294,39 @@ def test_missing_column_is_an_error() -> None:
         split_metadata(bronze_metadata({"asin": ASIN}).drop("rank"))
 
 
-def test_dedupe_keeps_the_latest_ingested() -> None:
+def test_dedupe_keeps_the_last_position_whatever_the_ingestion_time() -> None:
     later = INGESTED_AT + dt.timedelta(hours=1)
+
+    def at(partition: str, file: str, line: int, **row: object) -> dict[str, object]:
+        return {"_partition": partition, "_source_file": f"m/{partition}/{file}", "_line": line}
+
     rows = [
-        {"asin": "A", "title": "old", "_ingested_at": INGESTED_AT, "_source_file": "z", "_line": 9},
-        {"asin": "B", "title": "only", "_source_file": "a", "_line": 1},
-        {"asin": "A", "title": "new", "_ingested_at": later, "_source_file": "a", "_line": 1},
-        {"asin": "C", "title": "tie, smaller file", "_source_file": "a", "_line": 5},
-        {"asin": "C", "title": "tie, larger line", "_source_file": "b", "_line": 2},
-        {"asin": "C", "title": "tie, larger file", "_source_file": "b", "_line": 1},
+        # partition_10 is after partition_2 (numeric order), though its name sorts first and
+        # it was ingested earlier.
+        {"asin": "A", "title": "p10", **at("partition_10", "a.json", 1)},
+        {"asin": "B", "title": "only", **at("partition_1", "a.json", 1)},
+        {"asin": "A", "title": "p2", "_ingested_at": later, **at("partition_2", "z.json", 9)},
+        {"asin": "C", "title": "smaller file", **at("partition_3", "a.json", 5)},
+        {"asin": "C", "title": "larger line", **at("partition_3", "b.json", 2)},
+        {"asin": "C", "title": "larger file", **at("partition_3", "b.json", 1)},
+        {"asin": "D", "title": "part-10", **at("partition_4", "part-10.json", 1)},
+        {"asin": "D", "title": "part-9", **at("partition_4", "part-9.json", 7)},
     ]
     silver, _ = split_metadata(bronze_frame(rows, BRONZE_METADATA_SCHEMA))
     winners = dedupe_metadata(silver)
     assert winners.schema == SILVER_METADATA_SCHEMA
     assert winners.select("asin", "title").rows() == [
+        ("A", "p10"),
         ("B", "only"),
-        ("A", "new"),
-        ("C", "tie, larger line"),
+        ("C", "larger line"),
+        ("D", "part-10"),
     ]
+    # Any row order gives the same winners.
+    shuffled = dedupe_metadata(silver.reverse()).sort("asin")
+    assert (
+        shuffled.select("asin", "title").rows()
+        == winners.sort("asin").select("asin", "title").rows()
+    )
 
 
 def test_dedupe_empty() -> None:

@@ -23,7 +23,7 @@ from dagster import (
     get_dagster_logger,
 )
 
-from paisa_assets.assets.reporting import Tally, table_metadata
+from paisa_assets.assets.reporting import Tally, partitioned_result, table_metadata
 from paisa_assets.faults import crash_point
 from paisa_assets.partitions import metadata_partitions, reviews_partitions
 from paisa_assets.resources.lakehouse import Lakehouse
@@ -148,11 +148,12 @@ def ingest_files(
     columns: Sequence[str],
     files: Sequence[LandingFile],
     parser: FileParser | None = None,
-) -> tuple[int, int]:
+) -> dict[str, tuple[int, int]]:
     """Replace the bronze and quarantine rows of these files, then record them in the manifest.
 
-    Returns (rows written, rows quarantined). The data goes first and the manifest last, each
-    write keyed by file, so a crash between them only means the files are ingested again.
+    Returns (rows written, rows quarantined) per landing folder. The data goes first and the
+    manifest last, each write keyed by file, so a crash between them only means the files are
+    ingested again.
     `parser` parses the files (on worker processes when it has them); without one, each file is
     parsed here as it is written.
     """
@@ -232,7 +233,12 @@ def ingest_files(
         schema=MANIFEST_SCHEMA,
     )
     lakehouse.merge(BRONZE_INGESTED_FILES, pl.from_arrow(manifest), keys=["_source_file"])  # type: ignore[arg-type]
-    return sum(rows_per_file.values()), len(quarantined)
+    per_partition: dict[str, tuple[int, int]] = {}
+    for f in files:
+        rows, bad = per_partition.get(f.partition, (0, 0))
+        rows, bad = rows + rows_per_file[f.path], bad + quarantined_per_file[f.path]
+        per_partition[f.partition] = (rows, bad)
+    return per_partition
 
 
 def ingest_partitions(
@@ -244,8 +250,10 @@ def ingest_partitions(
     columns: Sequence[str],
     partitions: Sequence[str],
     parser: FileParser | None = None,
+    per_partition: dict[str, IngestOutcome] | None = None,
 ) -> IngestOutcome:
-    """Ingest every new or changed file of these landing folders, in bounded batches.
+    """Ingest every new or changed file of these landing folders, in bounded batches; returns
+    the totals, and fills `per_partition` (when given) with each folder's own outcome.
 
     The files are parsed on worker processes when there are enough of them to pay for starting
     the workers (see `FileParser`); the workers serve every batch and stop when this returns.
@@ -254,16 +262,25 @@ def ingest_partitions(
     lakehouse.ensure(table, bronze_schema(columns), partition_by=["_partition"])
     lakehouse.ensure(BRONZE_QUARANTINE, QUARANTINE_SCHEMA, partition_by=["dataset"])
     known = already_ingested(lakehouse, dataset, partitions)
-    outcome = IngestOutcome()
+    per_partition = per_partition if per_partition is not None else {}
     pending: list[LandingFile] = []
     for partition in partitions:
         listed = landing.list_files(dataset, partition)
-        outcome.files_seen += len(listed)
-        outcome.files_missing_from_landing += len(
-            {p for p in known if p.split("/")[1] == partition} - {f.path for f in listed}
+        ingested_here = {path for path in known if path.split("/")[1] == partition}
+        missing = sorted(ingested_here - {f.path for f in listed})
+        for path in missing:  # named, so the user can tell a deletion from a typo
+            get_dagster_logger("paisa.bronze").warning(
+                f"{path} was ingested but is no longer in the landing zone; "
+                "its bronze rows are kept"
+            )
+        new = [f for f in listed if known.get(f.path) != f.fingerprint]
+        per_partition[partition] = IngestOutcome(
+            files_seen=len(listed),
+            files_skipped=len(listed) - len(new),
+            files_missing_from_landing=len(missing),
+            files_ingested=len(new),
         )
-        pending += [f for f in listed if known.get(f.path) != f.fingerprint]
-    outcome.files_skipped = outcome.files_seen - len(pending)
+        pending += new
     with (
         nullcontext(parser)
         if parser is not None
@@ -271,7 +288,7 @@ def ingest_partitions(
     ) as files_parser:
         files_parser.plan(pending)
         for batch in batch_files(pending):
-            rows, quarantined = ingest_files(
+            written = ingest_files(
                 landing,
                 lakehouse,
                 dataset=dataset,
@@ -280,9 +297,12 @@ def ingest_partitions(
                 files=batch,
                 parser=files_parser,
             )
-            outcome.files_ingested += len(batch)
-            outcome.rows_written += rows
-            outcome.rows_quarantined += quarantined
+            for partition, (rows, quarantined) in written.items():
+                per_partition[partition].rows_written += rows
+                per_partition[partition].rows_quarantined += quarantined
+    outcome = IngestOutcome()
+    for partition_outcome in per_partition.values():
+        outcome.add(partition_outcome)
     return outcome
 
 
@@ -310,6 +330,7 @@ def build_bronze_asset(
         context: AssetExecutionContext, landing_zone: LandingZone, lakehouse: Lakehouse
     ) -> MaterializeResult:
         partitions = context.partition_keys
+        per_partition: dict[str, IngestOutcome] = {}
         total = ingest_partitions(
             landing_zone,
             lakehouse,
@@ -317,20 +338,34 @@ def build_bronze_asset(
             table=table,
             columns=columns,
             partitions=partitions,
+            per_partition=per_partition,
         )
         context.log.info(
             f"{dataset} {partitions[0]}..{partitions[-1]} ({len(partitions)} folder(s)): "
             f"{total.files_ingested} file(s) ingested, {total.files_skipped} already ingested, "
             f"{total.rows_written} rows, {total.rows_quarantined} quarantined"
         )
-        if total.files_missing_from_landing:
-            context.log.warning(
-                f"{total.files_missing_from_landing} ingested file(s) are no longer in the "
-                "landing zone; their bronze rows are kept"
-            )
-        scope = pl.col("_partition").is_in(context.partition_keys)
-        return MaterializeResult(
-            metadata=table_metadata(
+        return partitioned_result(
+            context,
+            lakehouse,
+            table,
+            {
+                partition: (
+                    {
+                        "in": outcome.rows_written + outcome.rows_quarantined,
+                        "written": outcome.rows_written,
+                        "quarantined": outcome.rows_quarantined,
+                    },
+                    {
+                        "files_seen": outcome.files_seen,
+                        "files_ingested": outcome.files_ingested,
+                        "files_skipped_already_ingested": outcome.files_skipped,
+                        "files_missing_from_landing": outcome.files_missing_from_landing,
+                    },
+                )
+                for partition, outcome in per_partition.items()
+            },
+            table_metadata(
                 lakehouse,
                 table,
                 {
@@ -338,13 +373,12 @@ def build_bronze_asset(
                     "written": total.rows_written,
                     "quarantined": total.rows_quarantined,
                 },
-                scope=scope,
                 files_seen=MetadataValue.int(total.files_seen),
                 files_ingested=MetadataValue.int(total.files_ingested),
                 files_skipped_already_ingested=MetadataValue.int(total.files_skipped),
                 files_missing_from_landing=MetadataValue.int(total.files_missing_from_landing),
                 landing_zone=MetadataValue.text(landing_zone.describe()),
-            )
+            ),
         )
 
     return _bronze

@@ -25,6 +25,7 @@ from paisa_assets.tables import (
     GOLD_PRODUCT_SUMMARY,
     GOLD_REVIEWS_ENRICHED,
     GOLD_TABLES,
+    QUARANTINE_TABLES,
     SILVER_METADATA,
     SILVER_REVIEWS,
     SILVER_REVIEWS_STREAMING,
@@ -164,13 +165,17 @@ gold_kpis = build_gold_asset(
     deps=[*(asset_key(table) for table in GOLD_TABLES), "lake_maintenance"],
     group_name="serving",
     description="The DuckDB file (default data/warehouse.duckdb) exposing every gold table as "
-    '`gold.<name>` to any SQL client: `paisa sql "select * from gold.kpis"`.',
+    '`gold.<name>` to any SQL client: `paisa sql "select * from gold.kpis"`, and the '
+    "quarantine tables as `bronze.quarantine` and `silver.quarantine` (batch and stream rows, "
+    "by `dataset`), as of this run.",
     kinds={"duckdb"},
 )
 def warehouse_views(
     context: AssetExecutionContext, lakehouse: Lakehouse, warehouse: Warehouse
 ) -> MaterializeResult:
-    exposed = warehouse.publish(lakehouse, list(GOLD_TABLES))
+    # The quarantine tables too (batch and stream rows alike, told apart by `dataset`), so
+    # `paisa sql "select * from bronze.quarantine"` answers where users look.
+    exposed = warehouse.publish(lakehouse, [*GOLD_TABLES, *QUARANTINE_TABLES])
     context.log.info(f"warehouse {warehouse.database_path()}: {exposed}")
     return MaterializeResult(
         metadata={

@@ -10,7 +10,14 @@ from typing import Any
 
 import polars as pl
 import pyarrow as pa
-from dagster import MetadataValue, TableColumn, TableSchema
+from dagster import (
+    AssetExecutionContext,
+    AssetObservation,
+    MaterializeResult,
+    MetadataValue,
+    TableColumn,
+    TableSchema,
+)
 
 from paisa_assets.resources.lakehouse import Lakehouse
 
@@ -71,3 +78,53 @@ def table_metadata(
     metadata["delta_version"] = MetadataValue.int(dt.version())
     metadata["preview"] = MetadataValue.md(markdown_preview(scan.head(PREVIEW_ROWS).collect()))
     return metadata | extra
+
+
+def rows_per_partition(
+    lakehouse: Lakehouse, table: str, partitions: list[str], where: pl.Expr | None = None
+) -> dict[str, int]:
+    """Rows of `table` in each landing folder (`_partition`), in one scan."""
+    scan = lakehouse.scan(table)
+    if scan is None:
+        return {}
+    scan = scan.filter(pl.col("_partition").is_in(partitions))
+    if where is not None:
+        scan = scan.filter(where)
+    counts = scan.group_by("_partition").len().collect()
+    return dict(counts.iter_rows())  # type: ignore[arg-type]
+
+
+def partitioned_result(
+    context: AssetExecutionContext,
+    lakehouse: Lakehouse,
+    table: str,
+    per_partition: dict[str, tuple[dict[str, int], dict[str, int]]],
+    metadata: dict[str, Any],
+) -> MaterializeResult:
+    """The result of a run over landing folders: each folder's own figures, the table's rows.
+
+    A single-run backfill over many folders records one materialization per folder, each with
+    the `MaterializeResult`'s metadata, so every folder would show the run's totals.
+    Partition-scoped metadata (`add_asset_metadata(partition_key=...)`) replaces them in that
+    folder's event: its own counts (`rows_*`, named as `table_metadata` names them), its own
+    extra figures and `partition_row_count` (the table's rows from that folder).
+
+    `dagster/row_count` is the asset's row count in the UI, which takes it from the latest
+    materialization, else the latest observation: it is left out of the per-folder events (a
+    folder's figure would show as the table's) and reported, for the whole table, in an
+    observation. `table_row_count` in every event says the same.
+    """
+    rows = rows_per_partition(lakehouse, table, list(per_partition))
+    for partition, (counts, extra) in per_partition.items():
+        scoped: dict[str, Any] = {
+            f"rows_{name}": MetadataValue.int(n) for name, n in counts.items()
+        }
+        scoped |= {name: MetadataValue.int(n) for name, n in extra.items()}
+        scoped["partition_row_count"] = MetadataValue.int(rows.get(partition, 0))
+        context.add_asset_metadata(scoped, partition_key=partition)
+    table_rows = metadata.pop("dagster/row_count")
+    metadata["table_row_count"] = table_rows
+    context.log_event(
+        AssetObservation(asset_key=context.asset_key, metadata={"dagster/row_count": table_rows})
+    )
+    return MaterializeResult(metadata=metadata)

@@ -19,7 +19,12 @@ from dagster import (
     asset,
 )
 
-from paisa_assets.assets.reporting import Tally, table_metadata
+from paisa_assets.assets.reporting import (
+    Tally,
+    partitioned_result,
+    rows_per_partition,
+    table_metadata,
+)
 from paisa_assets.faults import crash_point
 from paisa_assets.partitions import metadata_partitions, reviews_partitions
 from paisa_assets.resources.lakehouse import Lakehouse, to_arrow
@@ -33,6 +38,7 @@ from paisa_assets.tables import (
     SILVER_REVIEWS,
     asset_key,
 )
+from paisa_assets.transforms.dedupe import position_before
 from paisa_assets.transforms.metadata import dedupe_metadata, split_metadata
 from paisa_assets.transforms.reviews import dedupe_reviews, split_reviews
 from paisa_assets.transforms.schemas import QUARANTINE_SCHEMA
@@ -43,15 +49,12 @@ CHUNK_ROWS = 250_000
 
 SILVER_QUARANTINE_SCHEMA = pl.Schema({"dataset": pl.String(), **QUARANTINE_SCHEMA})
 
-# The winning copy of a key. Reviews: first arrival (smallest source file, then line) wins.
-FIRST_ARRIVAL_WINS = (
-    "s._source_file < t._source_file OR (s._source_file = t._source_file AND s._line < t._line)"
-)
-# Metadata: the latest ingested copy wins, ties broken by the latest position.
-LATEST_INGESTED_WINS = (
-    "s._ingested_at > t._ingested_at OR (s._ingested_at = t._ingested_at AND "
-    "(s._source_file > t._source_file OR (s._source_file = t._source_file AND s._line > t._line)))"
-)
+# The winning copy of a key, by position (folder, file, line; see `transforms.dedupe`): the
+# same total order `dedupe_reviews` and `dedupe_metadata` apply inside a chunk, so the result
+# does not depend on how folders were grouped into runs. Reviews: the first arrival wins.
+FIRST_POSITION_WINS = position_before("s", "t")
+# Metadata: the latest copy (the last position) wins.
+LAST_POSITION_WINS = position_before("t", "s")
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ class SilverSpec:
     split: Callable[[pl.DataFrame], tuple[pl.DataFrame, pl.DataFrame]]
     dedupe: Callable[[pl.DataFrame], pl.DataFrame]
     wins: str
+    # Bronze columns whose trimmed values locate a key's copies (review_id is a hash of two).
+    lookup: tuple[str, ...]
 
 
 REVIEWS = SilverSpec(
@@ -74,7 +79,8 @@ REVIEWS = SilverSpec(
     "review_id",
     split_reviews,
     dedupe_reviews,
-    FIRST_ARRIVAL_WINS,
+    FIRST_POSITION_WINS,
+    ("asin", "reviewerID"),
 )
 METADATA = SilverSpec(
     METADATA_DATASET,
@@ -83,7 +89,8 @@ METADATA = SilverSpec(
     "asin",
     split_metadata,
     dedupe_metadata,
-    LATEST_INGESTED_WINS,
+    LAST_POSITION_WINS,
+    ("asin",),
 )
 
 
@@ -96,6 +103,7 @@ class SilverOutcome(Tally):
     inserted: int = 0
     updated: int = 0
     deleted: int = 0
+    promoted: int = 0
 
 
 def chunk_partitions(
@@ -120,7 +128,7 @@ def chunk_partitions(
 
 
 def in_arrival_order(partitions: Sequence[str]) -> list[str]:
-    """The partitions in the order their source files sort (`dataset/partition/file`).
+    """The partitions in position order (`partition_2` before `partition_10`, see `dedupe`).
 
     The result does not depend on the order (the winning copy of a key is decided inside the
     MERGE), but the cost does: when chunks go in first-arrival order, a later chunk's duplicate
@@ -128,7 +136,7 @@ def in_arrival_order(partitions: Sequence[str]) -> list[str]:
     rewritten (see `plan_merge`). Dagster hands partitions over in the order they were added,
     which for folders named `partition_0`..`partition_199` is not the files' order.
     """
-    return sorted(partitions, key=lambda partition: partition + "/")
+    return sorted(partitions, key=lambda partition: (len(partition), partition))
 
 
 def replace_quarantine(
@@ -168,9 +176,45 @@ def prepare_chunk(lakehouse: Lakehouse, spec: SilverSpec, partitions: list[str])
     return PreparedChunk(partitions, bronze.height, typed.height, spec.dedupe(typed), quarantine)
 
 
+def surviving_copies(
+    lakehouse: Lakehouse, spec: SilverSpec, partitions: list[str], winners: pl.DataFrame
+) -> pl.DataFrame:
+    """The best valid copy, held by a folder outside `partitions`, of every key whose silver row
+    these folders own but no longer hold (a re-ingested file withdrew it).
+
+    Deleting such a row would lose a valid key that another folder still has, and nothing
+    re-runs that folder; its copy is promoted in the same MERGE instead. Withdrawn keys are few,
+    so their copies are looked up in bronze by key (only the lookup columns are scanned).
+    """
+    owned = lakehouse.read(
+        spec.silver_table,
+        columns=list(dict.fromkeys([spec.key, *spec.lookup])),
+        where=pl.col("_partition").is_in(partitions),
+    )
+    withdrawn = owned.join(winners.select(spec.key), on=spec.key, how="anti")
+    if withdrawn.is_empty():
+        return winners.head(0)
+    scan = lakehouse.scan(spec.bronze_table)
+    assert scan is not None
+    located = pl.lit(True)
+    for column in spec.lookup:
+        located = located & pl.col(column).str.strip_chars().is_in(withdrawn[column].implode())
+    candidates = scan.filter(~pl.col("_partition").is_in(partitions) & located).collect()
+    typed, _ = spec.split(candidates)  # invalid copies are quarantined by their own folder's run
+    survivors = typed.filter(pl.col(spec.key).is_in(withdrawn[spec.key].implode()))
+    return spec.dedupe(survivors)
+
+
 def apply_chunk(lakehouse: Lakehouse, spec: SilverSpec, chunk: PreparedChunk) -> SilverOutcome:
-    """Bring silver in line with bronze for the chunk's partitions, in one MERGE."""
+    """Bring silver in line with bronze for the chunk's partitions, in one MERGE: the chunk's
+    winners, and the surviving copies (from other folders) of keys the chunk withdrew."""
     partitions = chunk.partitions
+    promoted = (
+        surviving_copies(lakehouse, spec, partitions, chunk.winners)
+        if lakehouse.exists(spec.silver_table)
+        else chunk.winners.head(0)
+    )
+    source = pl.concat([chunk.winners, promoted]) if promoted.height else chunk.winners
     lakehouse.ensure(
         SILVER_QUARANTINE,
         to_arrow(pl.DataFrame(schema=SILVER_QUARANTINE_SCHEMA)).schema,
@@ -182,7 +226,7 @@ def apply_chunk(lakehouse: Lakehouse, spec: SilverSpec, chunk: PreparedChunk) ->
     )
     metrics = lakehouse.merge(
         spec.silver_table,
-        chunk.winners,
+        source,
         keys=[spec.key],
         update_when=f"({owned} AND ({changed})) OR {spec.wins}",
         delete_unmatched_when=owned,
@@ -200,6 +244,7 @@ def apply_chunk(lakehouse: Lakehouse, spec: SilverSpec, chunk: PreparedChunk) ->
         inserted=metrics.get("num_target_rows_inserted", 0),
         updated=metrics.get("num_target_rows_updated", 0),
         deleted=metrics.get("num_target_rows_deleted", 0),
+        promoted=promoted.height,
     )
 
 
@@ -244,8 +289,27 @@ def build_silver_asset(
         for chunk, outcome in refresh_partitions(lakehouse, spec, context.partition_keys):
             context.log.info(f"{spec.silver_table} {chunk[0]}..{chunk[-1]}: {outcome}")
             total.add(outcome)
-        return MaterializeResult(
-            metadata=table_metadata(
+        partitions = list(context.partition_keys)
+        bronze = rows_per_partition(lakehouse, spec.bronze_table, partitions)
+        quarantined = rows_per_partition(
+            lakehouse, SILVER_QUARANTINE, partitions, pl.col("dataset") == spec.dataset
+        )
+        owned = rows_per_partition(lakehouse, spec.silver_table, partitions)
+        per_partition = {}
+        for partition in partitions:
+            counts = {
+                "in": bronze.get(partition, 0),
+                "written": owned.get(partition, 0),
+                "quarantined": quarantined.get(partition, 0),
+            }
+            counts["duplicates"] = counts["in"] - counts["written"] - counts["quarantined"]
+            per_partition[partition] = (counts, {})
+        return partitioned_result(
+            context,
+            lakehouse,
+            spec.silver_table,
+            per_partition,
+            table_metadata(
                 lakehouse,
                 spec.silver_table,
                 {
@@ -256,9 +320,9 @@ def build_silver_asset(
                     "inserted": total.inserted,
                     "updated": total.updated,
                     "deleted": total.deleted,
+                    "promoted_from_other_folders": total.promoted,
                 },
-                scope=pl.col("_partition").is_in(context.partition_keys),
-            )
+            ),
         )
 
     return _silver
@@ -269,11 +333,13 @@ silver_amazon_reviews = build_silver_asset(
     reviews_partitions,
     "One row per review (review_id = hash of reviewerID and asin), typed: overall 1-5, "
     "review_date, verified, vote, style JSON, image list. Duplicates across partitions and "
-    "re-runs are dropped (first arrival wins); contract violations go to silver.quarantine.",
+    "re-runs are dropped (first arrival wins: landing folder in numeric order, file, line); "
+    "contract violations go to silver.quarantine.",
 )
 silver_amazon_metadata = build_silver_asset(
     METADATA,
     metadata_partitions,
-    "One row per product (asin; the latest ingested copy wins) with cleaned main_cat, title "
-    "and brand, parsed price (single, range min/max/mid, invalid flag) and sales rank.",
+    "One row per product (asin; the latest copy wins: the last landing folder in numeric order, "
+    "then file, then line) with cleaned main_cat, title and brand, parsed price (single, "
+    "range min/max/mid, invalid flag) and sales rank.",
 )

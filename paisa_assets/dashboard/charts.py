@@ -361,7 +361,9 @@ def confusion_matrix(model: ModelEvaluation | None) -> go.Figure | None:
 
 
 def quarantine_reasons(quality: DataQuality) -> go.Figure | None:
-    """One bar per rule, stacked by where it was applied (bronze or silver, and the dataset)."""
+    """One bar per kind of rule (positions quoted in reasons left out, see
+    `queries.reason_kind_sql`), stacked by where it was applied (bronze or silver, and the
+    dataset)."""
     if not quality.reasons:
         return None
     totals: dict[str, int] = {}
@@ -390,7 +392,9 @@ def quarantine_reasons(quality: DataQuality) -> go.Figure | None:
             barmode="stack",
             margin={"l": 20, "r": 20, "t": 16, "b": 40},
             xaxis_title="quarantined rows",
-            yaxis={"automargin": True, "type": "category"},
+            # Every kind labelled (plotly thins crowded category ticks), each bar tall enough.
+            yaxis={"automargin": True, "type": "category", "dtick": 1},
+            height=max(320, 120 + 28 * len(reasons)),
             legend={"orientation": "h", "y": -0.25},
         ),
     )

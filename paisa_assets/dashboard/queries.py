@@ -50,6 +50,7 @@ RECOMMENDED_REVIEWERS = 3
 RECOMMENDATIONS_SHOWN = 5
 REVIEWED_SHOWN = 3
 LATEST_REVIEWS = 5
+QUARANTINE_EXAMPLES = 3  # recent rows shown per kind of quarantine reason
 TIMESTAMP = pl.Datetime("us", "UTC")
 
 
@@ -136,10 +137,27 @@ SOURCES: dict[str, Source] = {
         pl.Schema({"enqueued_time": TIMESTAMP, "_ingested_at": TIMESTAMP}),
     ),
     "bronze_quarantine": Source(
-        BRONZE_QUARANTINE, pl.Schema({"dataset": pl.String(), "reason": pl.String()})
+        BRONZE_QUARANTINE,
+        pl.Schema(
+            {
+                "dataset": pl.String(),
+                "reason": pl.String(),
+                "_source_file": pl.String(),
+                "_line": pl.Int64(),
+                "_ingested_at": TIMESTAMP,
+            }
+        ),
     ),
     "silver_quarantine": Source(
-        SILVER_QUARANTINE, pl.Schema({"dataset": pl.String(), "reason": pl.String()})
+        SILVER_QUARANTINE,
+        pl.Schema(
+            {
+                "dataset": pl.String(),
+                "reason": pl.String(),
+                "_source_file": pl.String(),
+                "_line": pl.Int64(),
+            }
+        ),
     ),
     "review_sentiment": Source(
         GOLD_REVIEW_SENTIMENT,
@@ -314,6 +332,18 @@ class QuarantineReason:
 
 
 @dataclass(frozen=True)
+class QuarantineExample:
+    """One recent quarantined row of a kind of reason, to show what the rule caught."""
+
+    kind: str
+    layer: str
+    dataset: str
+    source: str | None  # the landing file (or event) the row came from
+    line: int | None
+    reason: str  # the full reason, positions and values included
+
+
+@dataclass(frozen=True)
 class Reconciliation:
     """bronze = silver + quarantined + duplicates dropped, as the reconciliation check proves."""
 
@@ -329,6 +359,7 @@ class Reconciliation:
 class DataQuality:
     reasons: list[QuarantineReason]
     quarantined_rows: dict[tuple[str, str], int]  # (layer, dataset) -> rows
+    examples: list[QuarantineExample]
     reconciliation: list[Reconciliation]
     cross_source_duplicates: int | None  # reviews both in the batch files and on the stream
 
@@ -730,29 +761,80 @@ def latest_reviews(con: duckdb.DuckDBPyConnection, limit: int = LATEST_REVIEWS) 
     ]
 
 
+# The kind of a quarantine rule: its text before ": " with the positions and sizes it quotes
+# taken out, so "unreadable file after line 12" and "... after line 0" are one kind.
+_POSITION = r"\s+(after line [0-9,]+|from its start|at byte [0-9,]+)"
+
+
+def reason_kind_sql(rule: str) -> str:
+    """SQL for the kind of one rule (one `; `-separated part of a reason)."""
+    head = f"trim(split_part({rule}, ': ', 1))"
+    return (
+        f"CASE WHEN regexp_matches({rule}, '^line of [0-9,]+ bytes exceeds') "
+        "THEN 'line exceeds the size limit' "
+        f"ELSE regexp_replace({head}, '{_POSITION}', '', 'g') END"
+    )
+
+
+_RULES = f"""
+    WITH q AS (
+        SELECT 'bronze' AS layer, dataset, reason, _source_file, _line,
+               _ingested_at AS quarantined_at FROM bronze_quarantine
+        UNION ALL
+        SELECT 'silver' AS layer, dataset, reason, _source_file, _line,
+               NULL::TIMESTAMPTZ AS quarantined_at FROM silver_quarantine
+    ),
+    parts AS (
+        SELECT *, trim(unnest(string_split(coalesce(reason, 'unknown'), '; '))) AS rule FROM q
+    ),
+    rules AS (
+        SELECT layer, coalesce(dataset, '?') AS dataset, reason, _source_file, _line,
+               quarantined_at, {reason_kind_sql("rule")} AS kind
+        FROM parts WHERE rule <> ''
+    )
+"""
+
+
 def quarantine_reasons(con: duckdb.DuckDBPyConnection) -> list[QuarantineReason]:
-    """Quarantined rows per layer, dataset and kind of reason. A reason is "kind: detail", and
-    a row breaking several rules lists them all ("a; b"), so each rule is counted once per row
-    it quarantined. Inputs: `bronze_quarantine`, `silver_quarantine`."""
+    """Quarantined rows per layer, dataset and kind of reason. A reason is "kind: detail" (the
+    kind without the positions it quotes, see `reason_kind_sql`), and a row breaking several
+    rules lists them all ("a; b"), so each rule is counted once per row it quarantined.
+    Inputs: `bronze_quarantine`, `silver_quarantine`."""
     return [
-        QuarantineReason(layer, dataset, reason, int(n))
-        for layer, dataset, reason, n in _rows(
+        QuarantineReason(layer, dataset, kind, int(n))
+        for layer, dataset, kind, n in _rows(
             con,
-            """
-            WITH q AS (
-                SELECT 'bronze' AS layer, dataset, reason FROM bronze_quarantine
-                UNION ALL
-                SELECT 'silver' AS layer, dataset, reason FROM silver_quarantine
-            ),
-            rules AS (
-                SELECT layer, coalesce(dataset, '?') AS dataset,
-                       split_part(trim(unnest(string_split(coalesce(reason, 'unknown'), '; '))),
-                                  ': ', 1) AS reason
-                FROM q
-            )
-            SELECT layer, dataset, reason, count(*) AS n FROM rules WHERE reason <> ''
-            GROUP BY ALL ORDER BY n DESC, layer, dataset, reason
+            f"""{_RULES}
+            SELECT layer, dataset, kind, count(*) AS n FROM rules WHERE kind <> ''
+            GROUP BY ALL ORDER BY n DESC, layer, dataset, kind
             """,
+        )
+    ]
+
+
+def quarantine_examples(
+    con: duckdb.DuckDBPyConnection, per_kind: int = QUARANTINE_EXAMPLES
+) -> list[QuarantineExample]:
+    """The most recent rows of each kind of reason (latest ingestion first, then the latest
+    position), most frequent kind first. Inputs: `bronze_quarantine`, `silver_quarantine`."""
+    return [
+        QuarantineExample(kind, layer, dataset, source, None if line is None else int(line), why)
+        for kind, layer, dataset, source, line, why in _rows(
+            con,
+            f"""{_RULES},
+            ranked AS (
+                SELECT *, count(*) OVER (PARTITION BY kind) AS n,
+                       row_number() OVER (
+                           PARTITION BY kind
+                           ORDER BY quarantined_at DESC NULLS LAST, _source_file DESC NULLS LAST,
+                                    _line DESC NULLS LAST
+                       ) AS recent
+                FROM rules WHERE kind <> ''
+            )
+            SELECT kind, layer, dataset, _source_file, _line, reason FROM ranked
+            WHERE recent <= ? ORDER BY n DESC, kind, recent
+            """,
+            [per_kind],
         )
     ]
 
@@ -811,6 +893,7 @@ def data_quality(
     return DataQuality(
         reasons=quarantine_reasons(con),
         quarantined_rows=quarantined,
+        examples=quarantine_examples(con),
         reconciliation=reconciliation(table_rows, quarantined),
         cross_source_duplicates=cross_source_duplicates(table_rows),
     )

@@ -284,6 +284,25 @@ def model_summary(page: PageBuilder, model: ModelEvaluation | None) -> str:
     )
 
 
+def quarantine_examples_table(data: DashboardData) -> str:
+    """Recent quarantined rows of each kind: where they came from and the full reason."""
+    examples = data.quality.examples
+    if not examples:
+        return '<p class="muted">No row has been quarantined.</p>'
+    rows = "".join(
+        f"<tr><td>{esc(e.kind)}</td><td>{esc(e.layer)} · {esc(e.dataset)}</td>"
+        f"<td>{esc(e.source or '')}</td>"
+        f'<td class="num">{"" if e.line is None else f"{e.line:,}"}</td>'
+        f"<td>{esc(e.reason)}</td></tr>"
+        for e in examples
+    )
+    return (
+        "<table><thead><tr><th>kind</th><th>where</th><th>source file</th>"
+        "<th class=num>line</th><th>reason</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+    )
+
+
 def data_quality_table(page: PageBuilder, data: DashboardData) -> str:
     quality = data.quality
     if not quality.reconciliation:
@@ -426,6 +445,9 @@ def render_page(data: DashboardData) -> RenderedPage:
         ),
         '<section class="panel" id="panel-reconciliation"><h3>Duplicates dropped</h3>'
         f"{data_quality_table(page, data)}</section>",
+        '<section class="panel" id="panel-quarantine-examples">'
+        "<h3>Recent quarantined rows, by kind</h3>"
+        f"{quarantine_examples_table(data)}</section>",
         "</div><h2>Latest reviews</h2>",
         '<section class="panel" id="panel-latest-reviews">'
         f"{latest_reviews_table(page, data)}</section>",

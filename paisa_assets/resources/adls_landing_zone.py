@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from typing import BinaryIO
 
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
 from dagster import InitResourceContext
 from pydantic import Field, PrivateAttr
 
@@ -73,10 +74,21 @@ class AdlsLandingZone(LandingZone):
         return sorted(files, key=lambda f: f.path)
 
     def open(self, path: str) -> BinaryIO:
+        """The blob's bytes. A blob gone or forbidden raises the OSError a local file would
+        (the file is quarantined, the run goes on); an unreachable store, ConnectionError."""
         if ".." in path.split("/"):
             raise ValueError(f"landing path {path!r} escapes the landing root")
         blob = self._container().get_blob_client(f"{self._prefix()}{path}")
-        return io.BytesIO(blob.download_blob().readall())
+        try:
+            return io.BytesIO(blob.download_blob().readall())
+        except ResourceNotFoundError as exc:  # deleted since it was listed
+            raise FileNotFoundError(2, "No such blob", path) from exc
+        except HttpResponseError as exc:
+            if exc.status_code in (401, 403):  # this blob only (the container was readable)
+                raise PermissionError(13, f"Access denied ({exc.status_code})", path) from exc
+            raise ConnectionError(f"reading {path} failed: {exc.reason}") from exc
+        except AzureError as exc:  # the store is unreachable: the run fails and is retried
+            raise ConnectionError(f"reading {path} failed: {type(exc).__name__}") from exc
 
     def describe(self) -> str:
         return f"{self.root} ({self.azure.describe()})"

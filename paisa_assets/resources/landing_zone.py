@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 from typing import BinaryIO
 
 from dagster import ConfigurableResource, get_dagster_logger
@@ -27,11 +28,18 @@ class LandingFile:
     path: str
     size: int
     modified: str
+    # What changes on every rewrite even when size and modification time are put back (`touch
+    # -r`, `cp -p`, rsync): the inode's change time on a local disk. On Azure `modified` is
+    # already the blob's ETag, which every write replaces, so this stays empty there.
+    version: str = ""
 
     @property
     def fingerprint(self) -> str:
-        """What decides "this file changed": Auto Loader's rule (size and modification time)."""
-        return f"{self.size}:{self.modified}"
+        """What decides "this file changed": size and modification time (Auto Loader's rule),
+        plus `version` where the store has one, so a same-size rewrite with its old mtime
+        restored is caught too."""
+        base = f"{self.size}:{self.modified}"
+        return f"{base}:{self.version}" if self.version else base
 
     @property
     def partition(self) -> str:
@@ -52,6 +60,13 @@ def check_folder_name(name: str) -> str:
     if name in ("", ".", "..") or any(c in name for c in "/\\\0"):
         raise ValueError(f"{name!r} is not a landing folder name")
     return name
+
+
+def _warn_unreadable(relative: str, exc: OSError) -> None:
+    get_dagster_logger("paisa.landing").warning(
+        f"skipped {relative!r} in the landing zone: it cannot be read "
+        f"({type(exc).__name__}: {exc.strerror or exc}); it is listed again on the next tick"
+    )
 
 
 class LandingZone(ConfigurableResource, ABC):
@@ -102,15 +117,30 @@ class LocalLandingZone(LandingZone):
             return False
         return True
 
-    def list_partitions(self, dataset: str) -> list[str]:
-        base = self._resolve(dataset)
-        if not base.is_dir():
+    def _entries(self, relative: str) -> list[Path]:
+        """The entries of a landing folder; none (and a warning naming it) when it cannot be
+        read, so one unreadable folder neither fails a sensor tick nor hides the others."""
+        directory = self._resolve(relative)
+        try:
+            if not directory.is_dir():
+                return []
+            return list(directory.iterdir())
+        except OSError as exc:
+            _warn_unreadable(relative, exc)
             return []
-        return sorted(
-            p.name
-            for p in base.iterdir()
-            if p.is_dir() and not is_hidden(p.name) and self._inside(f"{dataset}/{p.name}")
-        )
+
+    def list_partitions(self, dataset: str) -> list[str]:
+        folders = []
+        for entry in self._entries(dataset):
+            relative = f"{dataset}/{entry.name}"
+            try:
+                is_folder = entry.is_dir()
+            except OSError as exc:
+                _warn_unreadable(relative, exc)
+                continue
+            if is_folder and not is_hidden(entry.name) and self._inside(relative):
+                folders.append(entry.name)
+        return sorted(folders)
 
     def list_files(self, dataset: str, partition: str | None = None) -> list[LandingFile]:
         if partition is not None:
@@ -119,16 +149,28 @@ class LocalLandingZone(LandingZone):
             folders = self.list_partitions(dataset)
         files: list[LandingFile] = []
         for folder in folders:
-            directory = self._resolve(f"{dataset}/{folder}")
-            if not directory.is_dir():
-                continue
-            for entry in directory.iterdir():
+            for entry in self._entries(f"{dataset}/{folder}"):
                 relative = f"{dataset}/{folder}/{entry.name}"
-                if entry.is_file() and not is_hidden(entry.name) and self._inside(relative):
+                if is_hidden(entry.name):
+                    continue
+                try:
                     stat = entry.stat()
+                except FileNotFoundError:
+                    if entry.is_symlink():
+                        get_dagster_logger("paisa.landing").warning(
+                            f"skipped {relative!r} in the landing zone: a broken symbolic link"
+                        )
+                    continue  # else deleted since the folder was listed: nothing to ingest
+                except OSError as exc:
+                    _warn_unreadable(relative, exc)
+                    continue
+                if S_ISREG(stat.st_mode) and self._inside(relative):
                     files.append(
                         LandingFile(
-                            path=relative, size=stat.st_size, modified=str(stat.st_mtime_ns)
+                            path=relative,
+                            size=stat.st_size,
+                            modified=str(stat.st_mtime_ns),
+                            version=str(stat.st_ctime_ns),
                         )
                     )
         return sorted(files, key=lambda f: f.path)

@@ -25,6 +25,10 @@ MAX_LINE_BYTES = 64 * 2**20
 # orjson reads 1,024 levels of nesting but writes only 254: a value between the two is valid JSON
 # that cannot be kept as JSON text, so its line is quarantined with this reason.
 UNSTORABLE_NESTING = "nested deeper than bronze can store as JSON text (254 levels)"
+# Key fields must arrive as JSON strings: bronze keeps other values as JSON text, after which a
+# number 123 and a string "123" (or an object's text) could no longer be told apart in silver.
+KEY_FIELDS = ("asin", "reviewerID")
+_JSON_KINDS = {bool: "boolean", int: "number", float: "number", dict: "object", list: "array"}
 
 
 @dataclass
@@ -66,6 +70,31 @@ def _line_error(raw: bytes, error: Exception) -> str:
 
 class TruncatedFileError(OSError):
     """The compressed stream ended before its end-of-stream marker."""
+
+
+class NotUtf8Error(ValueError):
+    """The file is in another Unicode encoding: every line would be "invalid UTF-8"."""
+
+
+# Byte order marks, longest first (UTF-32-LE starts with UTF-16-LE's mark), and the NUL pattern
+# of a JSON object written in that encoding without a mark.
+_ENCODINGS = (
+    (b"\xff\xfe\x00\x00", b"{\x00\x00\x00", "UTF-32-LE"),
+    (b"\x00\x00\xfe\xff", b"\x00\x00\x00{", "UTF-32-BE"),
+    (b"\xff\xfe", b"{\x00", "UTF-16-LE"),
+    (b"\xfe\xff", b"\x00{", "UTF-16-BE"),
+)
+
+
+def check_utf8_start(chunk: bytes) -> None:
+    """Raise NotUtf8Error, naming the encoding, for a file that starts as UTF-16 or UTF-32."""
+    for mark, bare, name in _ENCODINGS:
+        if chunk.startswith(mark) or chunk.startswith(bare):
+            how = "byte order mark" if chunk.startswith(mark) else "NUL bytes between characters"
+            raise NotUtf8Error(
+                f"the file is {name} ({how}); landing files must be UTF-8 JSON lines "
+                f"(convert with: iconv -f {name} -t UTF-8)"
+            )
 
 
 def _gzip_chunks(stream: BinaryIO, chunk_size: int) -> Iterator[bytes]:
@@ -140,6 +169,7 @@ def _lines(
     first = True
     for chunk in chunks(stream, chunk_size):
         if first:
+            check_utf8_start(chunk)
             chunk = chunk.removeprefix(b"\xef\xbb\xbf")
             first = False
         lines = chunk.split(b"\n")
@@ -163,6 +193,17 @@ def _lines(
         yield LongLine(long_head, size)
     elif size:
         yield b"".join(pieces)
+
+
+def key_violations(record: dict[str, object], keys: Sequence[str]) -> str | None:
+    """Why the record's key fields are unusable as keys, or None (absent, null or a string:
+    silver judges blank and missing values)."""
+    reasons = [
+        f"{key} is not a JSON string: a JSON {_JSON_KINDS.get(type(value), type(value).__name__)}"
+        for key in keys
+        if (value := record.get(key)) is not None and type(value) is not str
+    ]
+    return "; ".join(reasons) or None
 
 
 def append_record(
@@ -216,6 +257,7 @@ def parse_json_lines(
     line_number = 0
     loads = orjson.loads
     column_buffers = [(name, buffers[name]) for name in columns]
+    keys = [name for name in KEY_FIELDS if name in known]
     rescued_buffer = buffers["_rescued_data"]
 
     def flush() -> ParsedBatch:
@@ -250,6 +292,9 @@ def parse_json_lines(
                     (line_number, _shorten(raw), f"not a JSON object: the line is a JSON {kind}")
                 )
                 continue
+            if keys and (bad_keys := key_violations(record, keys)):
+                quarantine.append((line_number, _shorten(raw), bad_keys))
+                continue
             try:
                 append_record(record, column_buffers, rescued_buffer, known)
             except orjson.JSONEncodeError as exc:
@@ -259,8 +304,31 @@ def parse_json_lines(
             buffers["_line"].append(line_number)  # type: ignore[arg-type]
             if len(buffers["_line"]) >= batch_rows:
                 yield flush()
-    except (OSError, EOFError, zlib.error) as exc:
-        quarantine.append(
-            (None, None, f"unreadable file after line {line_number}: {type(exc).__name__}: {exc}")
-        )
+    except (OSError, EOFError, zlib.error, NotUtf8Error) as exc:
+        quarantine.append((None, None, unreadable_reason(exc, line_number)))
     yield flush()
+
+
+def unreadable_reason(exc: BaseException, line_number: int = 0) -> str:
+    """Why a file (or its rest, after `line_number` lines) could not be read, in words a user
+    can act on: zlib's "incorrect header check" means the file is not gzip at all."""
+    if isinstance(exc, zlib.error) and "incorrect header check" in str(exc):
+        detail = "not a gzip file (the name ends in .gz but the bytes are not gzip)"
+    elif isinstance(exc, NotUtf8Error):
+        detail = str(exc)
+    elif isinstance(exc, OSError) and exc.strerror and not isinstance(exc, TruncatedFileError):
+        detail = f"{type(exc).__name__}: {exc.strerror}"
+    else:
+        detail = f"{type(exc).__name__}: {exc}"
+    where = f"after line {line_number}" if line_number else "from its start"
+    return f"unreadable file {where}: {detail}"
+
+
+def unopenable_file(path: str, columns: Sequence[str], exc: OSError) -> ParsedBatch:
+    """The quarantine entry of a file that could not even be opened (no permission, deleted
+    since it was listed, a link that broke): the rest of the run goes on."""
+    if isinstance(exc, FileNotFoundError):
+        reason = "unreadable file: it vanished after it was listed (deleted or moved)"
+    else:
+        reason = f"unreadable file: {type(exc).__name__}: {exc.strerror or exc}"
+    return ParsedBatch(bronze_data_schema(columns).empty_table(), [(None, None, reason)])

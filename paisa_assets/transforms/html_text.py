@@ -14,6 +14,7 @@ import html
 
 import polars as pl
 
+from paisa_assets.transforms.categories import canonical_categories
 from paisa_assets.transforms.rowwise import apply_where, map_python
 
 # Entities decoded without Python. `replace_many` replaces in one left-to-right pass, like
@@ -128,8 +129,10 @@ def clean_main_cat(main_cat: pl.Series, category_first: pl.Series) -> pl.Series:
     """Cleaned main_cat, or the cleaned first category where main_cat is empty after cleaning.
 
     Several raw spellings of one category ("Camera &amp; Photo", an `<img alt="AMAZON FASHION">`
-    logo...) become one value, so gold can group by it.
+    logo, "Amazon Fashion" from category[0]...) become one canonical spelling
+    (`canonical_categories`, case-insensitive), so gold can group by it.
     """
     cleaned = _clean_label(main_cat).alias(main_cat.name)
     missing = cleaned.is_null() & category_first.is_not_null()
-    return apply_where(cleaned, missing, _clean_label, source=category_first)
+    label = apply_where(cleaned, missing, _clean_label, source=category_first)
+    return canonical_categories(label).alias(main_cat.name)

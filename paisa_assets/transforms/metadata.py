@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from paisa_assets.transforms.dedupe import keep_first_per_key
+from paisa_assets.transforms.dedupe import keep_by_position
 from paisa_assets.transforms.html_text import clean_main_cat, strip_html, unescape_html_lists
 from paisa_assets.transforms.json_values import decode_string_array, normalise_json_object
 from paisa_assets.transforms.prices import parse_prices
@@ -91,8 +91,8 @@ def split_metadata(bronze: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def dedupe_metadata(metadata: pl.DataFrame) -> pl.DataFrame:
-    """One row per asin: the latest ingested (max _ingested_at, ties -> max (_source_file,
-    _line)), the rule the silver MERGE applies across batches."""
-    return keep_first_per_key(
-        metadata, "asin", ("_ingested_at", "_source_file", "_line"), descending=True
-    )
+    """One row per asin: the latest copy, i.e. the one at the last position (landing folder in
+    numeric order, file, line; see `dedupe`), the rule the silver MERGE applies across batches.
+    A later folder holds a newer snapshot of the catalogue; when a copy was ingested, or in
+    which run, never decides."""
+    return keep_by_position(metadata, "asin", last=True)

@@ -36,7 +36,12 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import AbstractContextManager
 from typing import BinaryIO, Protocol, TypeVar
 
-from paisa_assets.transforms.bronze_parse import ParsedBatch, is_supported, parse_json_lines
+from paisa_assets.transforms.bronze_parse import (
+    ParsedBatch,
+    is_supported,
+    parse_json_lines,
+    unopenable_file,
+)
 
 PARSE_WORKERS = "PAISA_PARSE_WORKERS"  # 0 or 1: no pool; unset: min(2, usable cores)
 DEFAULT_MAX_WORKERS = 2  # the caller's own work (casting, Parquet) is the bottleneck past this
@@ -220,7 +225,14 @@ class FileParser(AbstractContextManager["FileParser"]):
     def _parse_here(
         self, file: SourceFile, open_file: Callable[[str], BinaryIO], columns: tuple[str, ...]
     ) -> Iterator[ParsedBatch]:
-        with open_file(file.path) as stream:
+        try:
+            stream = open_file(file.path)
+        except (ConnectionError, TimeoutError):
+            raise  # the store is unreachable, not this file unreadable: the run fails and retries
+        except OSError as exc:
+            yield unopenable_file(file.path, columns, exc)
+            return
+        with stream:
             yield from parse_json_lines(stream, file.path, columns)
 
     def _submit(

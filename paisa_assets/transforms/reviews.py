@@ -22,7 +22,7 @@ import hashlib
 
 import polars as pl
 
-from paisa_assets.transforms.dedupe import keep_first_per_key
+from paisa_assets.transforms.dedupe import keep_by_position
 from paisa_assets.transforms.json_values import (
     decode_string_array,
     normalise_json_object,
@@ -164,6 +164,7 @@ def split_reviews(bronze: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def dedupe_reviews(reviews: pl.DataFrame) -> pl.DataFrame:
-    """One row per review_id: the first arrival, i.e. smallest (_source_file, _line), the rule
-    the silver MERGE applies across batches."""
-    return keep_first_per_key(reviews, "review_id", ("_source_file", "_line"))
+    """One row per review_id: the first arrival, i.e. the copy at the first position (landing
+    folder in numeric order, file, line; see `dedupe`), the rule the silver MERGE applies
+    across batches."""
+    return keep_by_position(reviews, "review_id")

@@ -124,6 +124,10 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
         raw_lines=(b'{"asin": "B1", "style": ' + b"[" * 5000 + b"]" * 5000 + b"}",),
     )
     write(f"{GOOD}/{QUOTED_FILE}", [review(90), review(91)])
+    write(f"{GOOD}/asin-number.json.gz", [review(130, asin=123), review(131)])
+    (landing / GOOD / "utf16.json").write_bytes(
+        (json.dumps(review(140)) + "\n").encode("utf-16")  # with a byte order mark
+    )
     write(f"amazon_reviews/{INJECTION}/part-0.json.gz", [review(n) for n in range(100, 103)])
     write(f"amazon_reviews/{SPACED}/part 0.json.gz", [review(n) for n in range(110, 112)])
     write(f"amazon_reviews/{DOTS}/part-0.json.gz", [review(120)])
@@ -155,6 +159,8 @@ GOOD_FILES_ROWS = {
     "garbage-line.json.gz": 1,
     "deep.json.gz": 1,
     QUOTED_FILE: 2,
+    "asin-number.json.gz": 1,
+    "utf16.json": 0,
     "empty.json.gz": 0,
     "empty-member.json.gz": 0,
 }
@@ -240,7 +246,7 @@ def test_bad_files_and_lines_are_quarantined_with_their_reason(hostile: Hostile)
     assert reasons == {
         "corrupt.json.gz": (
             None,
-            "unreadable file after line 0: error: Error -3 while decompressing data: "
+            "unreadable file from its start: error: Error -3 while decompressing data: "
             "invalid code lengths set",
         ),
         "truncated.json.gz": (
@@ -254,6 +260,12 @@ def test_bad_files_and_lines_are_quarantined_with_their_reason(hostile: Hostile)
             "invalid JSON: unexpected character, expected a JSON value: line 1 column 1 (char 0)",
         ),
         "deep.json.gz": (2, "invalid JSON: depth limit exceeded: line 1 column 1049 (char 1048)"),
+        "asin-number.json.gz": (1, "asin is not a JSON string: a JSON number"),
+        "utf16.json": (
+            None,
+            "unreadable file from its start: the file is UTF-16-LE (byte order mark); landing "
+            "files must be UTF-8 JSON lines (convert with: iconv -f UTF-16-LE -t UTF-8)",
+        ),
     }
     # The quarantined copy of a 10 MB line is its start, saying how much more there was.
     raw = quarantine["garbage-line.json.gz"][2]
