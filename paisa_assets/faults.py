@@ -8,8 +8,15 @@ like the OOM killer or a pulled plug) when it reaches the point named by `PAISA_
     PAISA_CRASH_AT=streaming.after_range                           the first time it is reached
     PAISA_CRASH_AT=bronze.during_write:bronze.amazon_reviews#3     the third time (this process)
 
-Without the variable every `crash_point` call is a dictionary lookup and nothing else. The
-points, and what each proves, are listed in RELIABILITY.md.
+A failure, rather than a crash, is what a run does when a dependency keeps erroring: the step
+raises, the run fails, and whatever retries it must get it done later. `fault_point` raises the
+first N times it is reached, counted across processes in the file `PAISA_FAULT_STATE` names
+(each attempt is a new run worker), and never again:
+
+    PAISA_FAIL_AT=streaming.before_range*3 PAISA_FAULT_STATE=/tmp/faults.count
+
+Without the variables every `crash_point` and `fault_point` call is a dictionary lookup and
+nothing else. The points, and what each proves, are listed in RELIABILITY.md.
 """
 
 from __future__ import annotations
@@ -20,6 +27,13 @@ import sys
 from collections import Counter
 
 CRASH_AT = "PAISA_CRASH_AT"
+FAIL_AT = "PAISA_FAIL_AT"
+FAULT_STATE = "PAISA_FAULT_STATE"
+
+
+class InjectedFault(RuntimeError):
+    """The failure `fault_point` raises (a test asked for it)."""
+
 
 _reached: Counter[str] = Counter()
 
@@ -41,3 +55,26 @@ def crash_point(name: str) -> None:
     sys.stderr.write(f"paisa fault injection: SIGKILL at {name} (reached {_reached[name]}x)\n")
     sys.stderr.flush()
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def fault_point(name: str) -> None:
+    """Raise InjectedFault if `PAISA_FAIL_AT` names this point and it has failed fewer times
+    than asked (`name*N`, default once), counting in the `PAISA_FAULT_STATE` file."""
+    wanted = os.environ.get(FAIL_AT)
+    if not wanted or wanted.partition("*")[0] != name:
+        return
+    times = int(wanted.partition("*")[2] or 1)
+    state = os.environ.get(FAULT_STATE)
+    if state:
+        with open(state, "a+", encoding="utf-8") as counter:
+            counter.seek(0)
+            failed = len(counter.read().splitlines())
+            if failed >= times:
+                return
+            counter.write(f"{name}\n")
+    else:
+        _reached[f"fail:{name}"] += 1
+        failed = _reached[f"fail:{name}"] - 1
+        if failed >= times:
+            return
+    raise InjectedFault(f"paisa fault injection: failure {failed + 1} of {times} at {name}")

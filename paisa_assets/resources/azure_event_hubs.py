@@ -15,7 +15,7 @@ from azure.eventhub import EventData, EventHubConsumerClient, EventHubProducerCl
 from azure.eventhub.exceptions import EventHubError
 from pydantic import Field
 
-from paisa_assets.events import SequenceRange, StreamEvent
+from paisa_assets.events import PartitionBounds, SequenceRange, SourceSnapshot, StreamEvent
 from paisa_assets.redaction import protect
 from paisa_assets.resources.event_source import EventSource
 
@@ -52,17 +52,34 @@ class AzureEventHubs(EventSource):
         with self._consumer() as consumer:
             return list(consumer.get_partition_ids())
 
-    def last_sequence_numbers(self) -> dict[str, int]:
+    def snapshot(self) -> SourceSnapshot:
+        """The hub's identity and each partition's retained range, from partition metadata.
+
+        An empty partition (`is_empty`) either never had an event (last -1) or has had all of
+        them expire: either way nothing up to `last` can be read any more.
+        """
         try:
             with self._consumer() as consumer:
-                result = {}
-                for partition_id in consumer.get_partition_ids():
+                hub = consumer.get_eventhub_properties()
+                bounds = {}
+                for partition_id in hub["partition_ids"]:
                     properties = consumer.get_partition_properties(partition_id)
-                    last = properties["last_enqueued_sequence_number"]
-                    result[partition_id] = -1 if properties["is_empty"] else last
-                return result
+                    last = int(properties["last_enqueued_sequence_number"])
+                    first = (
+                        last + 1
+                        if properties["is_empty"]
+                        else int(properties["beginning_sequence_number"])
+                    )
+                    bounds[partition_id] = PartitionBounds(first, last)
         except EventHubError as exc:
             raise ConnectionError(self._failure(exc)) from None
+        return SourceSnapshot(self._source_id(hub["created_at"]), bounds)
+
+    def _source_id(self, created_at: object) -> str:
+        """`eventhubs:<namespace host>/<hub>@<created_at>`: a hub deleted and created again (or
+        an in-memory emulator restarted) numbers its events from 0 again under a new id."""
+        stamp = created_at.isoformat() if hasattr(created_at, "isoformat") else str(created_at)
+        return f"eventhubs:{self._host()}/{self.eventhub_name}@{stamp}"
 
     def _failure(self, error: Exception) -> str:
         """A message naming the settings to check; the connection string itself never appears."""
@@ -148,10 +165,12 @@ class AzureEventHubs(EventSource):
     def hub_name(self) -> str:
         return self.eventhub_name
 
-    def describe(self) -> str:
+    def _host(self) -> str:
         match = re.search(r"Endpoint=sb://([^/;]+)", self.connection_string)
-        host = match.group(1) if match else "?"
-        return f"event hub {self.eventhub_name} at {host}"
+        return match.group(1) if match else "?"
+
+    def describe(self) -> str:
+        return f"event hub {self.eventhub_name} at {self._host()}"
 
 
 def _to_stream_event(partition_id: str, event: EventData) -> StreamEvent:

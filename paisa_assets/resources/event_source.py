@@ -12,9 +12,9 @@ from collections.abc import Sequence
 
 from dagster import ConfigurableResource
 
-from paisa_assets.events import SequenceRange, StreamEvent
+from paisa_assets.events import PartitionBounds, SequenceRange, SourceSnapshot, StreamEvent
 
-__all__ = ["EventSource", "SequenceRange", "StreamEvent"]
+__all__ = ["EventSource", "PartitionBounds", "SequenceRange", "SourceSnapshot", "StreamEvent"]
 
 
 class EventSource(ConfigurableResource, ABC):
@@ -25,8 +25,13 @@ class EventSource(ConfigurableResource, ABC):
         """The partitions, in the source's order."""
 
     @abstractmethod
+    def snapshot(self) -> SourceSnapshot:
+        """The source's identity and every partition's retained range, in one cheap call
+        (partition metadata only, no events): what the sensor plans from."""
+
     def last_sequence_numbers(self) -> dict[str, int]:
         """The last enqueued sequence number of every partition (-1 for an empty one)."""
+        return {pid: bounds.last for pid, bounds in self.snapshot().bounds.items()}
 
     @abstractmethod
     def read(self, wanted: SequenceRange, timeout_seconds: float = 30.0) -> list[StreamEvent]:
