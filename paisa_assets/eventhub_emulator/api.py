@@ -226,6 +226,11 @@ class EventHubEmulator:
         return {name: hub.created_at_ms for name, hub in self.store.hubs.items()}
 
     @property
+    def connections_accepted(self) -> int:
+        """Client connections accepted since the start (open or closed)."""
+        return self._server.broker.accepted
+
+    @property
     def connection_count(self) -> int:
         return len(self._server.broker.connections)
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 from azure.eventhub import EventData, EventHubConsumerClient, EventHubProducerClient
 from azure.eventhub.exceptions import EventHubError
@@ -138,16 +139,29 @@ class AzureEventHubs(EventSource):
     def publish(self, bodies: Sequence[bytes], partition_key: str | None = None) -> int:
         """Send the events; without a key they are dealt round-robin over the partitions (a
         batch always lands in a single partition, so one batch per partition is sent)."""
+        with self.publishing(partition_key) as send:
+            return send(bodies)
+
+    @contextmanager
+    def publishing(
+        self, partition_key: str | None = None
+    ) -> Iterator[Callable[[Sequence[bytes]], int]]:
+        """One producer (one AMQP connection and its links) for every batch sent through it:
+        opening one per batch costs a connection handshake each time."""
         with self._producer() as producer:
-            if partition_key is not None:
-                self._send(producer, bodies, partition_key=partition_key)
+            partitions = producer.get_partition_ids() if partition_key is None else []
+
+            def send(bodies: Sequence[bytes]) -> int:
+                if partition_key is not None:
+                    self._send(producer, bodies, partition_key=partition_key)
+                    return len(bodies)
+                for n, partition_id in enumerate(partitions):
+                    chunk = bodies[n :: len(partitions)]
+                    if chunk:
+                        self._send(producer, chunk, partition_id=partition_id)
                 return len(bodies)
-            partitions = producer.get_partition_ids()
-            for n, partition_id in enumerate(partitions):
-                chunk = bodies[n :: len(partitions)]
-                if chunk:
-                    self._send(producer, chunk, partition_id=partition_id)
-        return len(bodies)
+
+            yield send
 
     @staticmethod
     def _send(producer: EventHubProducerClient, bodies: Sequence[bytes], **target: str) -> None:

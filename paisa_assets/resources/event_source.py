@@ -8,7 +8,8 @@ The sensor asks each partition how far it goes; a run reads an explicit sequence
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 from dagster import ConfigurableResource
 
@@ -40,6 +41,12 @@ class EventSource(ConfigurableResource, ABC):
     @abstractmethod
     def publish(self, bodies: Sequence[bytes], partition_key: str | None = None) -> int:
         """Append events (spread over partitions unless a key pins one); returns how many."""
+
+    @contextmanager
+    def publishing(self) -> Iterator[Callable[[Sequence[bytes]], int]]:
+        """A `publish` function for many batches in a row: a source with connections (Event
+        Hubs) keeps one producer open for all of them instead of one per batch."""
+        yield self.publish
 
     @abstractmethod
     def hub_name(self) -> str:
