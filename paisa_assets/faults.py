@@ -8,6 +8,9 @@ like the OOM killer or a pulled plug) when it reaches the point named by `PAISA_
     PAISA_CRASH_AT=streaming.after_range                           the first time it is reached
     PAISA_CRASH_AT=bronze.during_write:bronze.amazon_reviews#3     the third time (this process)
 
+With `PAISA_FAULT_STATE=<file>` too, times are counted across processes in that file and the
+crash happens once: the nth time overall.
+
 A failure, rather than a crash, is what a run does when a dependency keeps erroring: the step
 raises, the run fails, and whatever retries it must get it done later. `fault_point` raises the
 first N times it is reached, counted across processes in the file `PAISA_FAULT_STATE` names
@@ -45,16 +48,38 @@ def armed(name: str) -> bool:
 
 
 def crash_point(name: str) -> None:
-    """SIGKILL this process if `PAISA_CRASH_AT` names this point (and its count is reached)."""
+    """SIGKILL this process if `PAISA_CRASH_AT` names this point (and its count is reached).
+
+    With `PAISA_FAULT_STATE` set, the count runs across processes and the crash happens exactly
+    once (at the nth time overall): a run killed once, and its next attempts left alone.
+    """
     if not armed(name):
         return
-    nth = os.environ[CRASH_AT].partition("#")[2]
-    _reached[name] += 1
-    if _reached[name] < int(nth or 1):
-        return
-    sys.stderr.write(f"paisa fault injection: SIGKILL at {name} (reached {_reached[name]}x)\n")
+    nth = int(os.environ[CRASH_AT].partition("#")[2] or 1)
+    state = os.environ.get(FAULT_STATE)
+    if state:
+        reached = _count_in(state, f"crash:{name}")
+        if reached != nth:
+            return
+    else:
+        _reached[name] += 1
+        reached = _reached[name]
+        if reached < nth:
+            return
+    sys.stderr.write(f"paisa fault injection: SIGKILL at {name} (reached {reached}x)\n")
     sys.stderr.flush()
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _count_in(state: str, name: str) -> int:
+    """Record one more time `name` was reached in the state file; returns the new total."""
+    with open(state, "a+", encoding="utf-8") as counter:
+        counter.seek(0)
+        reached = counter.read().splitlines().count(name) + 1
+        counter.write(f"{name}\n")
+        counter.flush()
+        os.fsync(counter.fileno())
+    return reached
 
 
 def fault_point(name: str) -> None:
@@ -66,15 +91,10 @@ def fault_point(name: str) -> None:
     times = int(wanted.partition("*")[2] or 1)
     state = os.environ.get(FAULT_STATE)
     if state:
-        with open(state, "a+", encoding="utf-8") as counter:
-            counter.seek(0)
-            failed = len(counter.read().splitlines())
-            if failed >= times:
-                return
-            counter.write(f"{name}\n")
+        failed = _count_in(state, f"fail:{name}") - 1
     else:
         _reached[f"fail:{name}"] += 1
         failed = _reached[f"fail:{name}"] - 1
-        if failed >= times:
-            return
+    if failed >= times:
+        return
     raise InjectedFault(f"paisa fault injection: failure {failed + 1} of {times} at {name}")
