@@ -11,6 +11,9 @@ like the OOM killer or a pulled plug) when it reaches the point named by `PAISA_
 With `PAISA_FAULT_STATE=<file>` too, times are counted across processes in that file and the
 crash happens once: the nth time overall.
 
+`PAISA_HANG_AT=<point>` (with `PAISA_FAULT_STATE`) makes the first process that reaches the
+point stop there for good, so that a test can kill it, or what launched it, from outside.
+
 A failure, rather than a crash, is what a run does when a dependency keeps erroring: the step
 raises, the run fails, and whatever retries it must get it done later. `fault_point` raises the
 first N times it is reached, counted across processes in the file `PAISA_FAULT_STATE` names
@@ -27,10 +30,12 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from collections import Counter
 
 CRASH_AT = "PAISA_CRASH_AT"
 FAIL_AT = "PAISA_FAIL_AT"
+HANG_AT = "PAISA_HANG_AT"
 FAULT_STATE = "PAISA_FAULT_STATE"
 
 
@@ -53,6 +58,7 @@ def crash_point(name: str) -> None:
     With `PAISA_FAULT_STATE` set, the count runs across processes and the crash happens exactly
     once (at the nth time overall): a run killed once, and its next attempts left alone.
     """
+    _hang_if_armed(name)
     if not armed(name):
         return
     nth = int(os.environ[CRASH_AT].partition("#")[2] or 1)
@@ -69,6 +75,18 @@ def crash_point(name: str) -> None:
     sys.stderr.write(f"paisa fault injection: SIGKILL at {name} (reached {reached}x)\n")
     sys.stderr.flush()
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _hang_if_armed(name: str) -> None:
+    """Stop for good (a hung worker, to be killed from outside) the first time overall that
+    `PAISA_HANG_AT` names this point; counted in `PAISA_FAULT_STATE`, which it requires."""
+    if os.environ.get(HANG_AT) != name or not os.environ.get(FAULT_STATE):
+        return
+    if _count_in(os.environ[FAULT_STATE], f"hang:{name}") == 1:
+        sys.stderr.write(f"paisa fault injection: hanging at {name} (pid {os.getpid()})\n")
+        sys.stderr.flush()
+        while True:
+            time.sleep(60)
 
 
 def _count_in(state: str, name: str) -> int:

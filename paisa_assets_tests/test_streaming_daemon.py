@@ -11,6 +11,7 @@ from pathlib import Path
 
 import orjson
 import polars as pl
+import psutil
 import pytest
 from dagster import AssetKey, DagsterEventType, DagsterRunStatus
 
@@ -30,6 +31,7 @@ from paisa_assets_tests.support.daemon import Daemon, running_daemon, wait_for
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 
 HUB = "reviews"
+BRONZE_EH_KEY = AssetKey(["bronze", "eh_streaming"])
 FAST_SENSOR = {"PAISA_EVENTHUB_SENSOR_INTERVAL_SECONDS": "2"}
 Keys = set[tuple[str, str, int]]
 
@@ -129,13 +131,22 @@ def test_a_range_failing_three_times_with_a_backlog_and_no_new_events_is_ingeste
         runs = daemon.runs("streaming_job")
     failed = [r for r in runs if r.dagster_run.status == DagsterRunStatus.FAILURE]
     succeeded = [r for r in runs if r.dagster_run.status == DagsterRunStatus.SUCCESS]
-    # No new event arrived, the range stayed the same, and the sensor asked for it each time.
+    assert len(failed) == 3  # no retry by the daemon: the sensor asked again, with no new event
     first_range = [(p, 0, 3) for p in "0123"]
-    assert [ranges_of(r) for r in failed] == [first_range] * 3
-    assert ranges_of(succeeded[0]) == first_range
-    assert len(succeeded) == 3  # 4 + 4 + 2 per partition
+    assert ranges_of(failed[0]) == first_range
+    assert first_range in [ranges_of(r) for r in succeeded]
+    # The successful runs fetched every event once: no range twice, nothing left out.
+    fetched = sorted((p, n) for r in succeeded for p, a, b in ranges_of(r) for n in range(a, b + 1))
+    assert fetched == sorted((p, n) for p in "0123" for n in range(10))
     assert lake.count(SILVER_REVIEWS_STREAMING) == distinct_reviews(payloads)
     assert lake.count(BRONZE_REVIEWS_STREAMING) == 40
+
+
+def worker_pid(daemon: Daemon, run_id: str) -> int | None:
+    from paisa_assets.streaming.runs import worker_pid as reported_pid
+
+    with daemon.instance() as instance:
+        return reported_pid(instance, run_id)
 
 
 def test_a_killed_run_is_failed_and_its_range_ingested_while_a_later_one_succeeds(
@@ -149,22 +160,41 @@ def test_a_killed_run_is_failed_and_its_range_ingested_while_a_later_one_succeed
         tmp_path,
         **FAST_SENSOR,
         PAISA_EVENTHUB_MAX_EVENTS_PER_RUN="300",
-        # The first run's worker SIGKILLs itself after partition 0's range is committed.
-        PAISA_CRASH_AT="streaming.after_range",
+        # The first run's worker stops for good once partition 0's range is committed.
+        PAISA_HANG_AT="streaming.after_range",
         PAISA_FAULT_STATE=str(tmp_path / "faults.count"),
     ) as daemon:
+        wait_for(lambda: len(bronze_keys(lake)) == 300, 120, "the first run to commit one range")
+        first = daemon.runs("streaming_job")[0]
+        assert ranges_of(first) == [(p, 0, 299) for p in "0123"]
+        # The next range is planned while the first run holds the stream pool.
+        wait_for(
+            lambda: len(daemon.runs("streaming_job", [DagsterRunStatus.QUEUED])) == 1,
+            60,
+            "a second run queued behind the first",
+        )
+        (second,) = daemon.runs("streaming_job", [DagsterRunStatus.QUEUED])
+        assert ranges_of(second) == [(p, 300, 599) for p in "0123"]
+        # The host loses the code server that launched the run, then the run worker (an OOM
+        # kill, a crash): nobody is left to report the run's end.
+        pid = worker_pid(daemon, first.dagster_run.run_id)
+        assert pid is not None
+        worker = psutil.Process(pid)
+        worker.parent().kill()
+        worker.kill()
         wait_until_bronze_is(lake, log_keys(log), 300, "bronze to hold all 2,400 events")
         wait_until_idle(daemon)
-        runs = daemon.runs("streaming_job")
-        killed = [r for r in runs if r.dagster_run.status == DagsterRunStatus.FAILURE]
-        assert len(killed) == 1
-        assert ranges_of(killed[0]) == [(p, 0, 299) for p in "0123"]
-        (message,) = failure_messages(daemon, killed[0].dagster_run.run_id)
-        assert "is gone without reporting an end" in message
+        runs = {r.dagster_run.run_id: r for r in daemon.runs("streaming_job")}
+        (message,) = failure_messages(daemon, first.dagster_run.run_id)
+    assert runs[first.dagster_run.run_id].dagster_run.status == DagsterRunStatus.FAILURE
+    assert f"The run worker (pid {pid}) is gone" in message
+    assert runs[second.dagster_run.run_id].dagster_run.status == DagsterRunStatus.SUCCESS
+    later = [r for r in runs.values() if r.dagster_run.run_id != first.dagster_run.run_id]
+    assert all(r.dagster_run.status == DagsterRunStatus.SUCCESS for r in later)
+    # The killed run's uncommitted ranges were asked for again, and nothing twice.
+    fetched = sorted((p, n) for r in later for p, a, b in ranges_of(r) for n in range(a, b + 1))
+    assert fetched == sorted((p, n) for p in "0123" for n in range(600) if p != "0" or n >= 300)
     assert lake.count(SILVER_REVIEWS_STREAMING) == distinct_reviews(payloads)
-    # Every run but the killed one succeeded; the killed run's ranges were asked for again.
-    again = [r for r in runs if r.dagster_run.status == DagsterRunStatus.SUCCESS]
-    assert any(("1", 0, 299) in ranges_of(r) for r in again)
 
 
 def test_an_aged_hub_is_ingested_from_its_beginning_and_the_expired_events_reported(

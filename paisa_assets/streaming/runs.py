@@ -39,7 +39,6 @@ ACTIVE_STATUSES = [
     DagsterRunStatus.CANCELING,
 ]
 STREAM_OP = "bronze__eh_streaming"
-WORKER_STARTED = "Started process for run"
 # A worker process created this long after its run started is another process with a reused pid.
 PID_REUSE_MARGIN_SECONDS = 5.0
 
@@ -67,14 +66,12 @@ def in_flight_ranges(records: Iterable[RunRecord], source_id: str) -> dict[str, 
 
 
 def worker_pid(instance: DagsterInstance, run_id: str) -> int | None:
-    """The pid the run worker reported when it started (None before it did)."""
+    """The pid the run worker reported when it started ("Started process for run (pid: N)",
+    or the in-process executor's "Executing steps in process"); None before it did."""
     events = instance.get_records_for_run(run_id, of_type=DagsterEventType.ENGINE_EVENT).records
     for record in events:
-        entry = record.event_log_entry
-        event = entry.dagster_event
-        if event is None or not (entry.user_message or "").startswith(WORKER_STARTED):
-            continue
-        data = event.engine_event_data
+        event = record.event_log_entry.dagster_event
+        data = event.engine_event_data if event is not None else None
         pid = data.metadata.get("pid") if data is not None else None
         if pid is not None:
             return int(str(pid.value))
