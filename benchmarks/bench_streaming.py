@@ -187,9 +187,7 @@ def main() -> None:
     )
     print(f"source                      {figures['source']}")
     print(f"sensor interval             {figures['sensor_interval_seconds']:>10.1f} s")
-    print(
-        f"events published            {args.events:>10,} in {args.bursts} bursts, {args.gap} s apart"
-    )
+    print(f"events published            {args.events:>10,} in {args.bursts} bursts")
     print(f"all in silver after         {figures['all_in_silver_after_seconds']:>10.1f} s")
     print(f"publish->silver latency p50 {figures['latency_p50_seconds']:>10.1f} s")
     print(f"publish->silver latency p95 {figures['latency_p95_seconds']:>10.1f} s")
