@@ -41,7 +41,7 @@ DEFAULTS = {
     DASHBOARD_PATH: "data/dashboard/index.html",
     LANDING_SENSOR_INTERVAL: "30",
     EVENTS_ROOT: "data/events",
-    EVENTHUB_SENSOR_INTERVAL: "10",
+    EVENTHUB_SENSOR_INTERVAL: "5",
     EVENTHUB_MAX_EVENTS_PER_RUN: "10000",
     EVENTHUB_NAME: "reviews",
     EVENTHUB_CONSUMER_GROUP: "$Default",
