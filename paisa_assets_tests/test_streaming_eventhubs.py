@@ -19,7 +19,7 @@ from paisa_assets.tables import (
     GOLD_KPIS,
     SILVER_REVIEWS_STREAMING,
 )
-from paisa_assets_tests.test_streaming import SHARED_EVENTS, Stream, ranges_of
+from paisa_assets_tests.support.stream import SHARED_EVENTS, Stream, ranges_of
 
 pytestmark = pytest.mark.slow  # service-bound: a real AMQP endpoint and client round trips
 
