@@ -20,11 +20,14 @@ from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.streaming.plan import reconcile
 from paisa_assets.streaming.progress import held_intervals
 from paisa_assets.streaming.runs import active_runs, in_flight_ranges
-from paisa_assets.tables import BRONZE_EH_STREAMING, asset_key
+from paisa_assets.tables import BRONZE_EH_STREAMING, SILVER_REVIEWS_STREAMING, asset_key
 
 
 @asset_check(
     asset=asset_key(BRONZE_EH_STREAMING),
+    # After silver: in a streaming run the check's look at the hub is not on the path from an
+    # event's arrival to silver.
+    additional_deps=[asset_key(SILVER_REVIEWS_STREAMING)],
     name="reconciles_with_hub",
     description="Per partition of the event source: held + expired before ingestion + in "
     "flight + pending + missing = last enqueued sequence number + 1. Fails when a hole (missing "

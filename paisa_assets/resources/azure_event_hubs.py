@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 from azure.eventhub import EventData, EventHubConsumerClient, EventHubProducerClient
@@ -63,19 +64,23 @@ class AzureEventHubs(EventSource):
         try:
             with self._consumer() as consumer:
                 hub = consumer.get_eventhub_properties()
-                bounds = {}
-                for partition_id in hub["partition_ids"]:
-                    properties = consumer.get_partition_properties(partition_id)
-                    last = int(properties["last_enqueued_sequence_number"])
-                    first = (
-                        last + 1
-                        if properties["is_empty"]
-                        else int(properties["beginning_sequence_number"])
-                    )
-                    bounds[partition_id] = PartitionBounds(first, last)
+            # Each management request is a connection of its own (about 0.4 s with the
+            # client's polling): the partitions are asked side by side.
+            ids = list(hub["partition_ids"])
+            with ThreadPoolExecutor(max_workers=min(8, len(ids) or 1)) as pool:
+                properties = list(pool.map(self._partition_properties, ids))
         except EventHubError as exc:
             raise ConnectionError(self._failure(exc)) from None
+        bounds = {}
+        for partition_id, found in zip(ids, properties, strict=True):
+            last = int(found["last_enqueued_sequence_number"])
+            first = last + 1 if found["is_empty"] else int(found["beginning_sequence_number"])
+            bounds[partition_id] = PartitionBounds(first, last)
         return SourceSnapshot(self._source_id(hub["created_at"]), bounds)
+
+    def _partition_properties(self, partition_id: str) -> dict:
+        with self._consumer() as consumer:
+            return consumer.get_partition_properties(partition_id)
 
     def _source_id(self, created_at: object) -> str:
         """`eventhubs:<namespace host>/<hub>@<created_at>`: a hub deleted and created again (or
