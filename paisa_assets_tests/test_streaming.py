@@ -260,3 +260,17 @@ def test_local_log_cuts_a_torn_write(tmp_path: Path) -> None:
     log.publish([b"c"])
     events = log.read(SequenceRange("0", 0, 10))
     assert [e.body for e in events] == [b"a", b"b", b"c"]
+
+
+def test_a_run_also_takes_the_events_that_arrived_since_it_was_planned(stream: Stream) -> None:
+    stream.log.publish(generated_payloads(8, seed=13))
+    planned = stream.tick()
+    assert ranges_of(planned) == [("0", 0, 1), ("1", 0, 1), ("2", 0, 1), ("3", 0, 1)]
+    stream.log.publish(generated_payloads(8, seed=14))  # while the run waits in the queue
+    stream.run(planned)
+    assert stream.lake.count(BRONZE_EH_STREAMING) == 16
+    assert stream.lake.count(SILVER_REVIEWS_STREAMING) == 16
+    (run,) = stream.instance.get_runs()
+    # The newer events are named on the run, so that a sensor tick counts them as in flight.
+    assert json.loads(run.tags["paisa/extra_ranges"]) == [[p, 2, 3] for p in "0123"]
+    assert isinstance(stream.tick(), SkipReason)

@@ -20,12 +20,15 @@ from pydantic import Field
 from paisa_assets.assets.bronze import QUARANTINE_SCHEMA as BRONZE_QUARANTINE_SCHEMA
 from paisa_assets.assets.reporting import table_metadata
 from paisa_assets.assets.silver import SILVER_QUARANTINE_SCHEMA
-from paisa_assets.events import SequenceRange, StreamEvent
+from paisa_assets.events import SequenceRange, SourceSnapshot, StreamEvent
 from paisa_assets.faults import crash_point, fault_point
+from paisa_assets.jobs import streaming_job
 from paisa_assets.resources.event_source import EventSource
 from paisa_assets.resources.lakehouse import Lakehouse
+from paisa_assets.settings import EVENTHUB_MAX_EVENTS_PER_RUN, resolved
 from paisa_assets.streaming.plan import plan_ranges, reconcile
 from paisa_assets.streaming.progress import held_intervals
+from paisa_assets.streaming.runs import active_runs, in_flight_ranges, tag_extra_ranges
 from paisa_assets.tables import (
     BRONZE_EH_STREAMING,
     BRONZE_QUARANTINE,
@@ -77,12 +80,14 @@ class StreamRange(Config):
 class StreamBatchConfig(Config):
     """Which events this run ingests; the sensor fills `ranges` (and `source_id`, the source it
     planned from, so that in-flight ranges of another source are not taken for this one's).
-    Left empty (a run launched by hand), the run plans itself from the hub's bounds and what the
-    tables hold, up to `max_events_per_partition`."""
+    Whatever the config says, the run also takes, up to `max_events_per_partition` in all (by
+    default PAISA_EVENTHUB_MAX_EVENTS_PER_RUN), the events that arrived since it was planned and
+    no other run is fetching: a run queued behind another starts with the freshest plan, not
+    the one made when it was queued. Left empty (a run launched by hand), that is all it takes."""
 
     ranges: list[StreamRange] = Field(default_factory=list)
     source_id: str = ""
-    max_events_per_partition: int = 10_000
+    max_events_per_partition: int | None = None
 
 
 @asset(
@@ -109,15 +114,13 @@ def bronze_eh_streaming(
             f"planned for {config.source_id}, reading {snapshot.source_id}: the events are "
             "stored under the source they are read from"
         )
-    if config.ranges:
-        ranges = [SequenceRange(r.partition_id, r.first, r.last) for r in config.ranges]
-    else:
-        ranges = plan_ranges(
-            snapshot.bounds,
-            held_intervals(lakehouse, snapshot.source_id),
-            {},
-            config.max_events_per_partition,
-        )
+    ranges = [SequenceRange(r.partition_id, r.first, r.last) for r in config.ranges]
+    extra = newer_ranges(context, config, snapshot, lakehouse, ranges)
+    if extra:
+        # Said before reading, so that the sensor counts them as in flight.
+        tag_extra_ranges(context.instance, context.run_id, extra)
+        context.log.info(f"also fetching {sum(r.size for r in extra)} event(s) newer than the plan")
+    ranges = [*ranges, *extra]
     received = inserted = 0
     ingested_at = datetime.now(UTC)
     for wanted, events in zip(ranges, read_ranges(event_source, ranges), strict=True):
@@ -153,6 +156,31 @@ def bronze_eh_streaming(
             expired_before_ingestion=MetadataValue.int(sum(expired.values())),
             expired_per_partition=MetadataValue.json(expired),
         )
+    )
+
+
+def newer_ranges(
+    context: AssetExecutionContext,
+    config: StreamBatchConfig,
+    snapshot: SourceSnapshot,
+    lakehouse: Lakehouse,
+    planned: list[SequenceRange],
+) -> list[SequenceRange]:
+    """What this run can take on beyond `planned`: retained events not held and not in flight in
+    another run, within what is left of the per-partition limit."""
+    limit = config.max_events_per_partition or int(resolved(EVENTHUB_MAX_EVENTS_PER_RUN))
+    others = [
+        record
+        for record in active_runs(context.instance, streaming_job.name)
+        if record.dagster_run.run_id != context.run_id
+    ]
+    taken = in_flight_ranges(others, snapshot.source_id)
+    budget = {pid: limit for pid in snapshot.bounds}
+    for own in planned:
+        taken.setdefault(own.partition_id, []).append((own.first, own.last))
+        budget[own.partition_id] = budget.get(own.partition_id, limit) - own.size
+    return plan_ranges(
+        snapshot.bounds, held_intervals(lakehouse, snapshot.source_id), taken, budget
     )
 
 

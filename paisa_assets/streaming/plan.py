@@ -67,14 +67,15 @@ def plan_ranges(
     bounds: Mapping[str, PartitionBounds],
     held: Mapping[str, list[Interval]],
     in_flight: Mapping[str, list[Interval]],
-    limit: int,
+    limit: int | Mapping[str, int],
 ) -> list[SequenceRange]:
     """The next run's ranges: per partition, every retained sequence number that is neither held
-    nor in flight, oldest first (holes before new events), at most `limit` per partition."""
+    nor in flight, oldest first (holes before new events), at most `limit` per partition (one
+    number for all, or per partition id)."""
     ranges = []
     for partition_id, bound in sorted(bounds.items()):
         taken = [*held.get(partition_id, []), *in_flight.get(partition_id, [])]
-        budget = limit
+        budget = limit if isinstance(limit, int) else limit.get(partition_id, 0)
         for first, last in subtract((bound.first, bound.last), taken):
             if budget <= 0:
                 break

@@ -15,6 +15,7 @@ check their workers themselves (and `dagster/max_runtime` on every stream run is
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -39,6 +40,9 @@ ACTIVE_STATUSES = [
     DagsterRunStatus.CANCELING,
 ]
 STREAM_OP = "bronze__eh_streaming"
+# Ranges a run added to its own at start (newer events than the sensor saw), as JSON
+# [[partition id, first, last], ...]: in flight like the ones in its config.
+EXTRA_RANGES_TAG = "paisa/extra_ranges"
 # A worker process created this long after its run started is another process with a reused pid.
 PID_REUSE_MARGIN_SECONDS = 5.0
 
@@ -52,17 +56,25 @@ def stream_config(run_config: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def in_flight_ranges(records: Iterable[RunRecord], source_id: str) -> dict[str, list[Interval]]:
-    """Per partition, the ranges that active runs planned for `source_id` are fetching."""
+    """Per partition, the ranges that active runs for `source_id` are fetching: those in their
+    config, and those they added at start (the `paisa/extra_ranges` tag)."""
     flying: dict[str, list[Interval]] = {}
     for record in records:
-        config = stream_config(record.dagster_run.run_config)
-        if config.get("source_id", source_id) != source_id:
+        run = record.dagster_run
+        config = stream_config(run.run_config)
+        if (config.get("source_id") or source_id) != source_id:
             continue
-        for wanted in config.get("ranges", []):
-            flying.setdefault(str(wanted["partition_id"]), []).append(
-                (int(wanted["first"]), int(wanted["last"]))
-            )
+        ranges = [(w["partition_id"], w["first"], w["last"]) for w in config.get("ranges", [])]
+        ranges += json.loads(run.tags.get(EXTRA_RANGES_TAG, "[]"))
+        for partition_id, first, last in ranges:
+            flying.setdefault(str(partition_id), []).append((int(first), int(last)))
     return {pid: normalise(ranges) for pid, ranges in flying.items()}
+
+
+def tag_extra_ranges(instance: DagsterInstance, run_id: str, ranges: Iterable[Any]) -> None:
+    """Record ranges a run took on beyond its config, before it reads them."""
+    value = json.dumps([[r.partition_id, r.first, r.last] for r in ranges])
+    instance.add_run_tags(run_id, {EXTRA_RANGES_TAG: value})
 
 
 def worker_pid(instance: DagsterInstance, run_id: str) -> int | None:

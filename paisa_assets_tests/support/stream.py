@@ -16,6 +16,7 @@ from paisa_assets.tables import (
 )
 from paisa_assets_tests.conftest import Workspace, make_workspace
 
+
 def _shared_events() -> Path:
     """The 4,140 real datathon events, in a `shared/datathon` folder beside the checkout (or one
     level further up, for a worktree); tests that use them skip when it is absent."""
