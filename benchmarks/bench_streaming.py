@@ -1,14 +1,16 @@
 """Streaming latency and throughput with the real Dagster daemon running.
 
-Starts `dagster-daemon` on a temporary instance and a local event log, publishes review events
-in bursts, and waits until silver.reviews_streaming holds them all. Reports publish-to-silver
-latency (p50, p95: silver's processed_at minus the event's enqueued time) and the events per
-second of each streaming run. The latency includes the sensor's polling interval (1 s here) and
-the run's start: it is what a user waiting for an event in silver would see. One warm-up event
-goes first and is waited for, so the daemon's own start-up (loading the code location, the
-first sensor tick) is not counted as latency of the measured events.
+Starts `dagster-daemon` on a temporary instance, with the Event Hubs emulator's AMQP endpoint
+(the real `azure-eventhub` client on both sides, the default) or the local event log, publishes
+review events in bursts, and waits until silver.reviews_streaming holds them all. Reports
+publish-to-silver latency (p50, p95: silver's processed_at minus the event's enqueued time) and
+the events per second of each streaming run. The latency includes the sensor's polling interval
+(the project's default unless --interval says otherwise) and the run's start: it is what a user
+waiting for an event in silver would see. One warm-up event goes first and is waited for, so
+the daemon's own start-up (loading the code location, the first sensor tick) is not counted.
 
-    python benchmarks/bench_streaming.py [EVENTS] [BURSTS]        (default 2,000 in 10 bursts)
+    python benchmarks/bench_streaming.py [--events 2000] [--bursts 10] [--source amqp|local]
+        [--interval SECONDS] [--output benchmarks/results/streaming_amqp.json]
 
 `benchmarks/run.py` calls `measure_streaming` for its streaming section.
 """
@@ -34,16 +36,29 @@ TIMEOUT_SECONDS = 600
 
 
 def measure_streaming(
-    total: int, bursts: int, *, gap_seconds: float = BURST_GAP_SECONDS
+    total: int,
+    bursts: int,
+    *,
+    gap_seconds: float = BURST_GAP_SECONDS,
+    source: str = "local",
+    sensor_interval: str | None = "1",
 ) -> dict[str, Any]:
-    """Publish `total` events in `bursts`, `gap_seconds` apart; wait for silver; measure."""
+    """Publish `total` events in `bursts`, `gap_seconds` apart; wait for silver; measure.
+
+    `source` is "local" (the event log) or "amqp" (the emulator, through the real client);
+    `sensor_interval` None leaves the project's default sensor interval."""
+    from contextlib import ExitStack
+
     from dagster import AssetKey, DagsterInstance, RunsFilter
 
+    from paisa_assets.eventhub_emulator.api import EventHubEmulator
     from paisa_assets.generator.stream import generated_payloads
+    from paisa_assets.resources.azure_event_hubs import AzureEventHubs
     from paisa_assets.resources.lakehouse import Lakehouse
     from paisa_assets.resources.local_event_log import LocalEventLog
+    from paisa_assets.settings import DEFAULTS, EVENTHUB_SENSOR_INTERVAL
 
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, ExitStack() as stack:
         root = Path(folder)
         home = root / "dagster_home"
         home.mkdir()
@@ -54,11 +69,20 @@ def measure_streaming(
             "PAISA_LAKE_ROOT": str(root / "lake"),
             "PAISA_WAREHOUSE_PATH": str(root / "warehouse.duckdb"),
             "PAISA_EVENTS_ROOT": str(root / "events"),
-            "PAISA_EVENTHUB_SENSOR_INTERVAL_SECONDS": "1",
             "MLFLOW_TRACKING_URI": str(root / "mlflow" / "mlflow.db"),
             "PAISA_MLFLOW_ARTIFACT_ROOT": str(root / "mlflow" / "artifacts"),
         }
-        log = LocalEventLog(root=str(root / "events"))
+        env.pop(EVENTHUB_SENSOR_INTERVAL, None)
+        if sensor_interval is not None:
+            env[EVENTHUB_SENSOR_INTERVAL] = sensor_interval
+        log: Any = LocalEventLog(root=str(root / "events"))
+        if source == "amqp":
+            emulator = stack.enter_context(EventHubEmulator(port=0, partitions=4))
+            env["PAISA_EVENTHUB_CONNECTION_STRING"] = emulator.connection_string
+            log = AzureEventHubs(
+                connection_string=emulator.connection_string, eventhub_name="reviews"
+            )
+        publish = stack.enter_context(log.publishing())
         lake = Lakehouse(root=str(root / "lake"))
         daemon = subprocess.Popen(
             [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
@@ -72,13 +96,13 @@ def measure_streaming(
             import polars as pl
 
             warm_up, *payloads = generated_payloads(total + 1, seed=99)
-            log.publish([warm_up])
+            publish([warm_up])
             _wait_for_silver(lake, 1)
             measured_from = datetime.now(UTC)
             per_burst = max(1, -(-total // bursts))
             started = time.monotonic()
             for start in range(0, total, per_burst):
-                log.publish(payloads[start : start + per_burst])
+                publish(payloads[start : start + per_burst])
                 time.sleep(gap_seconds)
             _wait_for_silver(lake, total + 1)
             wall = time.monotonic() - started
@@ -112,6 +136,8 @@ def measure_streaming(
             daemon.wait()
     rates = [events / seconds for events, seconds in runs if events and seconds > 0]
     return {
+        "source": "Event Hubs emulator over AMQP" if source == "amqp" else "local event log",
+        "sensor_interval_seconds": float(sensor_interval or DEFAULTS[EVENTHUB_SENSOR_INTERVAL]),
         "events": total,
         "bursts": bursts,
         "burst_gap_seconds": gap_seconds,
@@ -136,16 +162,50 @@ def _wait_for_silver(lake: Any, rows: int) -> None:
 
 
 def main() -> None:
-    total = int(sys.argv[1]) if len(sys.argv) > 1 else 2_000
-    bursts = int(sys.argv[2]) if len(sys.argv) > 2 else 10
-    figures = measure_streaming(total, bursts)
-    print(f"events published            {total:>10,} in {bursts} bursts, 2 s apart")
+    import argparse
+    import json
+
+    from bench_measure import machine_info
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=2_000)
+    parser.add_argument("--bursts", type=int, default=10)
+    parser.add_argument("--gap", type=float, default=BURST_GAP_SECONDS, help="seconds")
+    parser.add_argument("--source", choices=("amqp", "local"), default="amqp")
+    parser.add_argument(
+        "--interval", default=None, help="sensor interval in seconds (default: the project's)"
+    )
+    parser.add_argument("--output", type=Path, default=None, help="results JSON to write")
+    args = parser.parse_args()
+    machine = machine_info()
+    figures = measure_streaming(
+        args.events,
+        args.bursts,
+        gap_seconds=args.gap,
+        source=args.source,
+        sensor_interval=args.interval,
+    )
+    print(f"source                      {figures['source']}")
+    print(f"sensor interval             {figures['sensor_interval_seconds']:>10.1f} s")
+    print(f"events published            {args.events:>10,} in {args.bursts} bursts")
     print(f"all in silver after         {figures['all_in_silver_after_seconds']:>10.1f} s")
     print(f"publish->silver latency p50 {figures['latency_p50_seconds']:>10.1f} s")
     print(f"publish->silver latency p95 {figures['latency_p95_seconds']:>10.1f} s")
     print(f"streaming runs              {figures['runs']:>10}")
     print(f"events/s per run, median    {figures['events_per_second_per_run_median']:>10,}")
     print(f"events/s per run, max       {figures['events_per_second_per_run_max']:>10,}")
+    if args.output is not None:
+        machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        result = {
+            "benchmark": "publish-to-silver latency with dagster-daemon",
+            "command": "python " + " ".join(sys.argv),
+            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": machine,
+            "figures": figures,
+        }
+        args.output.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"written to {args.output}")
 
 
 if __name__ == "__main__":

@@ -224,10 +224,11 @@ def publish(source_file: Path | None, count: int, rate: float, batch_size: int, 
             _fail(str(exc))
     sent, started = 0, time.monotonic()
     try:
-        while batch := list(itertools.islice(payloads, batch_size)):
-            sent += source.publish(batch)
-            if rate > 0:
-                time.sleep(max(0.0, sent / rate - (time.monotonic() - started)))
+        with source.publishing() as send:  # one producer for the whole run, not one per batch
+            while batch := list(itertools.islice(payloads, batch_size)):
+                sent += send(batch)
+                if rate > 0:
+                    time.sleep(max(0.0, sent / rate - (time.monotonic() - started)))
     except Exception as exc:  # a network or authentication failure, reported without a trace
         _fail(f"publishing to {source.describe()} failed after {sent} event(s): {exc}")
     elapsed = time.monotonic() - started

@@ -23,6 +23,7 @@ from paisa_assets.assets.streaming import (
     silver_reviews_streaming,
 )
 from paisa_assets.checks import asset_checks
+from paisa_assets.checks_stream import stream_checks
 from paisa_assets.jobs import (
     gold_job,
     maintenance_job,
@@ -176,7 +177,7 @@ def build_definitions(
             resources[name] = override
     return Definitions(
         assets=ASSETS,
-        asset_checks=asset_checks,
+        asset_checks=[*asset_checks, *stream_checks],
         jobs=[
             reviews_ingest_job,
             metadata_ingest_job,

@@ -28,3 +28,29 @@ class SequenceRange:
     @property
     def size(self) -> int:
         return max(0, self.last - self.first + 1)
+
+
+@dataclass(frozen=True)
+class PartitionBounds:
+    """What a partition holds right now: `first` is the oldest retained sequence number (the
+    hub's `beginning_sequence_number`; everything below it has expired), `last` the last
+    enqueued one (-1 for a partition that never had an event). Empty when `first > last`."""
+
+    first: int
+    last: int
+
+    @property
+    def size(self) -> int:
+        return max(0, self.last - self.first + 1)
+
+
+@dataclass(frozen=True)
+class SourceSnapshot:
+    """One look at an event source: who it is and how far each partition goes.
+
+    `source_id` names the sequence-number space: the same partition id and sequence number on
+    another hub, or on the same hub recreated, is another event, so the id is part of the key.
+    """
+
+    source_id: str
+    bounds: dict[str, PartitionBounds]

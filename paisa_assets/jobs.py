@@ -25,6 +25,9 @@ from paisa_assets.tables import (
 LANE_TAG = "paisa/lane"
 # Stream runs jump the queue: fresh events matter more than a backfill's next folder.
 STREAM_PRIORITY = "10"
+# A stream run fetches at most PAISA_EVENTHUB_MAX_EVENTS_PER_RUN events per partition: minutes
+# at most. Beyond this, run monitoring fails it and frees the stream pool.
+STREAM_MAX_RUNTIME_SECONDS = "900"
 
 reviews_ingest_job = define_asset_job(
     "reviews_ingest_job",
@@ -71,7 +74,14 @@ streaming_job = define_asset_job(
     description="Event Hubs sequence ranges -> bronze.eh_streaming -> bronze.reviews_streaming "
     "-> silver.reviews_streaming.",
     executor_def=in_process_executor,
-    tags={LANE_TAG: "stream", "dagster/priority": STREAM_PRIORITY},
+    # The sensor re-plans failed ranges from the tables on its next tick, so the daemon's own
+    # retries would only fetch them twice; a run whose worker hangs is ended by run monitoring.
+    tags={
+        LANE_TAG: "stream",
+        "dagster/priority": STREAM_PRIORITY,
+        "dagster/max_retries": "0",
+        "dagster/max_runtime": STREAM_MAX_RUNTIME_SECONDS,
+    },
 )
 
 INGEST_JOBS = {"amazon_reviews": reviews_ingest_job, "amazon_metadata": metadata_ingest_job}

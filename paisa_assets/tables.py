@@ -26,6 +26,8 @@ def asset_key(table: str) -> AssetKey:
 BRONZE_EH_STREAMING = "bronze.eh_streaming"
 BRONZE_REVIEWS_STREAMING = "bronze.reviews_streaming"
 SILVER_REVIEWS_STREAMING = "silver.reviews_streaming"
+# Silver's side table: every stream event silver has decided (kept, lost to a copy, quarantined).
+SILVER_STREAM_DECIDED = "silver.reviews_streaming_decided"
 
 GOLD_REVIEW_SENTIMENT = "gold.review_sentiment"
 GOLD_RECOMMENDATIONS = "gold.recommendations"

@@ -104,43 +104,41 @@ def test_folders_whose_run_died_or_failed_are_requested_again_until_they_land(
 ) -> None:
     workspace = make_workspace(tmp_path)
     lake = workspace.lakehouse
-    fault = tmp_path / "fault-once"
+    crashes, hangs = tmp_path / "crashes.count", tmp_path / "hangs.count"
+    point = "silver.after_merge:silver.amazon_reviews"
+
+    def reached(state: Path) -> bool:
+        return state.exists() and state.read_text().strip() != ""
 
     def runs(running: Daemon, status: DagsterRunStatus) -> list:
         return running.runs("reviews_ingest_job", [status])
 
     # 1. The run worker is SIGKILLed right after committing silver (quarantine not written),
-    #    as by the OOM killer; the code server sees its child die and fails the run.
-    fault.touch()
-    killing = {"PAISA_CRASH_AT": "silver.after_merge:silver.amazon_reviews"}
+    #    as by the OOM killer; the code server sees its child die and fails the run. The fault
+    #    fires once across all run workers (counted in a file).
     with running_daemon(
-        tmp_path, **FAST_SENSORS, **killing, PAISA_CRASH_ONCE_FILE=str(fault)
+        tmp_path, **FAST_SENSORS, PAISA_CRASH_AT=point, PAISA_FAULT_STATE=str(crashes)
     ) as running:
         workspace.write_landing_file(
             "amazon_reviews/partition_0/part-00000.json.gz",
             [review(n) for n in range(4)] + [review(9, overall=9.0)],
         )
-        wait_for(lambda: not fault.exists(), 180, "the run worker to be killed")
+        wait_for(lambda: reached(crashes), 180, "the run worker to be killed")
         wait_for(lambda: len(runs(running, DagsterRunStatus.SUCCESS)) == 1, 240, "a retry")
         assert len(runs(running, DagsterRunStatus.FAILURE)) == 1
         assert lake.count(BRONZE_REVIEWS) == 5
         assert lake.count(SILVER_REVIEWS) == 4
         assert lake.count(SILVER_QUARANTINE) == 1  # written by the run that finished the job
 
-        # 2. The run hangs, then the whole daemon (code server and run worker) goes down with
-        #    it, as in a reboot: nobody is left to fail the run, which stays STARTED.
-        fault.touch()
+    # 2. The run hangs, then the whole daemon (code server and run worker) goes down with it,
+    #    as in a reboot: nobody is left to fail the run, which stays STARTED.
     with running_daemon(
-        tmp_path,
-        **FAST_SENSORS,
-        **killing,
-        PAISA_CRASH_MODE="hang",
-        PAISA_CRASH_ONCE_FILE=str(fault),
+        tmp_path, **FAST_SENSORS, PAISA_HANG_AT=point, PAISA_FAULT_STATE=str(hangs)
     ) as running:
         workspace.write_landing_file(
             "amazon_reviews/partition_1/part-00000.json.gz", [review(n) for n in range(20, 23)]
         )
-        wait_for(lambda: not fault.exists(), 180, "the run to hang")
+        wait_for(lambda: reached(hangs), 180, "the run to hang")
     with running.instance() as instance:
         (hung,) = instance.get_run_records(
             RunsFilter(job_name="reviews_ingest_job", statuses=[DagsterRunStatus.STARTED])

@@ -34,6 +34,7 @@ from azure.eventhub.exceptions import EventHubError
 from paisa_assets.eventhub_emulator import EventHubEmulator, codec
 from paisa_assets.eventhub_emulator.addresses import Kind, parse_address
 from paisa_assets.eventhub_emulator.positions import StartPosition
+from paisa_assets.eventhub_emulator.storage import Retention
 
 pytestmark = pytest.mark.slow  # service-bound: real client round trips to a local AMQP server
 
@@ -653,3 +654,106 @@ def test_large_deliveries_are_split_into_frames_within_the_peer_limit():
     assert b"".join(frame.payload for frame in decoded) == payload
     assert [frame.fields[5] for frame in decoded] == [True] * (len(frames) - 1) + [False]
     assert decoded[0].fields[1] == 9 and all(frame.channel == 7 for frame in decoded)
+
+
+# -- retention, consumer groups, identity -----------------------------------------------------
+
+
+def test_retention_by_count_moves_the_beginning_and_receivers_start_there():
+    with EventHubEmulator(
+        port=0, partitions=1, hubs=(HUB,), retention=Retention(max_events=3)
+    ) as emu:
+        send(emu, [f"e{n}" for n in range(5)], partition_id="0")
+        with producer_for(emu) as producer:
+            properties = producer.get_partition_properties("0")
+        # From sequence number 0, which expired: delivery starts at the oldest retained event.
+        received = receive(emu, 3, partition_id="0", starting_position=0)
+    assert properties["beginning_sequence_number"] == 2
+    assert properties["last_enqueued_sequence_number"] == 4
+    assert properties["is_empty"] is False
+    assert [(e.sequence_number, e.body_as_str()) for e in received] == [
+        (2, "e2"),
+        (3, "e3"),
+        (4, "e4"),
+    ]
+
+
+def test_retention_by_age_expires_every_event_and_keeps_the_numbering():
+    with EventHubEmulator(port=0, partitions=1, hubs=(HUB,)) as emu:
+        send(emu, ["old-1", "old-2"], partition_id="0")
+        emu.set_retention(HUB, Retention(max_age_seconds=2.0))
+        time.sleep(2.5)
+        with producer_for(emu) as producer:
+            expired = producer.get_partition_properties("0")
+            send(emu, ["new"], partition_id="0")
+            fresh = producer.get_partition_properties("0")
+    assert (expired["beginning_sequence_number"], expired["last_enqueued_sequence_number"]) == (
+        2,
+        1,
+    )
+    assert expired["is_empty"] is True
+    assert (fresh["beginning_sequence_number"], fresh["last_enqueued_sequence_number"]) == (2, 2)
+    assert [e.sequence_number for e in emu.events(HUB, "0")] == [2]
+
+
+def test_retention_applies_again_after_a_restart_with_stable_sequence_numbers(tmp_path: Path):
+    with EventHubEmulator(port=0, partitions=1, hubs=(HUB,), data_dir=tmp_path) as first:
+        send(first, [f"e{n}" for n in range(4)], partition_id="0")
+    keep_two = Retention(max_events=2)
+    with EventHubEmulator(
+        port=0, partitions=1, hubs=(), data_dir=tmp_path, retention=keep_two
+    ) as second:
+        send(second, ["e4"], partition_id="0")
+        assert [e.sequence_number for e in second.events(HUB, "0")] == [3, 4]
+
+
+def receive_as(emu: EventHubEmulator, group: str) -> tuple[list[str], list[Exception]]:
+    """Bodies received from partition 0 through `group` (until one arrives or an error)."""
+    consumer = EventHubConsumerClient.from_connection_string(
+        emu.connection_string, consumer_group=group, eventhub_name=HUB, retry_total=0
+    )
+    got: list[str] = []
+    errors: list[Exception] = []
+    worker = threading.Thread(
+        target=consumer.receive,
+        kwargs={
+            "on_event": lambda _c, e: got.append(e.body_as_str()),
+            "on_error": lambda _c, e: errors.append(e),
+            "partition_id": "0",
+            "starting_position": "-1",
+        },
+        daemon=True,
+    )
+    worker.start()
+    deadline = time.monotonic() + WAIT
+    while not got and not errors and time.monotonic() < deadline:
+        time.sleep(0.05)
+    consumer.close()
+    worker.join(WAIT)
+    return got, errors
+
+
+def test_an_unknown_consumer_group_is_refused_as_by_the_service():
+    with EventHubEmulator(port=0, partitions=1, hubs=(HUB,), consumer_groups=("paisa",)) as emu:
+        send(emu, ["x"], partition_id="0")
+        # Known groups (case-insensitive, as on the service) receive; any other is not found.
+        assert receive_as(emu, "$Default") == (["x"], [])
+        assert receive_as(emu, "PAISA") == (["x"], [])
+        got, errors = receive_as(emu, "nope")
+    assert got == [] and errors
+    assert "ConsumerGroups/nope' could not be found" in str(errors[0])
+
+
+def test_an_in_memory_hub_is_a_new_hub_on_every_start_and_a_data_dir_one_is_not(tmp_path):
+    created = []
+    for _ in range(2):
+        with EventHubEmulator(port=0, partitions=1, hubs=(HUB,)) as emu:
+            created.append(emu.created_at_ms[HUB])
+            time.sleep(0.01)
+    assert created[0] != created[1]
+    kept = []
+    for _ in range(2):
+        with EventHubEmulator(port=0, partitions=1, hubs=(HUB,), data_dir=tmp_path) as emu:
+            kept.append(emu.created_at_ms[HUB])
+            time.sleep(0.01)
+    assert kept[0] == kept[1]

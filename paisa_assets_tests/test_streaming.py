@@ -11,13 +11,11 @@ from pathlib import Path
 import orjson
 import polars as pl
 import pytest
-from dagster import DagsterInstance, SensorResult, SkipReason, build_sensor_context
+from dagster import DagsterInstance, SkipReason
 
 from paisa_assets.events import SequenceRange, StreamEvent
 from paisa_assets.generator.stream import generated_payloads
-from paisa_assets.resources.event_source import EventSource
 from paisa_assets.resources.local_event_log import LocalEventLog
-from paisa_assets.sensors import eventhub_sensor
 from paisa_assets.tables import (
     BRONZE_EH_STREAMING,
     BRONZE_QUARANTINE,
@@ -28,56 +26,7 @@ from paisa_assets.tables import (
     SILVER_REVIEWS_STREAMING,
 )
 from paisa_assets.transforms.bronze_parse import UNSTORABLE_NESTING
-from paisa_assets_tests.conftest import Workspace, make_workspace
-
-SHARED_EVENTS = Path(__file__).resolve().parents[2] / "shared/datathon/stream_events_sample.jsonl"
-STREAM_TABLES = [BRONZE_EH_STREAMING, BRONZE_REVIEWS_STREAMING, SILVER_REVIEWS_STREAMING]
-
-
-class Stream:
-    """A workspace with an event source, its sensor and runs driven the way the daemon would."""
-
-    def __init__(self, root: Path, instance: DagsterInstance, log: EventSource) -> None:
-        base = make_workspace(root, events=log)
-        self.workspace: Workspace = base
-        self.log = log
-        self.instance = instance
-        self.defs = base.defs
-        self.cursor: str | None = None
-
-    @property
-    def lake(self):
-        return self.workspace.lakehouse
-
-    def tick(self, cursor: str | None = None, *, keep_cursor: bool = True):
-        context = build_sensor_context(
-            instance=self.instance,
-            cursor=cursor if cursor is not None else self.cursor,
-            resources={"event_source": self.log, "lakehouse": self.lake},
-        )
-        result = eventhub_sensor(context)
-        if isinstance(result, SensorResult) and keep_cursor:
-            self.cursor = result.cursor
-        return result
-
-    def run(self, result) -> dict:
-        """Execute the requested streaming run; returns its run config."""
-        assert isinstance(result, SensorResult), result
-        (request,) = result.run_requests
-        job = self.defs.resolve_job_def("streaming_job")
-        assert job.execute_in_process(instance=self.instance, run_config=request.run_config).success
-        return request.run_config
-
-    def rerun(self, run_config: dict) -> None:
-        job = self.defs.resolve_job_def("streaming_job")
-        assert job.execute_in_process(instance=self.instance, run_config=run_config).success
-
-    def gold(self) -> None:
-        job = self.defs.resolve_job_def("gold_job")
-        assert job.execute_in_process(instance=self.instance).success
-
-    def versions(self) -> dict[str, int | None]:
-        return {table: self.lake.version(table) for table in STREAM_TABLES}
+from paisa_assets_tests.support.stream import SHARED_EVENTS, Stream, ranges_of
 
 
 @pytest.fixture
@@ -85,12 +34,6 @@ def stream(tmp_path: Path) -> Stream:
     log = LocalEventLog(root=str(tmp_path / "events"), hub="reviews", partitions=4)
     with DagsterInstance.ephemeral() as instance:
         yield Stream(tmp_path, instance, log)
-
-
-def ranges_of(result) -> list[tuple[str, int, int]]:
-    (request,) = result.run_requests
-    config = request.run_config["ops"]["bronze__eh_streaming"]["config"]
-    return [(r["partition_id"], r["first"], r["last"]) for r in config["ranges"]]
 
 
 def test_publish_tick_run_gives_exact_rows_in_bronze_silver_and_gold(stream: Stream) -> None:
@@ -317,3 +260,17 @@ def test_local_log_cuts_a_torn_write(tmp_path: Path) -> None:
     log.publish([b"c"])
     events = log.read(SequenceRange("0", 0, 10))
     assert [e.body for e in events] == [b"a", b"b", b"c"]
+
+
+def test_a_run_also_takes_the_events_that_arrived_since_it_was_planned(stream: Stream) -> None:
+    stream.log.publish(generated_payloads(8, seed=13))
+    planned = stream.tick()
+    assert ranges_of(planned) == [("0", 0, 1), ("1", 0, 1), ("2", 0, 1), ("3", 0, 1)]
+    stream.log.publish(generated_payloads(8, seed=14))  # while the run waits in the queue
+    stream.run(planned)
+    assert stream.lake.count(BRONZE_EH_STREAMING) == 16
+    assert stream.lake.count(SILVER_REVIEWS_STREAMING) == 16
+    (run,) = stream.instance.get_runs()
+    # The newer events are named on the run, so that a sensor tick counts them as in flight.
+    assert json.loads(run.tags["paisa/extra_ranges"]) == [[p, 2, 3] for p in "0123"]
+    assert isinstance(stream.tick(), SkipReason)

@@ -19,7 +19,7 @@ from paisa_assets.tables import (
     GOLD_KPIS,
     SILVER_REVIEWS_STREAMING,
 )
-from paisa_assets_tests.test_streaming import SHARED_EVENTS, Stream, ranges_of
+from paisa_assets_tests.support.stream import SHARED_EVENTS, Stream, ranges_of
 
 pytestmark = pytest.mark.slow  # service-bound: a real AMQP endpoint and client round trips
 
@@ -100,3 +100,17 @@ def test_an_unreachable_event_hub_is_a_clear_error_without_the_secret() -> None:
     assert message.startswith("cannot read event hub reviews at 127.0.0.1:9")
     assert "PAISA_EVENTHUB_CONNECTION_STRING" in message
     assert secret not in message and secret not in repr(failure.value)
+
+
+def test_publishing_many_batches_reuses_one_producer(
+    stream: Stream, emulator: EventHubEmulator
+) -> None:
+    payloads = generated_payloads(300, seed=24)
+    with stream.log.publishing() as send:
+        assert send(payloads[:100]) == 100
+        after_first = emulator.connections_accepted  # the client's management + partition links
+        for start in (100, 200):
+            assert send(payloads[start : start + 100]) == 100
+        assert emulator.connections_accepted == after_first  # no new connection per batch
+    assert emulator.event_count("reviews") == 300
+    assert [emulator.event_count("reviews", p) for p in "0123"] == [75, 75, 75, 75]

@@ -1,12 +1,16 @@
 """Streaming: Event Hubs events -> bronze.eh_streaming -> bronze.reviews_streaming ->
 silver.reviews_streaming, exactly once by construction.
 
-Every event is identified by (partition id, sequence number) and every write is keyed by it
+Every event is identified by (source id, partition id, sequence number): the source id names
+the hub (namespace, name and creation time, or the local log's own id), so switching sources or
+recreating a hub never makes a new event look like one already held. Every write is keyed by it
 (or, in silver, by review_id), so a retried run, a reset sensor cursor, a crash between a write
 and a cursor update, or a duplicate delivery changes nothing. Which events still need work is
 read from the tables themselves, never from a cursor.
 """
 
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import polars as pl
@@ -16,21 +20,28 @@ from pydantic import Field
 from paisa_assets.assets.bronze import QUARANTINE_SCHEMA as BRONZE_QUARANTINE_SCHEMA
 from paisa_assets.assets.reporting import table_metadata
 from paisa_assets.assets.silver import SILVER_QUARANTINE_SCHEMA
-from paisa_assets.events import SequenceRange
-from paisa_assets.faults import crash_point
+from paisa_assets.events import SequenceRange, SourceSnapshot, StreamEvent
+from paisa_assets.faults import crash_point, fault_point
+from paisa_assets.jobs import streaming_job
 from paisa_assets.resources.event_source import EventSource
 from paisa_assets.resources.lakehouse import Lakehouse
+from paisa_assets.settings import EVENTHUB_MAX_EVENTS_PER_RUN, resolved
+from paisa_assets.streaming.plan import plan_ranges, reconcile
+from paisa_assets.streaming.progress import held_intervals
+from paisa_assets.streaming.runs import active_runs, in_flight_ranges, tag_extra_ranges
 from paisa_assets.tables import (
     BRONZE_EH_STREAMING,
     BRONZE_QUARANTINE,
     BRONZE_REVIEWS_STREAMING,
     SILVER_QUARANTINE,
     SILVER_REVIEWS_STREAMING,
+    SILVER_STREAM_DECIDED,
     asset_key,
 )
 from paisa_assets.transforms.stream_events import (
     EH_STREAMING_SCHEMA,
     REVIEWS_STREAMING_SCHEMA,
+    address_key,
     events_to_rows,
     parse_events,
 )
@@ -40,13 +51,23 @@ from paisa_assets.transforms.stream_reviews import (
     split_stream_reviews,
 )
 
-EVENT_KEY = ["partition_id", "sequence_number"]
+EVENT_KEY = ["source_id", "partition_id", "sequence_number"]
 STREAM_DATASET = "eh_streaming"
+MAX_PARALLEL_READS = 8
 SILVER_STREAM_DATASET = "reviews_streaming"
 # The earliest enqueued copy of a review wins, then the lowest (partition, sequence number).
 EARLIEST_ENQUEUED_WINS = (
     "s.enqueued_time < t.enqueued_time OR (s.enqueued_time = t.enqueued_time AND "
     "(s._source_file < t._source_file OR (s._source_file = t._source_file AND s._line < t._line)))"
+)
+DECIDED_SCHEMA = pl.Schema(
+    {
+        "source_id": pl.String(),
+        "partition_id": pl.String(),
+        "sequence_number": pl.Int64(),
+        "outcome": pl.String(),
+        "decided_at": pl.Datetime("us", "UTC"),
+    }
 )
 
 
@@ -57,53 +78,26 @@ class StreamRange(Config):
 
 
 class StreamBatchConfig(Config):
-    """Which events this run ingests; the sensor fills `ranges`. Left empty (a run launched by
-    hand), the run takes what the tables do not hold yet, up to `max_events_per_partition`."""
+    """Which events this run ingests; the sensor fills `ranges` (and `source_id`, the source it
+    planned from, so that in-flight ranges of another source are not taken for this one's).
+    Whatever the config says, the run also takes, up to `max_events_per_partition` in all (by
+    default PAISA_EVENTHUB_MAX_EVENTS_PER_RUN), the events that arrived since it was planned and
+    no other run is fetching: a run queued behind another starts with the freshest plan, not
+    the one made when it was queued. Left empty (a run launched by hand), that is all it takes."""
 
     ranges: list[StreamRange] = Field(default_factory=list)
-    max_events_per_partition: int = 10_000
-
-
-def ingested_sequences(lakehouse: Lakehouse) -> pl.DataFrame:
-    """Sequence numbers held in bronze.eh_streaming, per partition (the truth of progress)."""
-    return lakehouse.read(BRONZE_EH_STREAMING, columns=EVENT_KEY, schema=EH_STREAMING_SCHEMA)
-
-
-def next_ranges(
-    held: pl.DataFrame, last: dict[str, int], limit: int, floor: dict[str, int] | None = None
-) -> list[SequenceRange]:
-    """For each partition, the next range to ingest: from the first sequence number bronze does
-    not hold (a hole left by a failed run included) up to the last enqueued one, at most `limit`
-    events. `floor` lifts the start past ranges already requested and still in flight."""
-    ranges = []
-    for partition_id, last_enqueued in sorted(last.items()):
-        start = first_missing(held, partition_id)
-        if floor and partition_id in floor:
-            start = max(start, floor[partition_id] + 1)
-        end = min(last_enqueued, start + limit - 1)
-        if end >= start:
-            ranges.append(SequenceRange(partition_id, start, end))
-    return ranges
-
-
-def first_missing(held: pl.DataFrame, partition_id: str) -> int:
-    """The smallest sequence number after the first one held that is not held (or 0)."""
-    sequences = held.filter(pl.col("partition_id") == partition_id)["sequence_number"].sort()
-    if sequences.is_empty():
-        return 0
-    start = int(sequences[0])
-    expected = pl.int_range(start, start + sequences.len(), eager=True)
-    gaps = (sequences.cast(pl.Int64) != expected).arg_true()
-    return int(expected[int(gaps[0])]) if gaps.len() else start + sequences.len()
+    source_id: str = ""
+    max_events_per_partition: int | None = None
 
 
 @asset(
     key=asset_key(BRONZE_EH_STREAMING),
     pool=BRONZE_EH_STREAMING,
     group_name="bronze",
-    description="One row per Event Hubs event: partition_id, sequence_number (the key), offset, "
-    "enqueued_time, partition_key, properties (JSON), body as text, _ingested_at. MERGE on "
-    "(partition_id, sequence_number): a repeated range or a duplicate delivery adds nothing.",
+    description="One row per Event Hubs event: source_id (which hub: namespace, name and "
+    "creation, or the local log's id), partition_id, sequence_number (the three are the key), "
+    "offset, enqueued_time, partition_key, properties (JSON), body as text, _ingested_at. "
+    "MERGE on the key: a repeated range or a duplicate delivery adds nothing.",
     kinds={"delta", "polars", "azure"},
     tags={"layer": "bronze"},
 )
@@ -113,22 +107,29 @@ def bronze_eh_streaming(
     event_source: EventSource,
     lakehouse: Lakehouse,
 ) -> MaterializeResult:
-    if config.ranges:
-        ranges = [SequenceRange(r.partition_id, r.first, r.last) for r in config.ranges]
-    else:
-        ranges = next_ranges(
-            ingested_sequences(lakehouse),
-            event_source.last_sequence_numbers(),
-            config.max_events_per_partition,
+    snapshot = event_source.snapshot()
+    migrate_to_source_ids(lakehouse, BRONZE_EH_STREAMING, snapshot.source_id)
+    if config.source_id and config.source_id != snapshot.source_id:
+        context.log.warning(
+            f"planned for {config.source_id}, reading {snapshot.source_id}: the events are "
+            "stored under the source they are read from"
         )
+    ranges = [SequenceRange(r.partition_id, r.first, r.last) for r in config.ranges]
+    extra = newer_ranges(context, config, snapshot, lakehouse, ranges)
+    if extra:
+        # Said before reading, so that the sensor counts them as in flight.
+        tag_extra_ranges(context.instance, context.run_id, extra)
+        context.log.info(f"also fetching {sum(r.size for r in extra)} event(s) newer than the plan")
+    ranges = [*ranges, *extra]
     received = inserted = 0
     ingested_at = datetime.now(UTC)
-    for wanted in ranges:
-        events = event_source.read(wanted)
+    for wanted, events in zip(ranges, read_ranges(event_source, ranges), strict=True):
         received += len(events)
         if len(events) < wanted.size:
             context.log.warning(f"{wanted}: {len(events)} of {wanted.size} events received")
-        rows = events_to_rows(events, ingested_at).unique(EVENT_KEY, keep="first")
+        rows = events_to_rows(events, ingested_at, snapshot.source_id).unique(
+            EVENT_KEY, keep="first"
+        )
         metrics = lakehouse.merge(
             BRONZE_EH_STREAMING,
             rows,
@@ -139,6 +140,11 @@ def bronze_eh_streaming(
         inserted += metrics.get("num_target_rows_inserted", 0)
         # One range is committed, the next is not: the sensor asks again for what is missing.
         crash_point("streaming.after_range")
+    # What the hub can no longer give (expired before bronze read it) is said, never skipped.
+    report = reconcile(snapshot.bounds, held_intervals(lakehouse, snapshot.source_id), {})
+    expired = {r.partition_id: r.expired for r in report}
+    if any(expired.values()):
+        context.log.warning(f"expired before ingestion, per partition: {expired}")
     return MaterializeResult(
         metadata=table_metadata(
             lakehouse,
@@ -146,33 +152,95 @@ def bronze_eh_streaming(
             {"in": received, "written": inserted, "duplicates": received - inserted},
             ranges=MetadataValue.json([vars(r) | {"size": r.size} for r in ranges]),
             event_source=MetadataValue.text(event_source.describe()),
+            source_id=MetadataValue.text(snapshot.source_id),
+            expired_before_ingestion=MetadataValue.int(sum(expired.values())),
+            expired_per_partition=MetadataValue.json(expired),
         )
     )
 
 
-def _stream_keys(lakehouse: Lakehouse, table: str) -> pl.LazyFrame:
+def newer_ranges(
+    context: AssetExecutionContext,
+    config: StreamBatchConfig,
+    snapshot: SourceSnapshot,
+    lakehouse: Lakehouse,
+    planned: list[SequenceRange],
+) -> list[SequenceRange]:
+    """What this run can take on beyond `planned`: retained events not held and not in flight in
+    another run, within what is left of the per-partition limit."""
+    limit = config.max_events_per_partition or int(resolved(EVENTHUB_MAX_EVENTS_PER_RUN))
+    others = [
+        record
+        for record in active_runs(context.instance, streaming_job.name)
+        if record.dagster_run.run_id != context.run_id
+    ]
+    taken = in_flight_ranges(others, snapshot.source_id)
+    budget = {pid: limit for pid in snapshot.bounds}
+    for own in planned:
+        taken.setdefault(own.partition_id, []).append((own.first, own.last))
+        budget[own.partition_id] = budget.get(own.partition_id, limit) - own.size
+    return plan_ranges(
+        snapshot.bounds, held_intervals(lakehouse, snapshot.source_id), taken, budget
+    )
+
+
+def read_ranges(source: EventSource, ranges: list[SequenceRange]) -> Iterator[list[StreamEvent]]:
+    """The events of each range, in order, the ranges read side by side: each read waits on the
+    network (a connection, then the events), so partitions in parallel cost one wait, not four."""
+    if not ranges:
+        return
+    with ThreadPoolExecutor(max_workers=min(len(ranges), MAX_PARALLEL_READS)) as pool:
+        futures = []
+        for wanted in ranges:
+            fault_point("streaming.before_range")
+            futures.append(pool.submit(source.read, wanted))
+        for future in futures:
+            yield future.result()
+
+
+def migrate_to_source_ids(lakehouse: Lakehouse, table: str, source: EventSource | str) -> None:
+    """A stream table written before events carried their source's id gets the column, with
+    the id of the source configured now (the lake was fed by it: the only source a lake had
+    before ids existed). One rewrite of a small table, the first time a run meets it."""
     scan = lakehouse.scan(table)
-    if scan is None:
-        return pl.LazyFrame(schema={"partition_id": pl.String(), "sequence_number": pl.Int64()})
-    return scan.select(EVENT_KEY)
+    if scan is None or "source_id" in scan.collect_schema().names():
+        return
+    source_id = source if isinstance(source, str) else source.snapshot().source_id
+    rows = scan.collect()
+    lakehouse.replace(
+        table,
+        rows.select(pl.lit(source_id).alias("source_id"), pl.all()),
+        metadata={"paisa.migration": f"source_id = {source_id}"},
+    )
 
 
 def pending_events(
-    lakehouse: Lakehouse,
-    source: tuple[str, pl.Schema],
-    target: str,
-    quarantine: tuple[str, str],
+    lakehouse: Lakehouse, source: tuple[str, pl.Schema], done: list[pl.LazyFrame]
 ) -> pl.DataFrame:
-    """Rows of the `source` table whose event is neither in `target` nor quarantined (table,
-    dataset) yet: the work of a streaming step, read from the tables rather than a cursor."""
+    """Rows of the `source` table whose event key is in none of the `done` key sets: the work
+    of a streaming step, read from the tables rather than a cursor."""
     table, schema = source
     rows = lakehouse.scan(table)
     if rows is None:
         rows = pl.LazyFrame(schema=schema)
-    done = pl.concat(
-        [_stream_keys(lakehouse, target), quarantined_event_keys(lakehouse, *quarantine)]
+    return rows.join(pl.concat(done), on=EVENT_KEY, how="anti").collect()
+
+
+def _keys(lakehouse: Lakehouse, table: str) -> pl.LazyFrame:
+    scan = lakehouse.scan(table)
+    if scan is None:
+        return pl.LazyFrame(schema={k: EH_STREAMING_SCHEMA[k] for k in EVENT_KEY})
+    return scan.select(EVENT_KEY)
+
+
+def quarantined_event_keys(lakehouse: Lakehouse, table: str, dataset: str) -> pl.LazyFrame:
+    """Keys of quarantined events, read back from their address (`_source_file`, `_line`)."""
+    scan = lakehouse.scan(table)
+    if scan is None:
+        return pl.LazyFrame(schema={k: EH_STREAMING_SCHEMA[k] for k in EVENT_KEY})
+    return scan.filter(pl.col("dataset") == dataset).select(
+        address_key(pl.col("_source_file"), pl.col("_line"))
     )
-    return rows.join(done, on=EVENT_KEY, how="anti").collect()
 
 
 @asset(
@@ -181,21 +249,25 @@ def pending_events(
     deps=[asset_key(BRONZE_EH_STREAMING)],
     group_name="bronze",
     description="One row per event whose body is a JSON review with asin, reviewerID and overall: "
-    "every value as sent (strings), internal_partition, partition_number, the event key and "
-    "enqueued_time. Other events go to bronze.quarantine (dataset eh_streaming) with the reason.",
+    "every value as sent (strings), internal_partition, partition_number, the event key "
+    "(source_id, partition_id, sequence_number) and enqueued_time. Other events go to "
+    "bronze.quarantine (dataset eh_streaming) with the reason.",
     kinds={"delta", "polars"},
     tags={"layer": "bronze"},
 )
 def bronze_reviews_streaming(
     context: AssetExecutionContext, event_source: EventSource, lakehouse: Lakehouse
 ) -> MaterializeResult:
+    migrate_to_source_ids(lakehouse, BRONZE_REVIEWS_STREAMING, event_source)
     pending = pending_events(
         lakehouse,
         (BRONZE_EH_STREAMING, EH_STREAMING_SCHEMA),
-        BRONZE_REVIEWS_STREAMING,
-        (BRONZE_QUARANTINE, STREAM_DATASET),
+        [
+            _keys(lakehouse, BRONZE_REVIEWS_STREAMING),
+            quarantined_event_keys(lakehouse, BRONZE_QUARANTINE, STREAM_DATASET),
+        ],
     )
-    parsed, quarantine = parse_events(pending, event_source.hub_name())
+    parsed, quarantine = parse_events(pending)
     lakehouse.merge(BRONZE_REVIEWS_STREAMING, parsed, keys=EVENT_KEY, insert_only=True)
     now = datetime.now(UTC)
     lakehouse.ensure(BRONZE_QUARANTINE, BRONZE_QUARANTINE_SCHEMA, partition_by=["dataset"])
@@ -234,7 +306,9 @@ def bronze_reviews_streaming(
     description="One row per stream review (review_id), typed like silver.amazon_reviews; "
     "review_date is the enqueued day when the event has none; processed_at is when silver "
     "saw it. The earliest enqueued copy of a review wins; contract violations go to "
-    "silver.quarantine (dataset reviews_streaming).",
+    "silver.quarantine (dataset reviews_streaming). Every event silver has decided (kept, "
+    "lost to another copy, quarantined) is recorded once in silver.reviews_streaming_decided, "
+    "so each event is processed once.",
     kinds={"delta", "polars"},
     tags={"layer": "silver"},
 )
@@ -244,10 +318,10 @@ def silver_reviews_streaming(
     pending = pending_events(
         lakehouse,
         (BRONZE_REVIEWS_STREAMING, REVIEWS_STREAMING_SCHEMA),
-        SILVER_REVIEWS_STREAMING,
-        (SILVER_QUARANTINE, SILVER_STREAM_DATASET),
+        [_keys(lakehouse, SILVER_STREAM_DECIDED)],
     )
-    silver, quarantine = split_stream_reviews(pending, datetime.now(UTC))
+    now = datetime.now(UTC)
+    silver, quarantine = split_stream_reviews(pending, now)
     winners = dedupe_stream_reviews(silver)
     metrics = lakehouse.merge(
         SILVER_REVIEWS_STREAMING, winners, keys=["review_id"], update_when=EARLIEST_ENQUEUED_WINS
@@ -264,6 +338,14 @@ def silver_reviews_streaming(
             keys=["dataset", "_source_file", "_line"],
             insert_only=True,
         )
+    # Recorded last: a crash before this line only makes the next run decide these again
+    # (the MERGEs above are idempotent), never skips one.
+    lakehouse.merge(
+        SILVER_STREAM_DECIDED,
+        decisions(pending, winners, quarantine, now),
+        keys=EVENT_KEY,
+        insert_only=True,
+    )
     inserted = metrics.get("num_target_rows_inserted", 0)
     updated = metrics.get("num_target_rows_updated", 0)
     return MaterializeResult(
@@ -280,13 +362,24 @@ def silver_reviews_streaming(
     )
 
 
-def quarantined_event_keys(lakehouse: Lakehouse, table: str, dataset: str) -> pl.LazyFrame:
-    """Keys of quarantined events: in quarantine tables `_partition` and `_line` hold them."""
-    scan = lakehouse.scan(table)
-    if scan is None:
-        return pl.LazyFrame(schema={"partition_id": pl.String(), "sequence_number": pl.Int64()})
-    return scan.filter(pl.col("dataset") == dataset).select(
-        pl.col("_partition").alias("partition_id"), pl.col("_line").alias("sequence_number")
+def decisions(
+    pending: pl.DataFrame, winners: pl.DataFrame, quarantine: pl.DataFrame, now: datetime
+) -> pl.DataFrame:
+    """One row per pending event: `kept` (written to silver, possibly replaced later by an
+    earlier copy), `quarantined`, or `duplicate` (a copy that lost)."""
+    address = ["_source_file", "_line"]
+    kept = winners.select(address).with_columns(pl.lit("kept").alias("outcome"))
+    bad = quarantine.select(address).with_columns(pl.lit("quarantined").alias("outcome"))
+    outcomes = pl.concat([kept, bad]).unique(address, keep="first")
+    return (
+        pending.select(*EVENT_KEY, *address)
+        .join(outcomes, on=address, how="left")
+        .select(
+            *EVENT_KEY,
+            pl.col("outcome").fill_null("duplicate"),
+            pl.lit(now, dtype=DECIDED_SCHEMA["decided_at"]).alias("decided_at"),
+        )
+        .cast(dict(DECIDED_SCHEMA))  # type: ignore[arg-type]
     )
 
 
@@ -295,6 +388,5 @@ __all__ = [
     "StreamBatchConfig",
     "bronze_eh_streaming",
     "bronze_reviews_streaming",
-    "next_ranges",
     "silver_reviews_streaming",
 ]

@@ -28,7 +28,14 @@ from azure.eventhub._pyamqp.message import Message
 
 from paisa_assets.eventhub_emulator.messages import decode_event, parse_event
 from paisa_assets.eventhub_emulator.server import DEFAULT_IDLE_TIMEOUT, EmulatorServer
-from paisa_assets.eventhub_emulator.storage import EventStore, Hub, StoredEvent
+from paisa_assets.eventhub_emulator.storage import (
+    DEFAULT_CONSUMER_GROUP,
+    KEEP_EVERYTHING,
+    EventStore,
+    Hub,
+    Retention,
+    StoredEvent,
+)
 
 T = TypeVar("T")
 DEFAULT_HUBS = ("reviews",)
@@ -98,8 +105,10 @@ class EventHubEmulator:
         hubs: Iterable[str] = DEFAULT_HUBS,
         data_dir: str | Path | None = None,
         idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
+        retention: Retention = KEEP_EVERYTHING,
+        consumer_groups: Iterable[str] = (DEFAULT_CONSUMER_GROUP,),
     ) -> None:
-        self.store = EventStore(hubs, partitions, data_dir)
+        self.store = EventStore(hubs, partitions, data_dir, retention, consumer_groups)
         self._server = EmulatorServer(self.store, host, port, idle_timeout)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -203,6 +212,24 @@ class EventHubEmulator:
         ids = [partition_id] if partition_id is not None else found.partition_ids
         return sum(len(found.partitions[pid]) for pid in ids)
 
+    def set_retention(self, hub: str, retention: Retention) -> dict[str, int]:
+        """Change a hub's retention now (events age out as on a hub running for weeks);
+        returns each partition's new beginning sequence number."""
+        found = self._hub(hub)
+        for partition in found.partitions.values():
+            partition.retention = retention
+        return {pid: partition.begin for pid, partition in found.partitions.items()}
+
+    @property
+    def created_at_ms(self) -> dict[str, int]:
+        """Each hub's creation time (new on every in-memory start; kept by a data folder)."""
+        return {name: hub.created_at_ms for name, hub in self.store.hubs.items()}
+
+    @property
+    def connections_accepted(self) -> int:
+        """Client connections accepted since the start (open or closed)."""
+        return self._server.broker.accepted
+
     @property
     def connection_count(self) -> int:
         return len(self._server.broker.connections)
@@ -283,9 +310,11 @@ async def serve(
     idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
     stop: asyncio.Event | None = None,
     on_ready: Callable[[EmulatorServer], None] | None = None,
+    retention: Retention = KEEP_EVERYTHING,
+    consumer_groups: Iterable[str] = (DEFAULT_CONSUMER_GROUP,),
 ) -> None:
     """Serve on the current loop until `stop` is set (or forever); `on_ready(server)` once bound."""
-    store = EventStore(hubs, partitions, data_dir)
+    store = EventStore(hubs, partitions, data_dir, retention, consumer_groups)
     server = EmulatorServer(store, host, port, idle_timeout)
     try:
         await server.start()

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from paisa_assets.eventhub_emulator.api import DEFAULT_HUBS, connection_string, serve
 from paisa_assets.eventhub_emulator.server import DEFAULT_IDLE_TIMEOUT, EmulatorServer
+from paisa_assets.eventhub_emulator.storage import DEFAULT_CONSUMER_GROUP, Retention
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +36,30 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"event hub to serve; repeat for several (default: {', '.join(DEFAULT_HUBS)})",
     )
     parser.add_argument(
-        "--data-dir", help="keep events in this folder across restarts (default: in memory)"
+        "--data-dir",
+        help="keep events, their sequence numbers and each hub's identity (created_at) in this "
+        "folder across restarts (default: in memory: every start is a new hub)",
+    )
+    parser.add_argument(
+        "--retention-seconds",
+        type=float,
+        default=None,
+        help="events older than this expire, as on Event Hubs (1 to 7 days there; default: "
+        "never); the partitions' beginning sequence number moves past them",
+    )
+    parser.add_argument(
+        "--retention-events",
+        type=int,
+        default=None,
+        help="keep only the newest N events per partition (default: all)",
+    )
+    parser.add_argument(
+        "--consumer-group",
+        action="append",
+        dest="consumer_groups",
+        metavar="NAME",
+        help=f"consumer group besides {DEFAULT_CONSUMER_GROUP} (repeat for several); readers "
+        "naming any other group are refused, as by the service",
     )
     parser.add_argument(
         "--idle-timeout",
@@ -48,7 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.retention_seconds is not None and args.retention_seconds <= 0:
+        parser.error("--retention-seconds must be positive")
+    if args.retention_events is not None and args.retention_events < 1:
+        parser.error("--retention-events must be at least 1")
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -82,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             idle_timeout=args.idle_timeout or None,
             stop=stop,
             on_ready=ready,
+            retention=Retention(args.retention_seconds, args.retention_events),
+            consumer_groups=(DEFAULT_CONSUMER_GROUP, *(args.consumer_groups or ())),
         )
 
     try:

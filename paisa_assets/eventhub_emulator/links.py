@@ -262,13 +262,16 @@ class PartitionReceiverLink(OutgoingLink):
         self.partition.unsubscribe(self._wake)
 
     def available(self) -> int:
-        return max(0, len(self.partition) - self.cursor)
+        return max(0, self.partition.end - max(self.cursor, self.partition.begin))
 
     def next_payload(self) -> bytes | None:
         if self._again is not None:
             payload, self._again = self._again, None
             return payload
         while True:
+            # Events expired under the cursor: continue from the oldest retained, as the
+            # service does for a position before the partition's beginning.
+            self.cursor = max(self.cursor, self.partition.begin)
             event: StoredEvent | None = self.partition.get(self.cursor)
             if event is None:
                 return None

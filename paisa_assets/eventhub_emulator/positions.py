@@ -60,17 +60,18 @@ class StartPosition:
         return cls(field, value, inclusive)
 
     def resolve(self, partition: Partition) -> tuple[int, Callable[[StoredEvent], bool] | None]:
-        """The first index to deliver, and a test for events stored later when none matched.
+        """The first sequence number to deliver, and a test for events stored later when none
+        matched.
 
         The test is needed because "offset > X" (or a time) beyond the end of the partition does
         not say which future event will be the first to match.
         """
         if self.field == "earliest":
-            return 0, None
+            return partition.begin, None
         if self.field == "latest":
-            return len(partition), None
+            return partition.end, None
         if self.field == "sequence_number":
-            return max(0, self.value if self.inclusive else self.value + 1), None
+            return max(partition.begin, self.value if self.inclusive else self.value + 1), None
         index = partition.first_index(self.field, self.value, self.inclusive)
         field, value, inclusive = self.field, self.value, self.inclusive
 

@@ -46,6 +46,7 @@ class Broker:
         self.store = store
         self.container_id = CONTAINER_ID
         self.connections: set[AmqpConnection] = set()
+        self.accepted = 0  # connections accepted since the start
         self.faults = DeliveryFaults()
 
     def ingest(self, address: Address, payload: bytes, message_format: int) -> Outcome:
@@ -128,6 +129,7 @@ class EmulatorServer:
         self._tasks.add(task)
         connection = AmqpConnection(self.broker, reader, writer, idle_timeout=self.idle_timeout)
         self.broker.connections.add(connection)
+        self.broker.accepted += 1
         _LOGGER.debug("%s: accepted", connection)
         try:
             await connection.serve()

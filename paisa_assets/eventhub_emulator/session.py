@@ -171,6 +171,15 @@ class Session:
                 f"Partition '{address.partition_id}' of event hub '{hub.name}' does not exist "
                 f"(partitions: {', '.join(hub.partition_ids)}).",
             )
+        if address.kind is Kind.CONSUMER and not hub.has_consumer_group(
+            address.consumer_group or ""
+        ):
+            # As the service: a consumer group must exist before anyone reads through it.
+            raise LinkRefused(
+                "amqp:not-found",
+                f"The messaging entity '{hub.name}/ConsumerGroups/{address.consumer_group}' "
+                f"could not be found (consumer groups: {', '.join(sorted(hub.consumer_groups))}).",
+            )
         if client_receives and address.kind is Kind.CONSUMER and partition is not None:
             filters = (fields[5][7] if len(fields[5]) > 7 else None) or {}
             try:

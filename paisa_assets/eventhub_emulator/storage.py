@@ -113,29 +113,93 @@ class PartitionInfo:
     is_empty: bool
 
 
-class Partition:
-    """An append-only event log, safe to read from other threads while the broker appends."""
+@dataclass(frozen=True)
+class Retention:
+    """How long events stay readable, as in Event Hubs (where it is 1 to 7 days, or more): an
+    event older than `max_age_seconds`, or beyond the newest `max_events`, expires, and the
+    partition's `beginning_sequence_number` moves past it. None keeps everything."""
 
-    def __init__(self, hub: str, partition_id: str, log_path: Path | None = None) -> None:
+    max_age_seconds: float | None = None
+    max_events: int | None = None
+
+    def first_kept(self, events: list[StoredEvent], now_ms: int) -> int:
+        """Index of the first event still retained in `events` (oldest first)."""
+        start = 0
+        if self.max_events is not None:
+            start = max(0, len(events) - self.max_events)
+        if self.max_age_seconds is not None:
+            horizon = now_ms - int(self.max_age_seconds * 1000)
+            keys = [event.enqueued_time_ms for event in events]
+            start = max(start, bisect.bisect_right(keys, horizon - 1))
+        return start
+
+
+KEEP_EVERYTHING = Retention()
+
+
+class Partition:
+    """An append-only event log, safe to read from other threads while the broker appends.
+
+    Positions are sequence numbers throughout; with retention the oldest events expire, so the
+    retained ones start at `begin` rather than 0, and sequence numbers are never reused.
+    """
+
+    def __init__(
+        self,
+        hub: str,
+        partition_id: str,
+        log_path: Path | None = None,
+        retention: Retention = KEEP_EVERYTHING,
+    ) -> None:
         self.hub = hub
         self.partition_id = partition_id
+        self.retention = retention
         self._events: list[StoredEvent] = []
+        self._last: StoredEvent | None = None  # the newest event, even once it expired
         self._lock = threading.Lock()
         self._listeners: set[Callable[[], None]] = set()
         self._log: IO[str] | None = None
         if log_path is not None:
             self._events = _load_log(log_path)
+            self._last = self._events[-1] if self._events else None
             self._log = log_path.open("a", encoding="utf-8")
 
     def __len__(self) -> int:
+        """Events retained now."""
+        self.expire()
         return len(self._events)
+
+    @property
+    def begin(self) -> int:
+        """Sequence number of the oldest retained event (`end` when none is retained)."""
+        self.expire()
+        events = self._events
+        return events[0].sequence_number if events else self.end
+
+    @property
+    def end(self) -> int:
+        """The sequence number the next event will get."""
+        last = self._last
+        return last.sequence_number + 1 if last else 0
+
+    def expire(self, now_ms: int | None = None) -> int:
+        """Drop events the retention no longer keeps (memory only: a data file keeps them, and
+        retention applies again when it is read back). Returns how many expired."""
+        if self.retention == KEEP_EVERYTHING:
+            return 0
+        with self._lock:
+            now = int(time.time() * 1000) if now_ms is None else now_ms
+            start = self.retention.first_kept(self._events, now)
+            if start:
+                del self._events[:start]
+            return start
 
     def append(self, drafts: Iterable[EventDraft]) -> list[StoredEvent]:
         """Store events in order; listeners (waiting receivers) are told afterwards."""
         stored = []
         with self._lock:
             for draft in drafts:
-                last = self._events[-1] if self._events else None
+                last = self._last
                 now_ms = int(time.time() * 1000)
                 event = StoredEvent(
                     sequence_number=last.sequence_number + 1 if last else 0,
@@ -147,41 +211,50 @@ class Partition:
                     bare=draft.bare,
                 )
                 self._events.append(event)
+                self._last = event
                 stored.append(event)
                 if self._log is not None:
                     self._log.write(event.to_json() + "\n")
             if self._log is not None:
                 self._log.flush()
+        self.expire()
         for listener in list(self._listeners):
             listener()
         return stored
 
     def get(self, sequence_number: int) -> StoredEvent | None:
+        """The retained event with this sequence number (None if expired or not yet sent)."""
         events = self._events
-        return events[sequence_number] if 0 <= sequence_number < len(events) else None
+        if not events:
+            return None
+        index = sequence_number - events[0].sequence_number
+        return events[index] if 0 <= index < len(events) else None
 
     def snapshot(self) -> list[StoredEvent]:
+        self.expire()
         with self._lock:
             return list(self._events)
 
     def first_index(self, field: str, value: int, inclusive: bool) -> int:
-        """Index of the first event whose `field` is > value (>= when inclusive)."""
+        """Sequence number of the first retained event whose `field` is > value (>= when
+        inclusive); `end` when none is."""
+        self.expire()
         with self._lock:
             keys = [getattr(event, field) for event in self._events]
-        return (bisect.bisect_left if inclusive else bisect.bisect_right)(keys, value)
+            base = self._events[0].sequence_number if self._events else self.end
+        return base + (bisect.bisect_left if inclusive else bisect.bisect_right)(keys, value)
 
     def info(self) -> PartitionInfo:
-        with self._lock:
-            last = self._events[-1] if self._events else None
-            first = self._events[0] if self._events else None
+        begin = self.begin
+        last = self._last
         return PartitionInfo(
             hub=self.hub,
             partition_id=self.partition_id,
-            begin_sequence_number=first.sequence_number if first else 0,
+            begin_sequence_number=begin,
             last_enqueued_sequence_number=last.sequence_number if last else -1,
             last_enqueued_offset=str(last.offset) if last else "-1",
             last_enqueued_time_ms=last.enqueued_time_ms if last else 0,
-            is_empty=last is None,
+            is_empty=begin > (last.sequence_number if last else -1),
         )
 
     def subscribe(self, listener: Callable[[], None]) -> None:
@@ -196,19 +269,35 @@ class Partition:
             self._log = None
 
 
+DEFAULT_CONSUMER_GROUP = "$Default"
+
+
 class Hub:
-    """An event hub: a fixed set of partitions named "0".."N-1"."""
+    """An event hub: a fixed set of partitions named "0".."N-1", and its consumer groups."""
 
     def __init__(
-        self, name: str, partition_count: int, created_at_ms: int, folder: Path | None = None
+        self,
+        name: str,
+        partition_count: int,
+        created_at_ms: int,
+        folder: Path | None = None,
+        retention: Retention = KEEP_EVERYTHING,
+        consumer_groups: Iterable[str] = (DEFAULT_CONSUMER_GROUP,),
     ) -> None:
         self.name = name
         self.created_at_ms = created_at_ms
+        self.consumer_groups = {DEFAULT_CONSUMER_GROUP, *consumer_groups}
         self.partitions = {
-            str(i): Partition(name, str(i), folder / f"partition-{i}.jsonl" if folder else None)
+            str(i): Partition(
+                name, str(i), folder / f"partition-{i}.jsonl" if folder else None, retention
+            )
             for i in range(partition_count)
         }
         self._next_partition = 0
+
+    def has_consumer_group(self, name: str) -> bool:
+        """Consumer group names are case-insensitive in Event Hubs."""
+        return name.lower() in {group.lower() for group in self.consumer_groups}
 
     @property
     def partition_ids(self) -> list[str]:
@@ -236,11 +325,18 @@ class EventStore:
     """All hubs of the emulator, in memory and optionally persisted under `data_dir`."""
 
     def __init__(
-        self, hubs: Iterable[str], partition_count: int = 4, data_dir: Path | str | None = None
+        self,
+        hubs: Iterable[str],
+        partition_count: int = 4,
+        data_dir: Path | str | None = None,
+        retention: Retention = KEEP_EVERYTHING,
+        consumer_groups: Iterable[str] = (DEFAULT_CONSUMER_GROUP,),
     ) -> None:
         if partition_count < 1:
             raise ValueError("an event hub needs at least one partition")
         self.default_partition_count = partition_count
+        self.retention = retention
+        self.consumer_groups = tuple(consumer_groups)
         self.data_dir = Path(data_dir) if data_dir is not None else None
         self.hubs: dict[str, Hub] = {}
         names = list(hubs)
@@ -276,7 +372,7 @@ class EventStore:
             else:
                 meta = {"name": name, "partition_count": count, "created_at_ms": created_at_ms}
                 meta_path.write_text(json.dumps(meta), encoding="utf-8")
-        hub = Hub(name, count, created_at_ms, folder)
+        hub = Hub(name, count, created_at_ms, folder, self.retention, self.consumer_groups)
         self.hubs[name] = hub
         _LOGGER.info("event hub %s: %d partitions", name, count)
         return hub

@@ -14,6 +14,7 @@ import fcntl
 import itertools
 import os
 import struct
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,10 +22,11 @@ from pathlib import Path
 import orjson
 from pydantic import Field
 
-from paisa_assets.events import SequenceRange, StreamEvent
+from paisa_assets.events import PartitionBounds, SequenceRange, SourceSnapshot, StreamEvent
 from paisa_assets.resources.event_source import EventSource
 
 INDEX_ENTRY = struct.Struct("<Q")
+SOURCE_ID_FILE = "source.id"
 
 
 class LocalEventLog(EventSource):
@@ -50,8 +52,33 @@ class LocalEventLog(EventSource):
         index = self._paths(partition_id)[1]
         return index.stat().st_size // INDEX_ENTRY.size if index.exists() else 0
 
-    def last_sequence_numbers(self) -> dict[str, int]:
-        return {pid: self._count(pid) - 1 for pid in self.partition_ids()}
+    def snapshot(self) -> SourceSnapshot:
+        """A local log keeps every event, so each partition starts at 0."""
+        return SourceSnapshot(
+            self.source_id(),
+            {pid: PartitionBounds(0, self._count(pid) - 1) for pid in self.partition_ids()},
+        )
+
+    def source_id(self) -> str:
+        """`local:<uuid>/<hub>`, the uuid drawn once per log folder (kept in `source.id`): a log
+        that is deleted and started again numbers its events from 0 again, and must not be
+        taken for the one whose events the lake already holds."""
+        folder = self._folder()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / SOURCE_ID_FILE
+        if not path.exists():
+            # Written aside, then linked into place: the first process to link draws the id, and
+            # no reader ever sees a half-written file.
+            draft = folder / f".{SOURCE_ID_FILE}.{uuid.uuid4().hex}"
+            draft.write_text(uuid.uuid4().hex, encoding="utf-8")
+            try:
+                os.link(draft, path)
+            except FileExistsError:
+                pass
+            finally:
+                draft.unlink()
+        log_id = path.read_text(encoding="utf-8").strip()
+        return f"local:{log_id}/{self.hub}"
 
     def read(self, wanted: SequenceRange, timeout_seconds: float = 30.0) -> list[StreamEvent]:
         log, index = self._paths(wanted.partition_id)
@@ -83,7 +110,7 @@ class LocalEventLog(EventSource):
 
     def publish(self, bodies: Sequence[bytes], partition_key: str | None = None) -> int:
         partitions = self.partition_ids()
-        self._folder().mkdir(parents=True, exist_ok=True)
+        self.source_id()  # the log's identity exists before its first event
         by_partition: dict[str, list[bytes]] = {}
         if partition_key is not None:
             pinned = partitions[_stable_hash(partition_key) % len(partitions)]

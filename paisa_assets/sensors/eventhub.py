@@ -1,19 +1,22 @@
-"""The Event Hubs sensor: missing sequence ranges become streaming runs."""
+"""The Event Hubs sensor: whatever the hub has and bronze does not becomes a streaming run.
+
+Thin on purpose: planning is `paisa_assets.streaming.plan`, progress is read from bronze, and
+in-flight work from the instance's run records. Requests carry no run key: a key derived from
+the ranges would be refused for ever once a run with it failed (the daemon skips a key that
+already has a run in any status), and the plan itself already avoids double work.
+"""
 
 import json
 
 from dagster import (
     DefaultSensorStatus,
     RunRequest,
-    RunsFilter,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
     sensor,
 )
-from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
-from paisa_assets.assets.streaming import ingested_sequences, next_ranges
 from paisa_assets.jobs import streaming_job
 from paisa_assets.resources.event_source import EventSource
 from paisa_assets.resources.lakehouse import Lakehouse
@@ -22,6 +25,18 @@ from paisa_assets.settings import (
     EVENTHUB_SENSOR_INTERVAL,
     resolved,
 )
+from paisa_assets.streaming.plan import plan_ranges
+from paisa_assets.streaming.progress import held_intervals
+from paisa_assets.streaming.runs import (
+    STREAM_OP,
+    active_runs,
+    fail_runs_with_dead_workers,
+    in_flight_ranges,
+)
+
+# One run writing and one queued behind it keeps the stream busy; more would only queue up
+# ranges planned from an older view of the hub.
+MAX_RUNS_IN_FLIGHT = 2
 
 
 @sensor(
@@ -29,39 +44,48 @@ from paisa_assets.settings import (
     job=streaming_job,
     minimum_interval_seconds=int(resolved(EVENTHUB_SENSOR_INTERVAL)),
     default_status=DefaultSensorStatus.RUNNING,
-    description="Compares each Event Hubs partition's last enqueued sequence number with what "
-    "bronze.eh_streaming holds and requests a streaming run for the missing ranges (bounded).",
+    description="Compares each Event Hubs partition's retained range (beginning to last "
+    "enqueued sequence number) with what bronze.eh_streaming holds and what streaming runs are "
+    "fetching, and requests a run for the rest, holes first (bounded per run).",
 )
 def eventhub_sensor(
     context: SensorEvaluationContext, event_source: EventSource, lakehouse: Lakehouse
 ) -> SensorResult | SkipReason:
-    """The tables say where each partition stands; the cursor only remembers what was requested
-    while those runs are still in flight, so that a tick does not request the same events twice.
-    With no streaming run in flight the cursor is ignored: a failed run's range is requested
-    again, and a reset cursor loses nothing."""
-    last = event_source.last_sequence_numbers()
-    in_flight = context.instance.get_run_records(
-        RunsFilter(job_name=streaming_job.name, statuses=IN_PROGRESS_RUN_STATUSES), limit=1
+    """The cursor is only a note of the hub as last planned from (for the UI); nothing depends
+    on it, so a lost or reset cursor changes nothing."""
+    snapshot = event_source.snapshot()
+    runs = active_runs(context.instance, streaming_job.name)
+    for dead in fail_runs_with_dead_workers(context.instance, runs):
+        context.log.warning(f"run {dead.dagster_run.run_id}: worker gone, marked failed")
+        runs.remove(dead)
+    cursor = json.dumps(
+        {"source_id": snapshot.source_id, "last": {p: b.last for p, b in snapshot.bounds.items()}},
+        sort_keys=True,
     )
-    requested = json.loads(context.cursor) if context.cursor and in_flight else {}
-    limit = int(resolved(EVENTHUB_MAX_EVENTS_PER_RUN))
-    ranges = next_ranges(ingested_sequences(lakehouse), last, limit, floor=requested)
+    if len(runs) >= MAX_RUNS_IN_FLIGHT:
+        return SkipReason(f"{len(runs)} streaming runs in flight; waiting for one to finish")
+    ranges = plan_ranges(
+        snapshot.bounds,
+        held_intervals(lakehouse, snapshot.source_id),
+        in_flight_ranges(runs, snapshot.source_id),
+        int(resolved(EVENTHUB_MAX_EVENTS_PER_RUN)),
+    )
     if not ranges:
-        return SkipReason(f"no new events in {event_source.describe()} (last: {last})")
-    key = ",".join(f"{r.partition_id}:{r.first}-{r.last}" for r in ranges)
+        lasts = {p: b.last for p, b in snapshot.bounds.items()}
+        return SkipReason(f"no new events in {event_source.describe()} (last: {lasts})")
+    summary = ",".join(f"{r.partition_id}:{r.first}-{r.last}" for r in ranges)
     config = {
+        "source_id": snapshot.source_id,
         "ranges": [
             {"partition_id": r.partition_id, "first": r.first, "last": r.last} for r in ranges
-        ]
+        ],
     }
-    requested.update({r.partition_id: r.last for r in ranges})
     return SensorResult(
         run_requests=[
             RunRequest(
-                run_key=f"eventhub:{key}",
-                run_config={"ops": {"bronze__eh_streaming": {"config": config}}},
-                tags={"paisa/event_ranges": key[:200]},
+                run_config={"ops": {STREAM_OP: {"config": config}}},
+                tags={"paisa/event_ranges": summary[:200]},
             )
         ],
-        cursor=json.dumps(requested, sort_keys=True),
+        cursor=cursor,
     )

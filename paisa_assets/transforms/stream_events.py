@@ -10,6 +10,7 @@ silver typing of batch reviews applies to them unchanged.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -26,6 +27,7 @@ TIMESTAMP = pl.Datetime("us", "UTC")
 
 EH_STREAMING_SCHEMA = pl.Schema(
     {
+        "source_id": pl.String(),
         "partition_id": pl.String(),
         "sequence_number": pl.Int64(),
         "offset": pl.String(),
@@ -43,6 +45,7 @@ REVIEWS_STREAMING_SCHEMA = pl.Schema(
         **{name: pl.String() for name in BRONZE_REVIEWS_COLUMNS},
         **{name: pl.String() for name in STREAM_FIELDS},
         "_rescued_data": pl.String(),
+        "source_id": pl.String(),
         "partition_id": pl.String(),
         "sequence_number": pl.Int64(),
         "enqueued_time": TIMESTAMP,
@@ -55,6 +58,7 @@ REVIEWS_STREAMING_SCHEMA = pl.Schema(
 
 STREAM_QUARANTINE_SCHEMA = pl.Schema(
     {
+        "source_id": pl.String(),
         "partition_id": pl.String(),
         "sequence_number": pl.Int64(),
         "_partition": pl.String(),
@@ -66,12 +70,28 @@ STREAM_QUARANTINE_SCHEMA = pl.Schema(
 )
 
 
-def partition_address(hub: str, partition_id: str) -> str:
-    """The `_source_file` of a stream event: where it came from, like a batch file path."""
-    return f"eventhub://{hub}/partitions/{partition_id}"
+ADDRESS = re.compile(r"^eventhub://(?P<source_id>.+)/partitions/(?P<partition_id>[^/]+)$")
 
 
-def events_to_rows(events: Sequence[StreamEvent], ingested_at: datetime) -> pl.DataFrame:
+def partition_address(source_id: str, partition_id: str) -> str:
+    """The `_source_file` of a stream event: where it came from, like a batch file path. With
+    `_line` (the sequence number) it is the event's whole identity, so quarantine rows, keyed by
+    (`_source_file`, `_line`), name the event unambiguously."""
+    return f"eventhub://{source_id}/partitions/{partition_id}"
+
+
+def address_key(source_file: pl.Expr, line: pl.Expr) -> list[pl.Expr]:
+    """(source_id, partition_id, sequence_number) expressions of an event's address."""
+    return [
+        source_file.str.extract(ADDRESS.pattern, 1).alias("source_id"),
+        source_file.str.extract(ADDRESS.pattern, 2).alias("partition_id"),
+        line.cast(pl.Int64).alias("sequence_number"),
+    ]
+
+
+def events_to_rows(
+    events: Sequence[StreamEvent], ingested_at: datetime, source_id: str
+) -> pl.DataFrame:
     """The raw event table: one row per event, the body as text (invalid UTF-8 escaped)."""
     rows = []
     for event in events:
@@ -81,6 +101,7 @@ def events_to_rows(events: Sequence[StreamEvent], ingested_at: datetime) -> pl.D
             body, utf8 = event.body.decode("utf-8", errors="backslashreplace"), False
         rows.append(
             {
+                "source_id": source_id,
                 "partition_id": event.partition_id,
                 "sequence_number": event.sequence_number,
                 "offset": event.offset,
@@ -110,7 +131,7 @@ def _problem(body: str, utf8: bool) -> tuple[dict | None, str | None]:
     return record, None
 
 
-def parse_events(raw: pl.DataFrame, hub: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def parse_events(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(parsed review rows, quarantine rows) of raw event rows (EH_STREAMING_SCHEMA)."""
     columns = (*BRONZE_REVIEWS_COLUMNS, *STREAM_FIELDS)
     buffers: dict[str, list] = {name: [] for name in REVIEWS_STREAMING_SCHEMA.names()}
@@ -118,7 +139,7 @@ def parse_events(raw: pl.DataFrame, hub: str) -> tuple[pl.DataFrame, pl.DataFram
     quarantine: list[dict] = []
     known = set(columns)
     for row in raw.iter_rows(named=True):
-        address = partition_address(hub, row["partition_id"])
+        address = partition_address(row["source_id"], row["partition_id"])
         record, reason = _problem(row["body"], row["body_is_utf8"])
         if record is not None:
             try:
@@ -128,6 +149,7 @@ def parse_events(raw: pl.DataFrame, hub: str) -> tuple[pl.DataFrame, pl.DataFram
         if record is None:
             quarantine.append(
                 {
+                    "source_id": row["source_id"],
                     "partition_id": row["partition_id"],
                     "sequence_number": row["sequence_number"],
                     "_partition": row["partition_id"],
@@ -139,6 +161,7 @@ def parse_events(raw: pl.DataFrame, hub: str) -> tuple[pl.DataFrame, pl.DataFram
             )
             continue
         for name, value in (
+            ("source_id", row["source_id"]),
             ("partition_id", row["partition_id"]),
             ("sequence_number", row["sequence_number"]),
             ("enqueued_time", row["enqueued_time"]),

@@ -23,7 +23,7 @@ from paisa_assets.tables import (
     BRONZE_REVIEWS_STREAMING,
     SILVER_REVIEWS_STREAMING,
 )
-from paisa_assets_tests.test_streaming import Stream
+from paisa_assets_tests.support.stream import Stream
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
