@@ -170,3 +170,21 @@ def test_two_spellings_of_one_category_fail_the_spelling_check(workspace: Worksp
         "values_ignoring_case": 3,
         "examples": "AMAZON FASHION / Amazon Fashion",
     }
+
+
+def test_a_run_of_one_folder_fails_when_another_folder_lost_a_key(ingested: Workspace) -> None:
+    """The check of partition_0's run judges the whole table: keys lost from partition_1's rows
+    (nothing of partition_1 in flight) fail it, where a check of the run's own folders passed."""
+    DeltaTable(ingested.lakehouse.uri(SILVER_REVIEWS)).delete("_partition = 'partition_1'")
+    job = ingested.defs.resolve_job_def("reviews_ingest_job")
+    with DagsterInstance.ephemeral() as instance:
+        sync_partitions(instance, ingested.landing)
+        result = job.execute_in_process(
+            instance=instance, partition_key="partition_0", raise_on_error=False
+        )
+    [evaluation] = [
+        e for e in result.get_asset_check_evaluations() if e.check_name == "reconciles_with_bronze"
+    ]
+    assert not evaluation.passed
+    assert evaluation.metadata["landing_folders"].value == "all"
+    assert evaluation.metadata["valid_keys_missing_from_silver"].value == 5
