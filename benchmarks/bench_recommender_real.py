@@ -134,6 +134,7 @@ def implicit_model(kind: str) -> Scorer:
                 alpha=params["alpha"],
                 iterations=15,
                 random_state=7,
+                num_threads=1,  # one thread: the same figures on every run
             )
         else:
             model = BayesianPersonalizedRanking(
@@ -142,6 +143,7 @@ def implicit_model(kind: str) -> Scorer:
                 regularization=params["regularization"],
                 iterations=100,
                 random_state=7,
+                num_threads=1,
             )
         model.fit(m.x, show_progress=False)
         user_factors = np.asarray(model.user_factors)

@@ -9,8 +9,8 @@ solution's reported figures (which were computed with an IDF fitted before its s
 same without the 29% of reviews whose summary is Amazon's auto-summary ("Five Stars", which
 states the rating); then on the winner's own label (TextBlob polarity sign; baselines: the
 majority class and the star rating); then three classes (3 stars neutral) with the default
-neutral band (0.4, 0.6) and a band chosen on validation data, per class and on the 3-star
-reviews. Writes `benchmarks/results/sentiment_real.json`.
+neutral band (0.4, 0.6), a band chosen on validation data and a three-class model, per class
+and on the 3-star reviews. Writes `benchmarks/results/sentiment_real.json`.
 
     python benchmarks/bench_sentiment_real.py [PATH]
 """
@@ -29,7 +29,7 @@ import numpy as np
 import orjson
 import polars as pl
 from sklearn.metrics import classification_report
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from paisa_assets.ml.labels import LabelSource, rating_labels, textblob_labels
 from paisa_assets.ml.neutral_band import (
@@ -42,7 +42,9 @@ from paisa_assets.ml.sentiment import (
     LABEL,
     SentimentConfig,
     evaluate,
+    model_input,
     positive_probability,
+    tfidf_pipeline,
     train_in_memory,
 )
 from paisa_assets.ml.text_cleaning import TEXT_COLUMN
@@ -112,14 +114,32 @@ def two_class(frame: pl.DataFrame) -> pl.DataFrame:
     return labelled.filter(pl.col(LABEL).is_not_null())
 
 
+def three_class_model(
+    train: pl.DataFrame, classes: np.ndarray, test: pl.DataFrame, config: SentimentConfig
+) -> np.ndarray:
+    pipeline = tfidf_pipeline(config)
+    pipeline.set_params(classifier__solver="lbfgs", classifier__max_iter=2_000)
+    search = GridSearchCV(
+        pipeline,
+        {"classifier__C": list(config.c_grid)},
+        scoring="f1_macro",
+        cv=StratifiedKFold(n_splits=3, shuffle=True, random_state=config.seed),
+    )
+    search.fit(model_input(train[TEXT_COLUMN]), classes)
+    return search.predict(model_input(test[TEXT_COLUMN]))
+
+
 def neutral_band(frame: pl.DataFrame, folds: int = 5) -> dict[str, object]:
     """Three classes on every real review (3 stars neutral), out of fold: the default band
-    (0.4, 0.6) against a band chosen on a validation fifth of each training fold."""
+    (0.4, 0.6), a band chosen on a validation fifth of each training fold, and a three-class
+    model (the same TF-IDF + class-weighted logistic regression fitted on all three classes,
+    C by inner 3-fold CV on macro F1) for comparison."""
     config = SentimentConfig(min_df=1)
     classes = three_class_labels(frame["rating"].fill_null(3.0).to_numpy())
     predicted = {
         "default_band": np.zeros(frame.height, int),
         "calibrated_band": np.zeros(frame.height, int),
+        "three_class_model": np.zeros(frame.height, int),
     }
     bands = []
     outer = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
@@ -137,6 +157,9 @@ def neutral_band(frame: pl.DataFrame, folds: int = 5) -> dict[str, object]:
         probability = positive_probability(model.pipeline, frame[test_index][TEXT_COLUMN].to_list())
         predicted["default_band"][test_index] = classify(probability, 0.4, 0.6)
         predicted["calibrated_band"][test_index] = classify(probability, *band)
+        predicted["three_class_model"][test_index] = three_class_model(
+            frame[train_index], classes[train_index], frame[test_index], config
+        )
     three_star = classes == 1
     result: dict[str, object] = {"bands_per_fold": [[round(x, 3) for x in b] for b in bands]}
     for name, labels in predicted.items():

@@ -196,8 +196,6 @@ def recommender(
     run_id, version = log_model(mlflow_tracking, model, evaluation, config.k)
     passed, reasons = quality_gate(evaluation)
     champion = mlflow_tracking.champion(RECOMMENDER_MODEL)
-    if passed:
-        mlflow_tracking.promote(RECOMMENDER_MODEL, version)
     champion_version = version if passed else (int(champion.version) if champion else None)
     decision = (
         "promoted: significantly better than popularity, RMSE below the item mean"
@@ -206,6 +204,14 @@ def recommender(
         + (f"v{champion_version}" if champion_version else "unset")
     )
     mlflow_tracking.tag_version(RECOMMENDER_MODEL, version, {"champion_decision": decision})
+    if passed:
+        # Tables first, alias last: the alias never names a version whose rows are not in
+        # gold (a crash in between leaves the previous champion named, and a rerun refits).
+        recommendations = model.recommend(config.k)
+        similar = model.similar_products(config.k)
+        lakehouse.replace(GOLD_RECOMMENDATIONS, recommendations)
+        lakehouse.replace(GOLD_SIMILAR_PRODUCTS, similar)
+        mlflow_tracking.promote(RECOMMENDER_MODEL, version)
     metrics = evaluation.metrics()
     record_evaluation(
         lakehouse,
@@ -251,12 +257,8 @@ def recommender(
     if not passed:
         yield from _kept_tables(decision)
         return
-    # Written only from a version that passed its gate: the tables always agree with
+    # Written above only because this version passed its gate: the tables always agree with
     # `paisa-recommender@champion`.
-    recommendations = model.recommend(config.k)
-    similar = model.similar_products(config.k)
-    lakehouse.replace(GOLD_RECOMMENDATIONS, recommendations)
-    lakehouse.replace(GOLD_SIMILAR_PRODUCTS, similar)
     for table, written in (
         (GOLD_RECOMMENDATIONS, recommendations),
         (GOLD_SIMILAR_PRODUCTS, similar),
