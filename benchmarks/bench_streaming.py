@@ -176,15 +176,25 @@ def main() -> None:
         "--interval", default=None, help="sensor interval in seconds (default: the project's)"
     )
     parser.add_argument("--output", type=Path, default=None, help="results JSON to write")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="trials (the figures are their medians)"
+    )
     args = parser.parse_args()
     machine = machine_info()
-    figures = measure_streaming(
-        args.events,
-        args.bursts,
-        gap_seconds=args.gap,
-        source=args.source,
-        sensor_interval=args.interval,
-    )
+    trials = [
+        measure_streaming(
+            args.events,
+            args.bursts,
+            gap_seconds=args.gap,
+            source=args.source,
+            sensor_interval=args.interval,
+        )
+        for _ in range(args.repeat)
+    ]
+    figures = dict(trials[0])
+    for name, value in trials[0].items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            figures[name] = statistics.median(trial[name] for trial in trials)
     print(f"source                      {figures['source']}")
     print(f"sensor interval             {figures['sensor_interval_seconds']:>10.1f} s")
     print(f"events published            {args.events:>10,} in {args.bursts} bursts")
@@ -194,6 +204,14 @@ def main() -> None:
     print(f"streaming runs              {figures['runs']:>10}")
     print(f"events/s per run, median    {figures['events_per_second_per_run_median']:>10,}")
     print(f"events/s per run, max       {figures['events_per_second_per_run_max']:>10,}")
+    if args.repeat > 1:
+        print(
+            "(medians of",
+            args.repeat,
+            "trials; p50 / p95 of each:",
+            ", ".join(f"{t['latency_p50_seconds']} / {t['latency_p95_seconds']}" for t in trials)
+            + ")",
+        )
     if args.output is not None:
         machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
         args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -203,6 +221,7 @@ def main() -> None:
             "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": machine,
             "figures": figures,
+            "trials": trials,
         }
         args.output.write_text(json.dumps(result, indent=2) + "\n")
         print(f"written to {args.output}")
