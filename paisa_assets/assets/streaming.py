@@ -340,9 +340,14 @@ def silver_reviews_streaming(
         )
     # Recorded last: a crash before this line only makes the next run decide these again
     # (the MERGEs above are idempotent), never skips one.
+    kept = lakehouse.read(
+        SILVER_REVIEWS_STREAMING,
+        columns=["_source_file", "_line"],
+        where=pl.col("review_id").is_in(winners["review_id"].implode()),
+    )
     lakehouse.merge(
         SILVER_STREAM_DECIDED,
-        decisions(pending, winners, quarantine, now),
+        decisions(pending, kept, quarantine, now),
         keys=EVENT_KEY,
         insert_only=True,
     )
@@ -363,12 +368,12 @@ def silver_reviews_streaming(
 
 
 def decisions(
-    pending: pl.DataFrame, winners: pl.DataFrame, quarantine: pl.DataFrame, now: datetime
+    pending: pl.DataFrame, kept: pl.DataFrame, quarantine: pl.DataFrame, now: datetime
 ) -> pl.DataFrame:
-    """One row per pending event: `kept` (written to silver, possibly replaced later by an
-    earlier copy), `quarantined`, or `duplicate` (a copy that lost)."""
+    """One row per pending event: `kept` (the silver row of its review now, possibly replaced
+    later by an earlier copy), `quarantined`, or `duplicate` (a copy that lost)."""
     address = ["_source_file", "_line"]
-    kept = winners.select(address).with_columns(pl.lit("kept").alias("outcome"))
+    kept = kept.select(address).with_columns(pl.lit("kept").alias("outcome"))
     bad = quarantine.select(address).with_columns(pl.lit("quarantined").alias("outcome"))
     outcomes = pl.concat([kept, bad]).unique(address, keep="first")
     return (
