@@ -4,6 +4,7 @@ exactly-once bronze and silver stream tables, quarantine, and stream reviews in 
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -326,3 +327,25 @@ def test_the_reconciliation_check_names_a_missing_range(stream: Stream) -> None:
     assert result.metadata["held"].value == 36
     # The next tick asks for exactly the hole, and the check passes again.
     assert ranges_of(stream.tick()) == [("2", 3, 6)]
+
+
+def test_a_lake_from_before_source_ids_is_migrated_without_ingesting_anything_twice(
+    stream: Stream,
+) -> None:
+    stream.log.publish(generated_payloads(20, seed=18))
+    stream.run(stream.tick())
+    # The stream tables as an earlier version wrote them: no source_id, no decided table.
+    for table in (BRONZE_EH_STREAMING, BRONZE_REVIEWS_STREAMING):
+        stream.lake.replace(table, stream.lake.read(table).drop("source_id"))
+    shutil.rmtree(stream.lake.uri(SILVER_STREAM_DECIDED))
+    stream.log.publish(generated_payloads(8, seed=19))
+    after = stream.tick()
+    assert ranges_of(after) == [(p, 5, 6) for p in "0123"]  # the old rows count as held
+    stream.run(after)
+    source_id = stream.log.snapshot().source_id
+    for table, rows in ((BRONZE_EH_STREAMING, 28), (BRONZE_REVIEWS_STREAMING, 28)):
+        migrated = stream.lake.read(table)
+        assert migrated.height == rows
+        assert migrated["source_id"].unique().to_list() == [source_id]
+    assert stream.lake.count(SILVER_REVIEWS_STREAMING) == 28
+    assert isinstance(stream.tick(), SkipReason)
