@@ -28,7 +28,12 @@ from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.settings import EVENTHUB_MAX_EVENTS_PER_RUN, resolved
 from paisa_assets.streaming.plan import plan_ranges, reconcile
 from paisa_assets.streaming.progress import held_intervals
-from paisa_assets.streaming.runs import active_runs, in_flight_ranges, tag_extra_ranges
+from paisa_assets.streaming.runs import (
+    active_runs,
+    fail_runs_with_dead_workers,
+    in_flight_ranges,
+    tag_extra_ranges,
+)
 from paisa_assets.tables import (
     BRONZE_EH_STREAMING,
     BRONZE_QUARANTINE,
@@ -174,6 +179,12 @@ def newer_ranges(
         for record in active_runs(context.instance, streaming_job.name)
         if record.dagster_run.run_id != context.run_id
     ]
+    # A run killed with no daemon to notice (an in-process run, `paisa demo`) would otherwise
+    # keep its ranges "in flight" for ever.
+    dead = fail_runs_with_dead_workers(context.instance, others)
+    for record in dead:
+        context.log.warning(f"run {record.dagster_run.run_id}: worker gone, marked failed")
+    others = [record for record in others if record not in dead]
     taken = in_flight_ranges(others, snapshot.source_id)
     budget = {pid: limit for pid in snapshot.bounds}
     for own in planned:
