@@ -27,7 +27,7 @@ from paisa_assets.resources.event_source import EventSource
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.settings import EVENTHUB_MAX_EVENTS_PER_RUN, resolved
 from paisa_assets.streaming.plan import plan_ranges, reconcile
-from paisa_assets.streaming.progress import held_intervals
+from paisa_assets.streaming.progress import floors, held_intervals
 from paisa_assets.streaming.runs import (
     active_runs,
     fail_runs_with_dead_workers,
@@ -190,9 +190,8 @@ def newer_ranges(
     for own in planned:
         taken.setdefault(own.partition_id, []).append((own.first, own.last))
         budget[own.partition_id] = budget.get(own.partition_id, limit) - own.size
-    return plan_ranges(
-        snapshot.bounds, held_intervals(lakehouse, snapshot.source_id), taken, budget
-    )
+    held = held_intervals(lakehouse, snapshot.source_id, floors(snapshot))
+    return plan_ranges(snapshot.bounds, held, taken, budget)
 
 
 def read_ranges(source: EventSource, ranges: list[SequenceRange]) -> Iterator[list[StreamEvent]]:
