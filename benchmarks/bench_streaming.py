@@ -153,6 +153,35 @@ def measure_streaming(
     }
 
 
+def measure_publish(events: int = 5_000) -> dict[str, Any]:
+    """`paisa publish --count N` with default flags to the emulator's AMQP endpoint: the CLI's
+    own figure (events over the seconds it spent sending, one producer for all batches)."""
+    import re
+
+    from paisa_assets.eventhub_emulator.api import EventHubEmulator
+
+    with EventHubEmulator(port=0, partitions=4) as emulator:
+        env = os.environ | {"PAISA_EVENTHUB_CONNECTION_STRING": emulator.connection_string}
+        done = subprocess.run(
+            [str(BIN / "paisa"), "publish", "--count", str(events)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        stored = emulator.event_count("reviews")
+    match = re.search(r"sent (\d+) event\(s\) .* in ([\d.]+) s", done.stdout)
+    if match is None or stored != events:
+        raise RuntimeError(f"paisa publish did not send {events} events: {done.stdout}")
+    seconds = float(match.group(2))
+    return {
+        "command": f"paisa publish --count {events}",
+        "events": events,
+        "seconds": seconds,
+        "events_per_second": round(events / seconds),
+    }
+
+
 def _wait_for_silver(lake: Any, rows: int) -> None:
     started = time.monotonic()
     while lake.count("silver.reviews_streaming") < rows:
@@ -181,6 +210,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     machine = machine_info()
+    publish = measure_publish()
+    print(f"paisa publish (defaults)    {publish['events_per_second']:>10,} events/s")
     trials = [
         measure_streaming(
             args.events,
@@ -222,6 +253,7 @@ def main() -> None:
             "machine": machine,
             "figures": figures,
             "trials": trials,
+            "publish": publish,
         }
         args.output.write_text(json.dumps(result, indent=2) + "\n")
         print(f"written to {args.output}")
