@@ -153,6 +153,35 @@ def measure_streaming(
     }
 
 
+def measure_publish(events: int = 5_000) -> dict[str, Any]:
+    """`paisa publish --count N` with default flags to the emulator's AMQP endpoint: the CLI's
+    own figure (events over the seconds it spent sending, one producer for all batches)."""
+    import re
+
+    from paisa_assets.eventhub_emulator.api import EventHubEmulator
+
+    with EventHubEmulator(port=0, partitions=4) as emulator:
+        env = os.environ | {"PAISA_EVENTHUB_CONNECTION_STRING": emulator.connection_string}
+        done = subprocess.run(
+            [str(BIN / "paisa"), "publish", "--count", str(events)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        stored = emulator.event_count("reviews")
+    match = re.search(r"sent (\d+) event\(s\) .* in ([\d.]+) s", done.stdout)
+    if match is None or stored != events:
+        raise RuntimeError(f"paisa publish did not send {events} events: {done.stdout}")
+    seconds = float(match.group(2))
+    return {
+        "command": f"paisa publish --count {events}",
+        "events": events,
+        "seconds": seconds,
+        "events_per_second": round(events / seconds),
+    }
+
+
 def _wait_for_silver(lake: Any, rows: int) -> None:
     started = time.monotonic()
     while lake.count("silver.reviews_streaming") < rows:
@@ -176,15 +205,27 @@ def main() -> None:
         "--interval", default=None, help="sensor interval in seconds (default: the project's)"
     )
     parser.add_argument("--output", type=Path, default=None, help="results JSON to write")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="trials (the figures are their medians)"
+    )
     args = parser.parse_args()
     machine = machine_info()
-    figures = measure_streaming(
-        args.events,
-        args.bursts,
-        gap_seconds=args.gap,
-        source=args.source,
-        sensor_interval=args.interval,
-    )
+    publish = measure_publish()
+    print(f"paisa publish (defaults)    {publish['events_per_second']:>10,} events/s")
+    trials = [
+        measure_streaming(
+            args.events,
+            args.bursts,
+            gap_seconds=args.gap,
+            source=args.source,
+            sensor_interval=args.interval,
+        )
+        for _ in range(args.repeat)
+    ]
+    figures = dict(trials[0])
+    for name, value in trials[0].items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            figures[name] = statistics.median(trial[name] for trial in trials)
     print(f"source                      {figures['source']}")
     print(f"sensor interval             {figures['sensor_interval_seconds']:>10.1f} s")
     print(f"events published            {args.events:>10,} in {args.bursts} bursts")
@@ -194,6 +235,14 @@ def main() -> None:
     print(f"streaming runs              {figures['runs']:>10}")
     print(f"events/s per run, median    {figures['events_per_second_per_run_median']:>10,}")
     print(f"events/s per run, max       {figures['events_per_second_per_run_max']:>10,}")
+    if args.repeat > 1:
+        print(
+            "(medians of",
+            args.repeat,
+            "trials; p50 / p95 of each:",
+            ", ".join(f"{t['latency_p50_seconds']} / {t['latency_p95_seconds']}" for t in trials)
+            + ")",
+        )
     if args.output is not None:
         machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
         args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -203,6 +252,8 @@ def main() -> None:
             "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": machine,
             "figures": figures,
+            "trials": trials,
+            "publish": publish,
         }
         args.output.write_text(json.dumps(result, indent=2) + "\n")
         print(f"written to {args.output}")

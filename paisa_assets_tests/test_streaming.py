@@ -4,6 +4,7 @@ exactly-once bronze and silver stream tables, quarantine, and stream reviews in 
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,8 +12,10 @@ from pathlib import Path
 import orjson
 import polars as pl
 import pytest
-from dagster import DagsterInstance, SkipReason
+from dagster import AssetKey, DagsterInstance, SkipReason, build_asset_check_context
+from deltalake import DeltaTable
 
+from paisa_assets.checks_stream import eh_streaming_reconciles_with_hub
 from paisa_assets.events import SequenceRange, StreamEvent
 from paisa_assets.generator.stream import generated_payloads
 from paisa_assets.resources.local_event_log import LocalEventLog
@@ -24,6 +27,7 @@ from paisa_assets.tables import (
     GOLD_REVIEWS_ENRICHED,
     SILVER_QUARANTINE,
     SILVER_REVIEWS_STREAMING,
+    SILVER_STREAM_DECIDED,
 )
 from paisa_assets.transforms.bronze_parse import UNSTORABLE_NESTING
 from paisa_assets_tests.support.stream import SHARED_EVENTS, Stream, ranges_of
@@ -273,4 +277,75 @@ def test_a_run_also_takes_the_events_that_arrived_since_it_was_planned(stream: S
     (run,) = stream.instance.get_runs()
     # The newer events are named on the run, so that a sensor tick counts them as in flight.
     assert json.loads(run.tags["paisa/extra_ranges"]) == [[p, 2, 3] for p in "0123"]
+    assert isinstance(stream.tick(), SkipReason)
+
+
+def silver_run_counts(stream: Stream) -> list[tuple[int, int]]:
+    """(rows_in, rows_duplicates) of each silver.reviews_streaming materialization, oldest first."""
+    records = stream.instance.fetch_materializations(
+        AssetKey(["silver", "reviews_streaming"]), limit=100, ascending=True
+    ).records
+    return [
+        (
+            m.asset_materialization.metadata["rows_in"].value,
+            m.asset_materialization.metadata["rows_duplicates"].value,
+        )
+        for m in records
+    ]
+
+
+def test_silver_decides_each_event_once_losing_duplicates_included(stream: Stream) -> None:
+    payloads = generated_payloads(20, seed=15)
+    stream.log.publish(payloads)
+    stream.run(stream.tick())
+    stream.log.publish(payloads)  # the same 20 reviews again: 20 losing copies
+    stream.run(stream.tick())
+    stream.log.publish(generated_payloads(4, seed=16))
+    stream.run(stream.tick())
+    stream.rerun({"ops": {"bronze__eh_streaming": {"config": {"ranges": []}}}})
+    # Each event is counted once: the losers are not pending again in later runs.
+    assert silver_run_counts(stream) == [(20, 0), (20, 20), (4, 0), (0, 0)]
+    decided = stream.lake.read(SILVER_STREAM_DECIDED).group_by("outcome").len().sort("outcome")
+    assert decided.rows() == [("duplicate", 20), ("kept", 24)]
+    assert stream.lake.count(SILVER_REVIEWS_STREAMING) == 24
+
+
+def test_the_reconciliation_check_names_a_missing_range(stream: Stream) -> None:
+    stream.log.publish(generated_payloads(40, seed=17))
+    stream.run(stream.tick())
+    # Events 3..6 of partition 2 vanish from bronze (a hole no run is fetching).
+    DeltaTable(stream.lake.uri(BRONZE_EH_STREAMING)).delete(
+        "partition_id = '2' AND sequence_number >= 3 AND sequence_number <= 6"
+    )
+    context = build_asset_check_context(
+        instance=stream.instance, resources={"event_source": stream.log, "lakehouse": stream.lake}
+    )
+    result = eh_streaming_reconciles_with_hub(context)
+    assert result.passed is False
+    assert result.metadata["missing_ranges"].value == {"2": ["3-6"]}
+    assert result.metadata["missing"].value == 4
+    assert result.metadata["held"].value == 36
+    # The next tick asks for exactly the hole, and the check passes again.
+    assert ranges_of(stream.tick()) == [("2", 3, 6)]
+
+
+def test_a_lake_from_before_source_ids_is_migrated_without_ingesting_anything_twice(
+    stream: Stream,
+) -> None:
+    stream.log.publish(generated_payloads(20, seed=18))
+    stream.run(stream.tick())
+    # The stream tables as an earlier version wrote them: no source_id, no decided table.
+    for table in (BRONZE_EH_STREAMING, BRONZE_REVIEWS_STREAMING):
+        stream.lake.replace(table, stream.lake.read(table).drop("source_id"))
+    shutil.rmtree(stream.lake.uri(SILVER_STREAM_DECIDED))
+    stream.log.publish(generated_payloads(8, seed=19))
+    after = stream.tick()
+    assert ranges_of(after) == [(p, 5, 6) for p in "0123"]  # the old rows count as held
+    stream.run(after)
+    source_id = stream.log.snapshot().source_id
+    for table, rows in ((BRONZE_EH_STREAMING, 28), (BRONZE_REVIEWS_STREAMING, 28)):
+        migrated = stream.lake.read(table)
+        assert migrated.height == rows
+        assert migrated["source_id"].unique().to_list() == [source_id]
+    assert stream.lake.count(SILVER_REVIEWS_STREAMING) == 28
     assert isinstance(stream.tick(), SkipReason)

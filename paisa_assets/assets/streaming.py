@@ -9,8 +9,6 @@ and a cursor update, or a duplicate delivery changes nothing. Which events still
 read from the tables themselves, never from a cursor.
 """
 
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import polars as pl
@@ -20,15 +18,21 @@ from pydantic import Field
 from paisa_assets.assets.bronze import QUARANTINE_SCHEMA as BRONZE_QUARANTINE_SCHEMA
 from paisa_assets.assets.reporting import table_metadata
 from paisa_assets.assets.silver import SILVER_QUARANTINE_SCHEMA
-from paisa_assets.events import SequenceRange, SourceSnapshot, StreamEvent
-from paisa_assets.faults import crash_point, fault_point
+from paisa_assets.events import SequenceRange, SourceSnapshot
+from paisa_assets.faults import crash_point
 from paisa_assets.jobs import streaming_job
 from paisa_assets.resources.event_source import EventSource
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.settings import EVENTHUB_MAX_EVENTS_PER_RUN, resolved
+from paisa_assets.streaming.ingest import migrate_to_source_ids, read_ranges
 from paisa_assets.streaming.plan import plan_ranges, reconcile
-from paisa_assets.streaming.progress import held_intervals
-from paisa_assets.streaming.runs import active_runs, in_flight_ranges, tag_extra_ranges
+from paisa_assets.streaming.progress import floors, held_intervals
+from paisa_assets.streaming.runs import (
+    active_runs,
+    fail_runs_with_dead_workers,
+    in_flight_ranges,
+    tag_extra_ranges,
+)
 from paisa_assets.tables import (
     BRONZE_EH_STREAMING,
     BRONZE_QUARANTINE,
@@ -40,6 +44,7 @@ from paisa_assets.tables import (
 )
 from paisa_assets.transforms.stream_events import (
     EH_STREAMING_SCHEMA,
+    EVENT_KEY,
     REVIEWS_STREAMING_SCHEMA,
     address_key,
     events_to_rows,
@@ -47,27 +52,17 @@ from paisa_assets.transforms.stream_events import (
 )
 from paisa_assets.transforms.stream_reviews import (
     SILVER_STREAM_SCHEMA,
+    decisions,
     dedupe_stream_reviews,
     split_stream_reviews,
 )
 
-EVENT_KEY = ["source_id", "partition_id", "sequence_number"]
 STREAM_DATASET = "eh_streaming"
-MAX_PARALLEL_READS = 8
 SILVER_STREAM_DATASET = "reviews_streaming"
 # The earliest enqueued copy of a review wins, then the lowest (partition, sequence number).
 EARLIEST_ENQUEUED_WINS = (
     "s.enqueued_time < t.enqueued_time OR (s.enqueued_time = t.enqueued_time AND "
     "(s._source_file < t._source_file OR (s._source_file = t._source_file AND s._line < t._line)))"
-)
-DECIDED_SCHEMA = pl.Schema(
-    {
-        "source_id": pl.String(),
-        "partition_id": pl.String(),
-        "sequence_number": pl.Int64(),
-        "outcome": pl.String(),
-        "decided_at": pl.Datetime("us", "UTC"),
-    }
 )
 
 
@@ -174,44 +169,19 @@ def newer_ranges(
         for record in active_runs(context.instance, streaming_job.name)
         if record.dagster_run.run_id != context.run_id
     ]
+    # A run killed with no daemon to notice (an in-process run, `paisa demo`) would otherwise
+    # keep its ranges "in flight" for ever.
+    dead = fail_runs_with_dead_workers(context.instance, others)
+    for record in dead:
+        context.log.warning(f"run {record.dagster_run.run_id}: worker gone, marked failed")
+    others = [record for record in others if record not in dead]
     taken = in_flight_ranges(others, snapshot.source_id)
     budget = {pid: limit for pid in snapshot.bounds}
     for own in planned:
         taken.setdefault(own.partition_id, []).append((own.first, own.last))
         budget[own.partition_id] = budget.get(own.partition_id, limit) - own.size
-    return plan_ranges(
-        snapshot.bounds, held_intervals(lakehouse, snapshot.source_id), taken, budget
-    )
-
-
-def read_ranges(source: EventSource, ranges: list[SequenceRange]) -> Iterator[list[StreamEvent]]:
-    """The events of each range, in order, the ranges read side by side: each read waits on the
-    network (a connection, then the events), so partitions in parallel cost one wait, not four."""
-    if not ranges:
-        return
-    with ThreadPoolExecutor(max_workers=min(len(ranges), MAX_PARALLEL_READS)) as pool:
-        futures = []
-        for wanted in ranges:
-            fault_point("streaming.before_range")
-            futures.append(pool.submit(source.read, wanted))
-        for future in futures:
-            yield future.result()
-
-
-def migrate_to_source_ids(lakehouse: Lakehouse, table: str, source: EventSource | str) -> None:
-    """A stream table written before events carried their source's id gets the column, with
-    the id of the source configured now (the lake was fed by it: the only source a lake had
-    before ids existed). One rewrite of a small table, the first time a run meets it."""
-    scan = lakehouse.scan(table)
-    if scan is None or "source_id" in scan.collect_schema().names():
-        return
-    source_id = source if isinstance(source, str) else source.snapshot().source_id
-    rows = scan.collect()
-    lakehouse.replace(
-        table,
-        rows.select(pl.lit(source_id).alias("source_id"), pl.all()),
-        metadata={"paisa.migration": f"source_id = {source_id}"},
-    )
+    held = held_intervals(lakehouse, snapshot.source_id, floors(snapshot))
+    return plan_ranges(snapshot.bounds, held, taken, budget)
 
 
 def pending_events(
@@ -340,9 +310,14 @@ def silver_reviews_streaming(
         )
     # Recorded last: a crash before this line only makes the next run decide these again
     # (the MERGEs above are idempotent), never skips one.
+    kept = lakehouse.read(
+        SILVER_REVIEWS_STREAMING,
+        columns=["_source_file", "_line"],
+        where=pl.col("review_id").is_in(winners["review_id"].implode()),
+    )
     lakehouse.merge(
         SILVER_STREAM_DECIDED,
-        decisions(pending, winners, quarantine, now),
+        decisions(pending, kept, quarantine, now),
         keys=EVENT_KEY,
         insert_only=True,
     )
@@ -359,27 +334,6 @@ def silver_reviews_streaming(
                 "duplicates": silver.height - inserted - updated,
             },
         )
-    )
-
-
-def decisions(
-    pending: pl.DataFrame, winners: pl.DataFrame, quarantine: pl.DataFrame, now: datetime
-) -> pl.DataFrame:
-    """One row per pending event: `kept` (written to silver, possibly replaced later by an
-    earlier copy), `quarantined`, or `duplicate` (a copy that lost)."""
-    address = ["_source_file", "_line"]
-    kept = winners.select(address).with_columns(pl.lit("kept").alias("outcome"))
-    bad = quarantine.select(address).with_columns(pl.lit("quarantined").alias("outcome"))
-    outcomes = pl.concat([kept, bad]).unique(address, keep="first")
-    return (
-        pending.select(*EVENT_KEY, *address)
-        .join(outcomes, on=address, how="left")
-        .select(
-            *EVENT_KEY,
-            pl.col("outcome").fill_null("duplicate"),
-            pl.lit(now, dtype=DECIDED_SCHEMA["decided_at"]).alias("decided_at"),
-        )
-        .cast(dict(DECIDED_SCHEMA))  # type: ignore[arg-type]
     )
 
 

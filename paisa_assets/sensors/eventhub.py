@@ -26,7 +26,7 @@ from paisa_assets.settings import (
     resolved,
 )
 from paisa_assets.streaming.plan import plan_ranges
-from paisa_assets.streaming.progress import held_intervals
+from paisa_assets.streaming.progress import floors, held_intervals
 from paisa_assets.streaming.runs import (
     STREAM_OP,
     active_runs,
@@ -66,7 +66,7 @@ def eventhub_sensor(
         return SkipReason(f"{len(runs)} streaming runs in flight; waiting for one to finish")
     ranges = plan_ranges(
         snapshot.bounds,
-        held_intervals(lakehouse, snapshot.source_id),
+        held_intervals(lakehouse, snapshot.source_id, floors(snapshot)),
         in_flight_ranges(runs, snapshot.source_id),
         int(resolved(EVENTHUB_MAX_EVENTS_PER_RUN)),
     )

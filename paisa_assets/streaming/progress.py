@@ -6,8 +6,11 @@ constant along a run), so the sensor handles a few intervals per partition, not 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import polars as pl
 
+from paisa_assets.events import SourceSnapshot
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.streaming.plan import Interval
 from paisa_assets.tables import BRONZE_EH_STREAMING
@@ -15,13 +18,27 @@ from paisa_assets.tables import BRONZE_EH_STREAMING
 SOURCE_ID = "source_id"
 
 
-def held_intervals(lakehouse: Lakehouse, source_id: str) -> dict[str, list[Interval]]:
-    """Per partition, the sequence numbers bronze.eh_streaming holds for `source_id`."""
+def held_intervals(
+    lakehouse: Lakehouse, source_id: str, floors: Mapping[str, int] | None = None
+) -> dict[str, list[Interval]]:
+    """Per partition, the sequence numbers bronze.eh_streaming holds for `source_id`; with
+    `floors`, only those at or above each partition's floor (what planning needs: the read
+    then follows the hub's retention, not the lake's whole history)."""
     scan = lakehouse.scan(BRONZE_EH_STREAMING)
     if scan is None:
         return {}
     if SOURCE_ID in scan.collect_schema().names():
         scan = scan.filter(pl.col(SOURCE_ID) == source_id)
+    if floors is not None:
+        scan = scan.filter(
+            pl.any_horizontal(
+                [
+                    (pl.col("partition_id") == pid) & (pl.col("sequence_number") >= floor)
+                    for pid, floor in floors.items()
+                ]
+                or [pl.lit(False)]
+            )
+        )
     # (A table from before sources had an id is migrated by the next streaming run; until
     # then its rows are taken as the current source's, as the migration will label them.)
     islands = (
@@ -45,3 +62,8 @@ def held_intervals(lakehouse: Lakehouse, source_id: str) -> dict[str, list[Inter
     ).iter_rows():
         held.setdefault(partition_id, []).append((int(first), int(last)))
     return held
+
+
+def floors(snapshot: SourceSnapshot) -> dict[str, int]:
+    """Each partition's oldest retained sequence number."""
+    return {pid: bounds.first for pid, bounds in snapshot.bounds.items()}

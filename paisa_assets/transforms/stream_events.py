@@ -25,6 +25,9 @@ REQUIRED_FIELDS = ("asin", "reviewerID", "overall")
 STREAM_FIELDS = ("internal_partition", "partition_number")
 TIMESTAMP = pl.Datetime("us", "UTC")
 
+# An event's identity: which hub (source), which partition, which sequence number.
+EVENT_KEY = ["source_id", "partition_id", "sequence_number"]
+
 EH_STREAMING_SCHEMA = pl.Schema(
     {
         "source_id": pl.String(),

@@ -12,6 +12,7 @@ import polars as pl
 
 from paisa_assets.transforms.reviews import split_reviews
 from paisa_assets.transforms.schemas import BRONZE_REVIEWS_SCHEMA, SILVER_REVIEWS_SCHEMA
+from paisa_assets.transforms.stream_events import EVENT_KEY
 
 STREAM_LINEAGE = pl.Schema(
     {
@@ -48,4 +49,37 @@ def dedupe_stream_reviews(reviews: pl.DataFrame) -> pl.DataFrame:
     rule the silver MERGE applies across runs."""
     return reviews.sort("enqueued_time", "_source_file", "_line").unique(
         "review_id", keep="first", maintain_order=True
+    )
+
+
+# silver.reviews_streaming_decided: every stream event silver has decided, and how.
+DECIDED_SCHEMA = pl.Schema(
+    {
+        "source_id": pl.String(),
+        "partition_id": pl.String(),
+        "sequence_number": pl.Int64(),
+        "outcome": pl.String(),
+        "decided_at": pl.Datetime("us", "UTC"),
+    }
+)
+
+
+def decisions(
+    pending: pl.DataFrame, kept: pl.DataFrame, quarantine: pl.DataFrame, now: datetime
+) -> pl.DataFrame:
+    """One row per pending event: `kept` (the silver row of its review now, possibly replaced
+    later by an earlier copy), `quarantined`, or `duplicate` (a copy that lost)."""
+    address = ["_source_file", "_line"]
+    kept = kept.select(address).with_columns(pl.lit("kept").alias("outcome"))
+    bad = quarantine.select(address).with_columns(pl.lit("quarantined").alias("outcome"))
+    outcomes = pl.concat([kept, bad]).unique(address, keep="first")
+    return (
+        pending.select(*EVENT_KEY, *address)
+        .join(outcomes, on=address, how="left")
+        .select(
+            *EVENT_KEY,
+            pl.col("outcome").fill_null("duplicate"),
+            pl.lit(now, dtype=DECIDED_SCHEMA["decided_at"]).alias("decided_at"),
+        )
+        .cast(dict(DECIDED_SCHEMA))  # type: ignore[arg-type]
     )
