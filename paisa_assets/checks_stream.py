@@ -17,9 +17,10 @@ from dagster import (
 from paisa_assets.jobs import streaming_job
 from paisa_assets.resources.event_source import EventSource
 from paisa_assets.resources.lakehouse import Lakehouse
+from paisa_assets.run_health import active_runs
 from paisa_assets.streaming.plan import reconcile
 from paisa_assets.streaming.progress import held_intervals
-from paisa_assets.streaming.runs import active_runs, in_flight_ranges
+from paisa_assets.streaming.runs import in_flight_ranges
 from paisa_assets.tables import BRONZE_EH_STREAMING, SILVER_REVIEWS_STREAMING, asset_key
 
 

@@ -87,6 +87,9 @@ def fail_runs_with_dead_workers(
         pid = worker_pid(instance, run.run_id)
         if pid is None or worker_alive(pid, record.start_time):
             continue
+        latest = instance.get_run_by_id(run.run_id)  # not failed meanwhile by someone else
+        if latest is None or latest.status != DagsterRunStatus.STARTED:
+            continue
         instance.report_run_failed(
             run,
             f"the run worker (pid {pid}) is gone without finishing the run (killed, or out of "

@@ -143,7 +143,7 @@ def test_a_range_failing_three_times_with_a_backlog_and_no_new_events_is_ingeste
 
 
 def worker_pid(daemon: Daemon, run_id: str) -> int | None:
-    from paisa_assets.streaming.runs import worker_pid as reported_pid
+    from paisa_assets.run_health import worker_pid as reported_pid
 
     with daemon.instance() as instance:
         return reported_pid(instance, run_id)

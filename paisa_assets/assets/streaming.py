@@ -23,16 +23,12 @@ from paisa_assets.faults import crash_point
 from paisa_assets.jobs import streaming_job
 from paisa_assets.resources.event_source import EventSource
 from paisa_assets.resources.lakehouse import Lakehouse
+from paisa_assets.run_health import active_runs, fail_runs_with_dead_workers
 from paisa_assets.settings import EVENTHUB_MAX_EVENTS_PER_RUN, resolved
 from paisa_assets.streaming.ingest import migrate_to_source_ids, read_ranges
 from paisa_assets.streaming.plan import plan_ranges, reconcile
 from paisa_assets.streaming.progress import floors, held_intervals
-from paisa_assets.streaming.runs import (
-    active_runs,
-    fail_runs_with_dead_workers,
-    in_flight_ranges,
-    tag_extra_ranges,
-)
+from paisa_assets.streaming.runs import in_flight_ranges, tag_extra_ranges
 from paisa_assets.tables import (
     BRONZE_EH_STREAMING,
     BRONZE_QUARANTINE,

@@ -20,6 +20,7 @@ from dagster import (
 from paisa_assets.jobs import streaming_job
 from paisa_assets.resources.event_source import EventSource
 from paisa_assets.resources.lakehouse import Lakehouse
+from paisa_assets.run_health import active_runs, fail_runs_with_dead_workers
 from paisa_assets.settings import (
     EVENTHUB_MAX_EVENTS_PER_RUN,
     EVENTHUB_SENSOR_INTERVAL,
@@ -27,12 +28,7 @@ from paisa_assets.settings import (
 )
 from paisa_assets.streaming.plan import plan_ranges
 from paisa_assets.streaming.progress import floors, held_intervals
-from paisa_assets.streaming.runs import (
-    STREAM_OP,
-    active_runs,
-    fail_runs_with_dead_workers,
-    in_flight_ranges,
-)
+from paisa_assets.streaming.runs import STREAM_OP, in_flight_ranges
 
 # One run writing and one queued behind it keeps the stream busy; more would only queue up
 # ranges planned from an older view of the hub.
