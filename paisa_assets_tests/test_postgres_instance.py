@@ -120,7 +120,9 @@ def test_paisa_demo_runs_on_the_postgres_instance(
             | postgres.dagster_env()
         )
         result = subprocess.run(
-            [str(BIN / "paisa"), "demo", "--reviews", "500", "--stream-events", "50"],
+            # 2,000 reviews: on fewer, the recommender's significance gate (p < 0.01 over
+            # popularity) rightly fails and the demo reports it.
+            [str(BIN / "paisa"), "demo", "--reviews", "2000", "--stream-events", "50"],
             env=env,
             cwd=REPO,
             capture_output=True,
@@ -135,6 +137,6 @@ def test_paisa_demo_runs_on_the_postgres_instance(
             statuses = {r.dagster_run.status for r in instance.get_run_records()}
     assert {"streaming_job", "gold_job", "ml_job"} <= set(jobs)
     assert statuses == {DagsterRunStatus.SUCCESS}
-    assert Lakehouse(root=str(tmp_path / "lake")).read(GOLD_KPIS)["reviews"].to_list() == [550]
+    assert Lakehouse(root=str(tmp_path / "lake")).read(GOLD_KPIS)["reviews"].to_list() == [2050]
     assert sorted(p.name for p in home.rglob("*.db")) == []
     assert postgres.password not in result.stdout + result.stderr
