@@ -59,8 +59,9 @@ STREAM_TABLES = [BRONZE_EH_STREAMING, BRONZE_REVIEWS_STREAMING, SILVER_REVIEWS_S
 # One review sent 150,001 times (more than a 131,072-row Parquet row group), then 5 reviews.
 BIG_FOLDER_ROWS = (150_001, 5)
 SCENARIOS = {
-    # delta-rs has written data files of the 150,001-line file (the 10th); nothing committed.
-    "bronze.during_write:bronze.amazon_reviews#10": "ingest",
+    # delta-rs has written data files of the 150,001-line file (#big: the first file after the
+    # generated ones, whose count the fixture fills in); nothing committed.
+    "bronze.during_write:bronze.amazon_reviews#big": "ingest",
     # bronze rows and quarantine committed, the manifest not.
     "bronze.before_manifest:bronze.amazon_reviews": "ingest",
     # inside the silver MERGE, after delta-rs read its whole source.
@@ -145,7 +146,9 @@ def wrecks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Wreck]:
                 silver_reviews=expected.silver_reviews + distinct,
                 files=expected.files + len(BIG_FOLDER_ROWS),
             )
-        env = lake_env(root, PAISA_CRASH_AT=point)
+        # The big folder's first file comes after every generated review file.
+        armed = point.replace("#big", f"#{report.reviews.files + 1}")
+        env = lake_env(root, PAISA_CRASH_AT=armed)
         with instance_at(root) as instance:
             sync_partitions(instance, workspace_at(root).landing)
         process = start_driver(env, command)
