@@ -150,6 +150,8 @@ def test_malformed_bodies_are_quarantined_with_their_reason(stream: Stream) -> N
         + b"[" * 300
         + b"]" * 300
         + b"}",
+        # Keys that are not JSON strings, as in batch files: never a text key in silver.
+        b'{"asin": 123, "reviewerID": ["A3"], "overall": "4.0"}',
         *good,
     ]
     stream.log.publish(bodies, partition_key="one-partition")
@@ -161,6 +163,11 @@ def test_malformed_bodies_are_quarantined_with_their_reason(stream: Stream) -> N
         (2, "body is not a JSON object but a JSON list"),
         (3, "body is not valid UTF-8"),
         (5, f"{UNSTORABLE_NESTING}: Recursion limit reached"),
+        (
+            6,
+            "asin is not a JSON string: a JSON number; "
+            "reviewerID is not a JSON string: a JSON array",
+        ),
     ]
     silver_q = stream.lake.read(SILVER_QUARANTINE)
     assert silver_q.select("dataset", "_line", "reason").rows() == [
@@ -169,7 +176,7 @@ def test_malformed_bodies_are_quarantined_with_their_reason(stream: Stream) -> N
     assert stream.lake.count(SILVER_REVIEWS_STREAMING) == 2
     # Nothing is processed twice on the next run.
     stream.rerun({"ops": {"bronze__eh_streaming": {"config": {"ranges": []}}}})
-    assert stream.lake.count(BRONZE_QUARANTINE) == 5
+    assert stream.lake.count(BRONZE_QUARANTINE) == 6
 
 
 def test_runs_are_bounded_by_the_events_per_run_limit(

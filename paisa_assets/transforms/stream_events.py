@@ -18,7 +18,12 @@ import orjson
 import polars as pl
 
 from paisa_assets.events import StreamEvent
-from paisa_assets.transforms.bronze_parse import UNSTORABLE_NESTING, append_record
+from paisa_assets.transforms.bronze_parse import (
+    KEY_FIELDS,
+    UNSTORABLE_NESTING,
+    append_record,
+    key_violations,
+)
 from paisa_assets.transforms.schemas import BRONZE_REVIEWS_COLUMNS
 
 REQUIRED_FIELDS = ("asin", "reviewerID", "overall")
@@ -131,6 +136,10 @@ def _problem(body: str, utf8: bool) -> tuple[dict | None, str | None]:
     missing = [name for name in REQUIRED_FIELDS if record.get(name) in (None, "")]
     if missing:
         return None, "missing required field(s): " + ", ".join(missing)
+    # Keys must be JSON strings, as in batch files: a numeric asin would become a text key.
+    wrong_keys = key_violations(record, KEY_FIELDS)
+    if wrong_keys:
+        return None, wrong_keys
     return record, None
 
 
