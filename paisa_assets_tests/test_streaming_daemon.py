@@ -187,7 +187,7 @@ def test_a_killed_run_is_failed_and_its_range_ingested_while_a_later_one_succeed
         runs = {r.dagster_run.run_id: r for r in daemon.runs("streaming_job")}
         (message,) = failure_messages(daemon, first.dagster_run.run_id)
     assert runs[first.dagster_run.run_id].dagster_run.status == DagsterRunStatus.FAILURE
-    assert f"The run worker (pid {pid}) is gone" in message
+    assert f"the run worker (pid {pid}) is gone without finishing the run" in message
     assert runs[second.dagster_run.run_id].dagster_run.status == DagsterRunStatus.SUCCESS
     later = [r for r in runs.values() if r.dagster_run.run_id != first.dagster_run.run_id]
     assert all(r.dagster_run.status == DagsterRunStatus.SUCCESS for r in later)
