@@ -15,11 +15,8 @@ Writes `benchmarks/results/daemon_path.json` (with the machine's description).
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,47 +26,23 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 RESULTS = REPO / "benchmarks" / "results" / "daemon_path.json"
 TIMEOUT_SECONDS = 600
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from instance_env import paisa_env, running_daemon  # noqa: E402
+
 
 @contextmanager
 def daemon_on(root: Path):
     """`dagster-daemon` on a fresh instance under `root`, every paisa path under it, default
-    sensor intervals (nothing set but paths)."""
+    sensor intervals (nothing set but paths); yields the instance."""
     from dagster import DagsterInstance
 
-    home = root / "dagster_home"
-    home.mkdir()
-    shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAISA_", "MLFLOW_"))} | {
-        "DAGSTER_HOME": str(home),
-        "PAISA_LANDING_ROOT": str(root / "landing"),
-        "PAISA_LAKE_ROOT": str(root / "lake"),
-        "PAISA_WAREHOUSE_PATH": str(root / "warehouse.duckdb"),
-        "PAISA_EVENTS_ROOT": str(root / "events"),
-        "PAISA_DASHBOARD_PATH": str(root / "dashboard" / "index.html"),
-        "MLFLOW_TRACKING_URI": str(root / "mlflow" / "mlflow.db"),
-        "PAISA_MLFLOW_ARTIFACT_ROOT": str(root / "mlflow" / "artifacts"),
-    }
-    DagsterInstance.from_config(str(home)).dispose()
-    daemon = subprocess.Popen(
-        [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        with DagsterInstance.from_config(str(home)) as instance:
-            yield instance
-    finally:
-        os.killpg(daemon.pid, signal.SIGKILL)
-        daemon.wait()
+    env = paisa_env(root)
+    with running_daemon(env), DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        yield instance
 
 
 def wait_until(condition, what: str) -> float:

@@ -31,24 +31,13 @@ import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from instance_env import paisa_env  # noqa: E402
+
 RESULTS = REPO / "benchmarks" / "results" / "dev_logs.json"
 WARM_UP_SECONDS = 15
-
-
-def _env(root: Path) -> dict[str, str]:
-    home = root / "dagster_home"
-    home.mkdir(parents=True)
-    (home / "dagster.yaml").write_bytes((REPO / "dagster.yaml").read_bytes())
-    return os.environ | {
-        "DAGSTER_HOME": str(home),
-        "PAISA_LANDING_ROOT": str(root / "landing"),
-        "PAISA_LAKE_ROOT": str(root / "lake"),
-        "PAISA_WAREHOUSE_PATH": str(root / "warehouse.duckdb"),
-        "PAISA_EVENTS_ROOT": str(root / "events"),
-        "PAISA_DASHBOARD_PATH": str(root / "dashboard" / "index.html"),
-        "MLFLOW_TRACKING_URI": str(root / "mlflow" / "mlflow.db"),
-        "PAISA_MLFLOW_ARTIFACT_ROOT": str(root / "mlflow" / "artifacts"),
-    }
 
 
 def _free_port() -> int:
@@ -85,7 +74,7 @@ def _ticks(home: Path, start: float, end: float) -> int:
 def measure(all_logs: bool, minutes: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="paisa-dev-logs-") as tmp:
         root = Path(tmp)
-        env = _env(root)
+        env = paisa_env(root)
         port = _free_port()
         log_path = root / "paisa_dev.log"
         command = [str(BIN / "paisa"), "dev", "-p", str(port)] + (

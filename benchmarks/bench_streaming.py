@@ -18,8 +18,6 @@ the daemon's own start-up (loading the code location, the first sensor tick) is 
 from __future__ import annotations
 
 import os
-import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -31,6 +29,11 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from instance_env import paisa_env, running_daemon  # noqa: E402
+
 BURST_GAP_SECONDS = 2.0
 TIMEOUT_SECONDS = 600
 
@@ -60,18 +63,8 @@ def measure_streaming(
 
     with tempfile.TemporaryDirectory() as folder, ExitStack() as stack:
         root = Path(folder)
-        home = root / "dagster_home"
-        home.mkdir()
-        shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
-        env = os.environ | {
-            "DAGSTER_HOME": str(home),
-            "PAISA_LANDING_ROOT": str(root / "landing"),
-            "PAISA_LAKE_ROOT": str(root / "lake"),
-            "PAISA_WAREHOUSE_PATH": str(root / "warehouse.duckdb"),
-            "PAISA_EVENTS_ROOT": str(root / "events"),
-            "MLFLOW_TRACKING_URI": str(root / "mlflow" / "mlflow.db"),
-            "PAISA_MLFLOW_ARTIFACT_ROOT": str(root / "mlflow" / "artifacts"),
-        }
+        env = paisa_env(root)
+        home = Path(env["DAGSTER_HOME"])
         env.pop(EVENTHUB_SENSOR_INTERVAL, None)
         if sensor_interval is not None:
             env[EVENTHUB_SENSOR_INTERVAL] = sensor_interval
@@ -84,56 +77,48 @@ def measure_streaming(
             )
         publish = stack.enter_context(log.publishing())
         lake = Lakehouse(root=str(root / "lake"))
-        daemon = subprocess.Popen(
-            [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            import polars as pl
+        stack.enter_context(running_daemon(env))
+        import polars as pl
 
-            warm_up, *payloads = generated_payloads(total + 1, seed=99)
-            publish([warm_up])
-            _wait_for_silver(lake, 1)
-            measured_from = datetime.now(UTC)
-            per_burst = max(1, -(-total // bursts))
-            started = time.monotonic()
-            for start in range(0, total, per_burst):
-                publish(payloads[start : start + per_burst])
-                time.sleep(gap_seconds)
-            _wait_for_silver(lake, total + 1)
-            wall = time.monotonic() - started
-            silver = lake.read(
-                "silver.reviews_streaming", where=pl.col("enqueued_time") >= measured_from
-            )
-            latency = (silver["processed_at"] - silver["enqueued_time"]).dt.total_milliseconds()
-            previous_home = os.environ.get("DAGSTER_HOME")
-            os.environ["DAGSTER_HOME"] = str(home)
-            try:
-                with DagsterInstance.get() as instance:
-                    materialized = instance.fetch_materializations(
-                        AssetKey(["bronze", "eh_streaming"]), limit=10_000
-                    ).records
-                    written = {
-                        m.run_id: m.asset_materialization.metadata["rows_written"].value
-                        for m in materialized
-                    }
-                    runs = [
-                        (int(written.get(r.dagster_run.run_id, 0)), r.end_time - r.start_time)
-                        for r in instance.get_run_records(RunsFilter(job_name="streaming_job"))
-                        if r.start_time and r.end_time and r.start_time >= measured_from.timestamp()
-                    ]
-            finally:
-                if previous_home is None:
-                    os.environ.pop("DAGSTER_HOME", None)
-                else:
-                    os.environ["DAGSTER_HOME"] = previous_home
+        warm_up, *payloads = generated_payloads(total + 1, seed=99)
+        publish([warm_up])
+        _wait_for_silver(lake, 1)
+        measured_from = datetime.now(UTC)
+        per_burst = max(1, -(-total // bursts))
+        started = time.monotonic()
+        for start in range(0, total, per_burst):
+            publish(payloads[start : start + per_burst])
+            time.sleep(gap_seconds)
+        _wait_for_silver(lake, total + 1)
+        wall = time.monotonic() - started
+        silver = lake.read(
+            "silver.reviews_streaming", where=pl.col("enqueued_time") >= measured_from
+        )
+        latency = (silver["processed_at"] - silver["enqueued_time"]).dt.total_milliseconds()
+        previous_home = os.environ.get("DAGSTER_HOME")
+        os.environ["DAGSTER_HOME"] = str(home)
+        try:
+            with DagsterInstance.get() as instance:
+                # Silver holds every event before its run ends (its checks come after): wait for
+                # the runs' end, or the last one would be left out of the per-run figures.
+                _wait_until_runs_end(instance)
+                materialized = instance.fetch_materializations(
+                    AssetKey(["bronze", "eh_streaming"]), limit=10_000
+                ).records
+                written = {
+                    m.run_id: m.asset_materialization.metadata["rows_written"].value
+                    for m in materialized
+                }
+                runs = [
+                    (int(written.get(r.dagster_run.run_id, 0)), r.end_time - r.start_time)
+                    for r in instance.get_run_records(RunsFilter(job_name="streaming_job"))
+                    if r.start_time and r.end_time and r.start_time >= measured_from.timestamp()
+                ]
         finally:
-            os.killpg(daemon.pid, signal.SIGKILL)
-            daemon.wait()
+            if previous_home is None:
+                os.environ.pop("DAGSTER_HOME", None)
+            else:
+                os.environ["DAGSTER_HOME"] = previous_home
     rates = [events / seconds for events, seconds in runs if events and seconds > 0]
     return {
         "source": "Event Hubs emulator over AMQP" if source == "amqp" else "local event log",
@@ -180,6 +165,16 @@ def measure_publish(events: int = 5_000) -> dict[str, Any]:
         "seconds": seconds,
         "events_per_second": round(events / seconds),
     }
+
+
+def _wait_until_runs_end(instance: Any) -> None:
+    from paisa_assets.run_health import active_runs
+
+    started = time.monotonic()
+    while active_runs(instance, "streaming_job"):
+        if time.monotonic() - started > TIMEOUT_SECONDS:
+            raise RuntimeError("timed out waiting for the streaming runs to end")
+        time.sleep(0.25)
 
 
 def _wait_for_silver(lake: Any, rows: int) -> None:
