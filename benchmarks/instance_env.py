@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from paisa_assets.settings import paths_under
+
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
@@ -24,16 +26,7 @@ def paisa_env(root: Path) -> dict[str, str]:
     home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
     inherited = {k: v for k, v in os.environ.items() if not k.startswith(("PAISA_", "MLFLOW_"))}
-    return inherited | {
-        "DAGSTER_HOME": str(home),
-        "PAISA_LANDING_ROOT": str(root / "landing"),
-        "PAISA_LAKE_ROOT": str(root / "lake"),
-        "PAISA_WAREHOUSE_PATH": str(root / "warehouse.duckdb"),
-        "PAISA_EVENTS_ROOT": str(root / "events"),
-        "PAISA_DASHBOARD_PATH": str(root / "dashboard" / "index.html"),
-        "MLFLOW_TRACKING_URI": str(root / "mlflow" / "mlflow.db"),
-        "PAISA_MLFLOW_ARTIFACT_ROOT": str(root / "mlflow" / "artifacts"),
-    }
+    return inherited | {"DAGSTER_HOME": str(home)} | paths_under(root)
 
 
 @contextmanager

@@ -7,6 +7,7 @@ and shows only the variable's name in the UI; when it is not set, the local defa
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from dagster import EnvVar
 
@@ -78,3 +79,17 @@ def is_set(name: str) -> bool:
 def resolved(name: str) -> str:
     """The variable's value for code that runs outside a Dagster resource (the CLI, sensors)."""
     return os.environ.get(name) or DEFAULTS[name]
+
+
+def paths_under(root: Path) -> dict[str, str]:
+    """Every path setting pointed under `root`: the environment of a paisa or dagster process
+    (a test's, a benchmark's) that must not touch the repository's data/ folder."""
+    return {
+        LANDING_ROOT: str(root / "landing"),
+        LAKE_ROOT: str(root / "lake"),
+        WAREHOUSE_PATH: str(root / "warehouse.duckdb"),
+        EVENTS_ROOT: str(root / "events"),
+        DASHBOARD_PATH: str(root / "dashboard" / "index.html"),
+        MLFLOW_TRACKING_URI: str(root / "mlflow" / "mlflow.db"),
+        MLFLOW_ARTIFACT_ROOT: str(root / "mlflow" / "artifacts"),
+    }

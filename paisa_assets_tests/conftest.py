@@ -23,6 +23,7 @@ from paisa_assets.resources.local_event_log import LocalEventLog
 from paisa_assets.resources.mlflow_tracking import MlflowTracking
 from paisa_assets.resources.warehouse import Warehouse
 from paisa_assets.runner import materialize_everything, sync_partitions
+from paisa_assets.settings import paths_under
 from paisa_assets_tests.support.mlflow_store import seed_store
 
 
@@ -58,15 +59,7 @@ def local_settings_env(root: Path) -> dict[str, str]:
     so a subprocess test never writes into the repository's data/ folder (its MLflow store
     seeded with a copy of the session's migrated one)."""
     seed_store(root / "mlflow" / "mlflow.db")
-    return {
-        "PAISA_LANDING_ROOT": str(root / "landing"),
-        "PAISA_LAKE_ROOT": str(root / "lake"),
-        "PAISA_WAREHOUSE_PATH": str(root / "warehouse.duckdb"),
-        "PAISA_EVENTS_ROOT": str(root / "events"),
-        "PAISA_DASHBOARD_PATH": str(root / "dashboard" / "index.html"),
-        "MLFLOW_TRACKING_URI": str(root / "mlflow" / "mlflow.db"),
-        "PAISA_MLFLOW_ARTIFACT_ROOT": str(root / "mlflow" / "artifacts"),
-    }
+    return paths_under(root)
 
 
 def make_workspace(
