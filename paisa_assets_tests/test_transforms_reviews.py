@@ -11,7 +11,6 @@ import pytest
 from paisa_assets.transforms.reviews import (
     dedupe_reviews,
     review_id,
-    review_id_expr,
     review_ids,
     split_reviews,
 )
@@ -80,11 +79,6 @@ def test_review_ids_vectorised_and_null_safe() -> None:
     assert ids.name == "review_id"
     assert ids.to_list() == [REVIEW_ID, None, None]
     assert review_ids(pl.Series([], dtype=pl.String), pl.Series([], dtype=pl.String)).len() == 0
-
-
-def test_review_id_expr() -> None:
-    frame = pl.DataFrame({"reviewerID": [REVIEWER, None], "asin": [ASIN, ASIN]})
-    assert frame.select(review_id_expr())["review_id"].to_list() == [REVIEW_ID, None]
 
 
 def test_silver_review_id_uses_trimmed_keys() -> None:

@@ -42,21 +42,6 @@ class Catalog:
     cluster: np.ndarray
 
 
-@dataclass
-class ReviewPlan:
-    """One entry per line to write: index of the base review, kind, target folder."""
-
-    user: np.ndarray
-    product: np.ndarray
-    rating: np.ndarray
-    time: np.ndarray
-    seed: np.ndarray
-    noisy: np.ndarray
-    base: np.ndarray  # per line: index into the arrays above
-    kind: np.ndarray  # per line
-    folder: np.ndarray  # per line
-
-
 def _clusters(rng: np.random.Generator, category: np.ndarray) -> np.ndarray:
     """Co-purchase clusters of about `CLUSTER_SIZE` products, each within one category."""
     order = np.lexsort((rng.random(category.size), category))

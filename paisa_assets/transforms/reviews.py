@@ -84,19 +84,6 @@ def review_ids(reviewer_ids: pl.Series, asins: pl.Series) -> pl.Series:
     return pl.Series("review_id", digests, dtype=pl.String)
 
 
-def review_id_expr(reviewer_id: str = "reviewerID", asin: str = "asin") -> pl.Expr:
-    """`review_ids` as an expression over two columns of a frame."""
-    return (
-        pl.struct(reviewer_id, asin)
-        .map_batches(
-            lambda pairs: review_ids(pairs.struct.field(reviewer_id), pairs.struct.field(asin)),
-            return_dtype=pl.String,
-            is_elementwise=True,
-        )
-        .alias("review_id")
-    )
-
-
 def epoch_seconds_to_date(seconds: pl.Expr) -> pl.Expr:
     """UTC date of epoch seconds; null outside years 1..9999 (not representable in Delta)."""
     days = seconds.floordiv(_SECONDS_PER_DAY)
