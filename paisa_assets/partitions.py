@@ -14,6 +14,15 @@ warnings.filterwarnings("ignore", message="Parameter `backfill_policy`")
 reviews_partitions = DynamicPartitionsDefinition(name="amazon_reviews_folders")
 metadata_partitions = DynamicPartitionsDefinition(name="amazon_metadata_folders")
 PARTITIONS = {REVIEWS_DATASET: reviews_partitions, METADATA_DATASET: metadata_partitions}
+# Tags of a run over a range of partitions (Dagster's names; its constants are private).
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def range_tags(first: str, last: str) -> dict[str, str]:
+    """The tags that make one run materialize partitions `first` to `last` (single-run
+    backfill policy), in the order the partitions were added."""
+    return {RANGE_START_TAG: first, RANGE_END_TAG: last}
 
 
 def natural_key(text: str) -> list[object]:

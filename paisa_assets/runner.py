@@ -18,13 +18,9 @@ from dagster import (
     ExecuteInProcessResult,
     get_dagster_logger,
 )
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from paisa_assets.jobs import INGEST_JOBS, gold_job, ml_job, streaming_job
-from paisa_assets.partitions import PARTITIONS, natural_key
+from paisa_assets.partitions import PARTITIONS, natural_key, range_tags
 from paisa_assets.resources.landing_zone import DATASETS, LandingZone
 from paisa_assets.sensors import partition_key_problem
 
@@ -94,7 +90,7 @@ def ingest_dataset(
         return None
     result = defs.resolve_job_def(INGEST_JOBS[dataset].name).execute_in_process(
         instance=instance,
-        tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
+        tags=range_tags(keys[0], keys[-1]),
         run_config=run_config,
         raise_on_error=False,
     )

@@ -17,6 +17,7 @@ from dagster import (
     build_sensor_context,
 )
 
+from paisa_assets.partitions import range_tags
 from paisa_assets.runner import sync_partitions
 from paisa_assets.sensors import gold_sensor
 from paisa_assets.tables import (
@@ -257,19 +258,11 @@ def ingest(
 ) -> dict[str, dict]:
     """One run of `job` over these folders (a range when there are several); every check must
     pass but warnings, returned with their metadata ({check name: metadata})."""
-    from dagster._core.storage.tags import (
-        ASSET_PARTITION_RANGE_END_TAG,
-        ASSET_PARTITION_RANGE_START_TAG,
-    )
-
     definition = workspace.defs.resolve_job_def(job)
     if len(partitions) == 1:
         result = definition.execute_in_process(instance=instance, partition_key=partitions[0])
     else:
-        tags = {
-            ASSET_PARTITION_RANGE_START_TAG: partitions[0],
-            ASSET_PARTITION_RANGE_END_TAG: partitions[-1],
-        }
+        tags = range_tags(partitions[0], partitions[-1])
         result = definition.execute_in_process(instance=instance, tags=tags)
     assert result.success
     evaluations = result.get_asset_check_evaluations()
@@ -453,11 +446,6 @@ def test_a_same_size_rewrite_with_its_mtime_restored_is_ingested_again(
 def test_each_partition_of_a_range_run_reports_its_own_counts(
     workspace: Workspace, instance: DagsterInstance
 ) -> None:
-    from dagster._core.storage.tags import (
-        ASSET_PARTITION_RANGE_END_TAG,
-        ASSET_PARTITION_RANGE_START_TAG,
-    )
-
     sizes = {"partition_1": 3, "partition_2": 5, "partition_10": 8}
     for folder, size in sizes.items():
         start = int(folder.split("_")[1]) * 100
@@ -469,10 +457,7 @@ def test_each_partition_of_a_range_run_reports_its_own_counts(
     sync_partitions(instance, workspace.landing)
     result = workspace.defs.resolve_job_def("reviews_ingest_job").execute_in_process(
         instance=instance,
-        tags={
-            ASSET_PARTITION_RANGE_START_TAG: "partition_1",
-            ASSET_PARTITION_RANGE_END_TAG: "partition_10",
-        },
+        tags=range_tags("partition_1", "partition_10"),
     )
     assert result.success
     events = {

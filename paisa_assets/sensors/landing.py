@@ -31,7 +31,13 @@ from dagster import (
 )
 
 from paisa_assets.jobs import INGEST_JOBS
-from paisa_assets.partitions import PARTITIONS, natural_key
+from paisa_assets.partitions import (
+    PARTITIONS,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    natural_key,
+    range_tags,
+)
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.landing_zone import (
     DATASETS,
@@ -48,8 +54,6 @@ from paisa_assets.settings import (
 )
 from paisa_assets.tables import BRONZE_INGESTED_FILES, SILVER_METADATA, SILVER_REVIEWS, asset_key
 
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 PARTITION_TAG = "dagster/partition"
 # The sensor retries its own runs (with a pause that grows); Dagster's run retries on top would
 # only race with the sensor's next request.
@@ -123,7 +127,7 @@ class FolderRun:
             )
         return RunRequest(
             job_name=INGEST_JOBS[self.dataset].name,
-            tags={**tags, RANGE_START_TAG: first, RANGE_END_TAG: last},
+            tags={**tags, **range_tags(first, last)},
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dagster import DagsterInstance, RunRequest, SensorResult, SkipReason, build_sensor_context
 
+from paisa_assets.partitions import RANGE_END_TAG, RANGE_START_TAG
 from paisa_assets.sensors import landing_zone_sensor
 from paisa_assets_tests.conftest import Workspace
 
@@ -21,8 +22,7 @@ def requested_folders(instance: DagsterInstance, request: RunRequest) -> list[st
     """The folders a request covers: its partition, or every partition of its range."""
     if request.partition_key is not None:
         return [request.partition_key]
-    start = request.tags["dagster/asset_partition_range_start"]
-    end = request.tags["dagster/asset_partition_range_end"]
+    start, end = request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]
     name = "amazon_reviews_folders" if "reviews" in request.job_name else "amazon_metadata_folders"
     order = list(instance.get_dynamic_partitions(name))
     return order[order.index(start) : order.index(end) + 1]
