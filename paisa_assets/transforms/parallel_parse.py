@@ -28,6 +28,7 @@ import io
 import logging
 import multiprocessing
 import os
+import pickle
 import signal
 import threading
 from collections import deque
@@ -251,6 +252,10 @@ class FileParser(AbstractContextManager["FileParser"]):
             return None
         try:
             if self._pool is None:
+                # A callable that cannot be sent fails here, before the pool sees it: handed to
+                # the pool, its pickling error surfaces on the pool's feeder thread, where it
+                # can leave the step waiting for a result that never comes.
+                pickle.dumps(self.parse_in_worker)
                 self._pool = ProcessPoolExecutor(
                     self.workers,
                     mp_context=multiprocessing.get_context("spawn"),
