@@ -17,31 +17,34 @@ class StreamEvent:
     partition_key: str | None = None
 
 
+class InclusiveInterval:
+    """Sequence numbers `first`..`last`, both included: empty (size 0) when `first > last`."""
+
+    first: int
+    last: int
+
+    @property
+    def size(self) -> int:
+        return max(0, self.last - self.first + 1)
+
+
 @dataclass(frozen=True)
-class SequenceRange:
+class SequenceRange(InclusiveInterval):
     """Sequence numbers `first`..`last` (inclusive) of one partition."""
 
     partition_id: str
     first: int
     last: int
 
-    @property
-    def size(self) -> int:
-        return max(0, self.last - self.first + 1)
-
 
 @dataclass(frozen=True)
-class PartitionBounds:
+class PartitionBounds(InclusiveInterval):
     """What a partition holds right now: `first` is the oldest retained sequence number (the
     hub's `beginning_sequence_number`; everything below it has expired), `last` the last
     enqueued one (-1 for a partition that never had an event). Empty when `first > last`."""
 
     first: int
     last: int
-
-    @property
-    def size(self) -> int:
-        return max(0, self.last - self.first + 1)
 
 
 @dataclass(frozen=True)
