@@ -16,6 +16,7 @@ whose workers run on this host; other launchers check their workers themselves.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 import psutil
@@ -99,8 +100,13 @@ def fail_runs_with_dead_workers(
     return failed
 
 
-def live_active_runs(instance: DagsterInstance, job_name: str) -> list[RunRecord]:
-    """The job's active runs, after failing those whose worker died."""
+def live_active_runs(
+    instance: DagsterInstance, job_name: str, log: logging.Logger | None = None
+) -> list[RunRecord]:
+    """The job's active runs, after failing (and logging to `log`) those whose worker died."""
     runs = active_runs(instance, job_name)
     dead = {r.dagster_run.run_id for r in fail_runs_with_dead_workers(instance, runs)}
+    for run_id in sorted(dead):
+        if log is not None:
+            log.warning(f"run {run_id}: worker gone, marked failed")
     return [r for r in runs if r.dagster_run.run_id not in dead]

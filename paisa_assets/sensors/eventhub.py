@@ -20,7 +20,7 @@ from dagster import (
 from paisa_assets.jobs import streaming_job
 from paisa_assets.resources.event_source import EventSource
 from paisa_assets.resources.lakehouse import Lakehouse
-from paisa_assets.run_health import active_runs, fail_runs_with_dead_workers
+from paisa_assets.run_health import live_active_runs
 from paisa_assets.settings import (
     EVENTHUB_MAX_EVENTS_PER_RUN,
     EVENTHUB_SENSOR_INTERVAL,
@@ -50,10 +50,7 @@ def eventhub_sensor(
     """The cursor is only a note of the hub as last planned from (for the UI); nothing depends
     on it, so a lost or reset cursor changes nothing."""
     snapshot = event_source.snapshot()
-    runs = active_runs(context.instance, streaming_job.name)
-    for dead in fail_runs_with_dead_workers(context.instance, runs):
-        context.log.warning(f"run {dead.dagster_run.run_id}: worker gone, marked failed")
-        runs.remove(dead)
+    runs = live_active_runs(context.instance, streaming_job.name, context.log)
     cursor = json.dumps(
         {"source_id": snapshot.source_id, "last": {p: b.last for p, b in snapshot.bounds.items()}},
         sort_keys=True,

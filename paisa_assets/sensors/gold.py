@@ -77,7 +77,7 @@ def gold_sensor(context: SensorEvaluationContext, lakehouse: Lakehouse) -> RunRe
     built = lakehouse.last_commit_metadata(GOLD_REVIEWS_ENRICHED).get(INPUTS_KEY)
     if built == wanted:
         return SkipReason(f"gold is up to date with silver {wanted}")
-    if live_active_runs(context.instance, gold_job.name):
+    if live_active_runs(context.instance, gold_job.name, context.log):
         return SkipReason("a gold run is already queued or running")
     failed = failed_checks(context.instance, GOLD_GATES)
     if failed:
