@@ -246,7 +246,7 @@ def eventhub_emulator(emulator_args: tuple[str, ...]) -> None:
     Point paisa at it with PAISA_EVENTHUB_CONNECTION_STRING set to the connection string it
     prints; the unmodified azure-eventhub client then talks to it.
     """
-    from paisa_assets.eventhub_emulator.cli import main as emulator_main
+    from paisa_eventhub_emulator.cli import main as emulator_main
 
     raise SystemExit(emulator_main(list(emulator_args)))
 

@@ -15,8 +15,8 @@ import psutil
 import pytest
 from dagster import AssetKey, DagsterEventType, DagsterRunStatus
 
-from paisa_assets.eventhub_emulator.api import EventHubEmulator
-from paisa_assets.eventhub_emulator.storage import Retention
+from paisa_eventhub_emulator.api import EventHubEmulator
+from paisa_eventhub_emulator.storage import Retention
 from paisa_assets.generator.stream import generated_payloads
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.local_event_log import LocalEventLog

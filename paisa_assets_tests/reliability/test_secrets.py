@@ -29,7 +29,7 @@ from dagster._core.remote_representation.external_data import RepositorySnap
 from dagster._serdes import serialize_value
 
 from paisa_assets.definitions import build_definitions, default_resources
-from paisa_assets.eventhub_emulator.api import EventHubEmulator
+from paisa_eventhub_emulator.api import EventHubEmulator
 from paisa_assets.events import SequenceRange
 from paisa_assets.generator import generate_landing_zone
 from paisa_assets.resources.azure_event_hubs import AzureEventHubs

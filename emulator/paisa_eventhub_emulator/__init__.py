@@ -13,12 +13,12 @@ Modules, one concern each: `codec` (wire format), `connection` (handshake, heart
 tests and tools) and `cli`.
 """
 
-from paisa_assets.eventhub_emulator.api import (
+from paisa_eventhub_emulator.api import (
     EventHubEmulator,
     EventRecord,
     connection_string,
     serve,
 )
-from paisa_assets.eventhub_emulator.cli import main
+from paisa_eventhub_emulator.cli import main
 
 __all__ = ["EventHubEmulator", "EventRecord", "connection_string", "main", "serve"]

@@ -26,9 +26,9 @@ from typing import Any, TypeVar
 from azure.eventhub._pyamqp._encode import encode_payload
 from azure.eventhub._pyamqp.message import Message
 
-from paisa_assets.eventhub_emulator.messages import decode_event, parse_event
-from paisa_assets.eventhub_emulator.server import DEFAULT_IDLE_TIMEOUT, EmulatorServer
-from paisa_assets.eventhub_emulator.storage import (
+from paisa_eventhub_emulator.messages import decode_event, parse_event
+from paisa_eventhub_emulator.server import DEFAULT_IDLE_TIMEOUT, EmulatorServer
+from paisa_eventhub_emulator.storage import (
     DEFAULT_CONSUMER_GROUP,
     KEEP_EVERYTHING,
     EventStore,
