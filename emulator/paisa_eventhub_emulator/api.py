@@ -184,10 +184,6 @@ class EventHubEmulator:
         """Namespace connection string; pass `eventhub_name=` to the client."""
         return connection_string(self.host, self.port)
 
-    def connection_string_for(self, eventhub_name: str) -> str:
-        """Connection string with `EntityPath`, for clients created without `eventhub_name`."""
-        return connection_string(self.host, self.port, eventhub_name)
-
     # -- inspection and fault injection -----------------------------------------------------
 
     @property
@@ -229,10 +225,6 @@ class EventHubEmulator:
     def connections_accepted(self) -> int:
         """Client connections accepted since the start (open or closed)."""
         return self._server.broker.accepted
-
-    @property
-    def connection_count(self) -> int:
-        return len(self._server.broker.connections)
 
     def drop_connections(self) -> int:
         """Cut every client connection (no AMQP Close), as a network failure would."""
