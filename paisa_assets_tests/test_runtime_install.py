@@ -104,4 +104,3 @@ def test_paisa_eventhub_emulator_refuses_a_client_release_it_was_not_tested_with
     assert f"works with azure-eventhub {compat.SUPPORTED}" in result.stderr
     assert "azure-eventhub 5.16.0 is installed" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
-
