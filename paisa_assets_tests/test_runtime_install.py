@@ -66,7 +66,7 @@ def test_the_paisa_wheel_holds_no_emulator_and_accepts_a_range_of_the_client(
         for line in metadata.decode().splitlines()
         if line.startswith("Requires-Dist: azure-eventhub")
     ]
-    assert client == ["Requires-Dist: azure-eventhub<6,>=5.11"]
+    assert client == ["Requires-Dist: azure-eventhub<6,>=5.12"]
 
 
 def test_the_emulator_pins_the_client_range_it_checks_at_import() -> None:
