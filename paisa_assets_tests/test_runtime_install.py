@@ -18,6 +18,9 @@ from paisa_eventhub_emulator import compat
 
 REPO = Path(__file__).resolve().parents[1]
 EMULATOR = "paisa_eventhub_emulator"
+# What a step process has no use for until an ML or dashboard asset body runs, or (the blob
+# client) until a resource reaches Azure Storage.
+HEAVY_MODULES = ("sklearn", "textblob", "scipy", "pandas", "plotly", "mlflow", "azure.storage.blob")
 
 
 # A finder ahead of the others that answers for the emulator as an interpreter without it would.
@@ -104,3 +107,15 @@ def test_paisa_eventhub_emulator_refuses_a_client_release_it_was_not_tested_with
     assert f"works with azure-eventhub {compat.SUPPORTED}" in result.stderr
     assert "azure-eventhub 5.16.0 is installed" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_importing_the_definitions_loads_no_ml_dashboard_or_blob_library() -> None:
+    """Every step process imports the definitions: the libraries only ML and dashboard asset
+    bodies (or Azure Storage resources) use are imported there, when they run."""
+    result = run_python(
+        "import sys, paisa_assets.definitions as d\n"
+        "assert len(d.defs.resolve_asset_graph().get_all_asset_keys()) > 10\n"
+        f"print(' '.join(m for m in {HEAVY_MODULES!r} if m in sys.modules))"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == []
