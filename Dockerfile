@@ -17,6 +17,7 @@ COPY pyproject.toml README.md ./
 COPY paisa_assets/__init__.py paisa_assets/__init__.py
 RUN pip install ".[k8s]" && pip uninstall -y paisa
 
+# The runtime package only: the Event Hubs emulator (emulator/, a test tool) stays out.
 COPY paisa_assets paisa_assets
 COPY workspace.yaml dagster.yaml ./
 # A regular (non-editable) install: the image runs the code it was built from.

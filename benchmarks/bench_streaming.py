@@ -54,12 +54,12 @@ def measure_streaming(
 
     from dagster import AssetKey, DagsterInstance, RunsFilter
 
-    from paisa_assets.eventhub_emulator.api import EventHubEmulator
     from paisa_assets.generator.stream import generated_payloads
     from paisa_assets.resources.azure_event_hubs import AzureEventHubs
     from paisa_assets.resources.lakehouse import Lakehouse
     from paisa_assets.resources.local_event_log import LocalEventLog
     from paisa_assets.settings import DEFAULTS, EVENTHUB_SENSOR_INTERVAL
+    from paisa_eventhub_emulator.api import EventHubEmulator
 
     with tempfile.TemporaryDirectory() as folder, ExitStack() as stack:
         root = Path(folder)
@@ -143,7 +143,7 @@ def measure_publish(events: int = 5_000) -> dict[str, Any]:
     own figure (events over the seconds it spent sending, one producer for all batches)."""
     import re
 
-    from paisa_assets.eventhub_emulator.api import EventHubEmulator
+    from paisa_eventhub_emulator.api import EventHubEmulator
 
     with EventHubEmulator(port=0, partitions=4) as emulator:
         env = os.environ | {"PAISA_EVENTHUB_CONNECTION_STRING": emulator.connection_string}

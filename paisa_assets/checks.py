@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from functools import partial
 
 import polars as pl
+import pyarrow as pa
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
@@ -35,7 +36,10 @@ from paisa_assets.tables import (
     asset_key,
 )
 
-BRONZE_QUARANTINE_COLUMNS = pl.Schema(pl.from_arrow(BRONZE_QUARANTINE_ARROW.empty_table()).schema)
+# From an empty table of no batches: `Schema.empty_table()` would import pandas in every process.
+BRONZE_QUARANTINE_COLUMNS = pl.Schema(
+    pl.from_arrow(pa.Table.from_batches([], schema=BRONZE_QUARANTINE_ARROW)).schema
+)
 
 
 def _query(

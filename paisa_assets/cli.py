@@ -244,9 +244,22 @@ def eventhub_emulator(emulator_args: tuple[str, ...]) -> None:
     """Run a local Azure Event Hubs endpoint (AMQP 1.0) until interrupted (--help for options).
 
     Point paisa at it with PAISA_EVENTHUB_CONNECTION_STRING set to the connection string it
-    prints; the unmodified azure-eventhub client then talks to it.
+    prints; the unmodified azure-eventhub client then talks to it. The emulator is a package
+    of its own (emulator/ in the repository), not part of the runtime install.
     """
-    from paisa_assets.eventhub_emulator.cli import main as emulator_main
+    try:
+        from paisa_eventhub_emulator.cli import main as emulator_main
+    except ImportError as exc:  # absent, or installed beside an azure-eventhub it refuses
+        absent = isinstance(exc, ModuleNotFoundError) and exc.name == "paisa_eventhub_emulator"
+        click.echo(
+            "error: the Event Hubs emulator is not installed. It is a package of its own, in the "
+            "emulator/ folder of the paisa repository: install it with "
+            "`pip install -e ./emulator` from a checkout."
+            if absent
+            else f"error: {exc}",
+            err=True,
+        )
+        raise SystemExit(2) from None
 
     raise SystemExit(emulator_main(list(emulator_args)))
 

@@ -29,6 +29,7 @@ from paisa_assets.tables import (
     SILVER_REVIEWS,
 )
 from paisa_assets_tests.conftest import make_workspace, materialize_all
+from paisa_assets_tests.support.node import node_executable
 
 pytestmark = pytest.mark.slow  # service-bound: Azurite
 
@@ -54,6 +55,7 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("azurite")
     process = subprocess.Popen(
         [
+            node_executable(),  # the binary itself, so that killing the process stops Azurite
             str(AZURITE),
             "--inMemoryPersistence",
             "--blobHost",

@@ -82,6 +82,7 @@ def test_the_build_context_leaves_out_data_environments_and_secrets() -> None:
         ".env",
         "paisa_assets/__pycache__/cli.cpython-311.pyc",
         "paisa_assets_tests/test_deploy.py",
+        "emulator/paisa_eventhub_emulator/api.py",
         "paisa.egg-info/PKG-INFO",
     ):
         assert ignored(path, patterns), path

@@ -31,10 +31,10 @@ from azure.eventhub._pyamqp.performatives import (
 )
 from azure.eventhub.exceptions import EventHubError
 
-from paisa_assets.eventhub_emulator import EventHubEmulator, codec
-from paisa_assets.eventhub_emulator.addresses import Kind, parse_address
-from paisa_assets.eventhub_emulator.positions import StartPosition
-from paisa_assets.eventhub_emulator.storage import Retention
+from paisa_eventhub_emulator import EventHubEmulator, codec
+from paisa_eventhub_emulator.addresses import Kind, parse_address
+from paisa_eventhub_emulator.positions import StartPosition
+from paisa_eventhub_emulator.storage import Retention
 
 pytestmark = pytest.mark.slow  # service-bound: real client round trips to a local AMQP server
 
@@ -431,7 +431,7 @@ def test_a_torn_last_line_is_dropped_on_restart(tmp_path: Path):
 def test_cli_prints_the_connection_string_and_serves(tmp_path: Path):
     process = subprocess.Popen(
         [
-            *(sys.executable, "-m", "paisa_assets.eventhub_emulator", "--port", "0"),
+            *(sys.executable, "-m", "paisa_eventhub_emulator", "--port", "0"),
             *("--hub", "cli-hub", "--partitions", "2", "--data-dir", str(tmp_path)),
         ],
         stdout=subprocess.PIPE,

@@ -15,8 +15,6 @@ import psutil
 import pytest
 from dagster import AssetKey, DagsterEventType, DagsterRunStatus
 
-from paisa_assets.eventhub_emulator.api import EventHubEmulator
-from paisa_assets.eventhub_emulator.storage import Retention
 from paisa_assets.generator.stream import generated_payloads
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.local_event_log import LocalEventLog
@@ -27,6 +25,8 @@ from paisa_assets.tables import (
 )
 from paisa_assets.transforms.reviews import review_id
 from paisa_assets_tests.support.daemon import Daemon, running_daemon, wait_for
+from paisa_eventhub_emulator.api import EventHubEmulator
+from paisa_eventhub_emulator.storage import Retention
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 

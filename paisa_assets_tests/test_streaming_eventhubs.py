@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, SkipReason
 
-from paisa_assets.eventhub_emulator.api import EventHubEmulator
 from paisa_assets.generator.stream import generated_payloads
 from paisa_assets.resources.azure_event_hubs import AzureEventHubs
 from paisa_assets.tables import (
@@ -20,6 +19,7 @@ from paisa_assets.tables import (
     SILVER_REVIEWS_STREAMING,
 )
 from paisa_assets_tests.support.stream import SHARED_EVENTS, Stream, ranges_of
+from paisa_eventhub_emulator.api import EventHubEmulator
 
 pytestmark = pytest.mark.slow  # service-bound: a real AMQP endpoint and client round trips
 

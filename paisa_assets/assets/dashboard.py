@@ -13,7 +13,6 @@ import duckdb
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
 from paisa_assets.dashboard import queries
-from paisa_assets.dashboard.render import render_page
 from paisa_assets.resources.dashboard_site import DashboardSite
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.warehouse import Warehouse, register_delta
@@ -86,6 +85,8 @@ def dashboard(
     warehouse: Warehouse,
     dashboard_site: DashboardSite,
 ) -> MaterializeResult:
+    from paisa_assets.dashboard.render import render_page  # plotly: only where a page is drawn
+
     now = datetime.now(UTC)
     counts = table_rows(lakehouse)
     with dashboard_session(lakehouse, warehouse) as con:

@@ -13,12 +13,13 @@ always agree with `paisa-recommender@champion`. A lake too small to train on (no
 enough reviews) is reported by the check and leaves the champion's tables. Versions are not
 compared with each other on one test set as the classifier's are: a recommender must be refitted
 on today's reviews to serve today's reviewers, so yesterday's fit has no fair test set left.
-mlflow is imported where it is used (see resources/mlflow_tracking.py for why).
+mlflow, scipy (the model) and pandas (MLflow's serving example) are imported where they are
+used: every Dagster step process imports this module (see resources/mlflow_tracking.py).
 """
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import polars as pl
 from dagster import (
     AssetCheckResult,
@@ -36,15 +37,7 @@ from pydantic import Field
 
 from paisa_assets.assets.model_evaluations import record_evaluation
 from paisa_assets.assets.reporting import table_metadata
-from paisa_assets.ml.recommender import (
-    CATEGORY,
-    INTERACTION_COLUMNS,
-    SIGNIFICANCE,
-    USER,
-    PaisaRecommender,
-    RecommenderEvaluation,
-    evaluate,
-)
+from paisa_assets.ml.significance import SIGNIFICANCE
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.mlflow_tracking import MlflowTracking, log_json_artifacts
 from paisa_assets.tables import (
@@ -53,6 +46,11 @@ from paisa_assets.tables import (
     GOLD_SIMILAR_PRODUCTS,
     asset_key,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from paisa_assets.ml.recommender import PaisaRecommender, RecommenderEvaluation
 
 RECOMMENDER_MODEL = "paisa-recommender"
 RECOMMENDER = AssetKey("recommender")
@@ -69,12 +67,14 @@ class RecommenderConfig(Config):
 
 def read_interactions(lakehouse: Lakehouse) -> tuple[pl.DataFrame, int]:
     """(usable interactions, rows without a reviewer, product, rating or date)."""
+    from paisa_assets.ml.recommender import INTERACTION_COLUMNS
+
     reviews = lakehouse.read(GOLD_REVIEWS_ENRICHED, columns=list(INTERACTION_COLUMNS))
     usable = reviews.drop_nulls(["reviewer_id", "asin", "rating", "review_date"])
     return usable, reviews.height - usable.height
 
 
-def quality_gate(evaluation: RecommenderEvaluation) -> tuple[bool, list[str]]:
+def quality_gate(evaluation: "RecommenderEvaluation") -> tuple[bool, list[str]]:
     """(passed, reasons it did not): significantly better than popularity (paired tests at
     `SIGNIFICANCE`), not merely a larger figure, and a better rating predictor than the item
     mean. The first version faces the same gate as every later one."""
@@ -95,8 +95,12 @@ def quality_gate(evaluation: RecommenderEvaluation) -> tuple[bool, list[str]]:
     return not reasons, reasons
 
 
-def serving_example(model: PaisaRecommender) -> pd.DataFrame:
+def serving_example(model: "PaisaRecommender") -> "pd.DataFrame":
     """A known reviewer, and a new one who names a category (a cold start)."""
+    import pandas as pd
+
+    from paisa_assets.ml.recommender import CATEGORY, USER
+
     return pd.DataFrame(
         {
             USER: [str(model.reviewers[0]), "a-new-reviewer"],
@@ -107,8 +111,8 @@ def serving_example(model: PaisaRecommender) -> pd.DataFrame:
 
 def log_model(
     mlflow_tracking: MlflowTracking,
-    model: PaisaRecommender,
-    evaluation: RecommenderEvaluation,
+    model: "PaisaRecommender",
+    evaluation: "RecommenderEvaluation",
     k: int,
 ) -> tuple[str, int]:
     import mlflow
@@ -181,6 +185,8 @@ def recommender(
     lakehouse: Lakehouse,
     mlflow_tracking: MlflowTracking,
 ) -> Iterator[MaterializeResult | AssetCheckResult]:
+    from paisa_assets.ml.recommender import PaisaRecommender, evaluate
+
     interactions, unusable = read_interactions(lakehouse)
     params = {"neighbours": config.neighbours}
     try:

@@ -54,7 +54,7 @@ import polars as pl
 import scipy.sparse as sp
 
 from paisa_assets.ml.ranking_metrics import catalog_coverage, rmse, user_hits, user_ndcg
-from paisa_assets.ml.significance import mcnemar, paired_bootstrap_interval
+from paisa_assets.ml.significance import SIGNIFICANCE, mcnemar, paired_bootstrap_interval
 
 USER, ITEM, RATING, DATE, CATEGORY = "reviewer_id", "asin", "rating", "review_date", "main_cat"
 INTERACTION_COLUMNS = (USER, ITEM, RATING, DATE, CATEGORY)
@@ -81,8 +81,6 @@ SIMILAR_PRODUCTS_SCHEMA = pl.Schema(
 )
 MIN_RATING, MAX_RATING = 1.0, 5.0
 TIE_SEED = 20_190_513
-# A model must beat popularity at this significance level (paired tests) to be promoted.
-SIGNIFICANCE = 0.01
 # Users per ranking chunk x (categories + 1): the dense category-share block (8 bytes a cell).
 SHARE_CELLS = 4_000_000
 

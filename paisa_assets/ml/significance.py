@@ -5,6 +5,9 @@ former recommender led popularity by 0.9 points of HR@10 with McNemar p = 0.25. 
 ask for a paired test: both models are scored on the same users, so only the users on which
 they disagree carry information (McNemar), and per-user differences of a graded metric are
 resampled together (paired bootstrap).
+
+scipy is imported inside `mcnemar`: the recommender asset's module imports `SIGNIFICANCE` from
+here, and every Dagster step process imports that module.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import binomtest
+
+#: Level of the paired tests a model must pass to be promoted over its baseline.
+SIGNIFICANCE = 0.01
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,8 @@ def mcnemar(model_hits: np.ndarray, other_hits: np.ndarray) -> McNemar:
     losses = int((~model_hits & other_hits).sum())
     if wins + losses == 0:
         return McNemar(0, 0, 1.0)
+    from scipy.stats import binomtest
+
     p_value = float(binomtest(wins, wins + losses, 0.5, alternative="two-sided").pvalue)
     return McNemar(wins, losses, p_value)
 

@@ -9,14 +9,17 @@ Secrets are fields Dagster fills from environment variables; no message ever inc
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from azure.core.exceptions import AzureError
-from azure.storage.blob import BlobServiceClient
 from dagster import Config
 from pydantic import Field
 
 from paisa_assets.redaction import protect
+
+if TYPE_CHECKING:
+    from azure.storage.blob import BlobServiceClient
 
 URI = re.compile(r"^(?:az|abfss?)://(?P<container>[^/@]+)(?:@(?P<host>[^/]+))?/?(?P<prefix>.*)$")
 
@@ -83,7 +86,10 @@ class AzureStorage(Config):
         protect(self.account_key, self.sas_token, self.connection_string)
 
     def blob_service(self, *, probe: bool = False) -> BlobServiceClient:
-        """A client; `probe=True` gives up fast (one retry, short timeouts) for set-up checks."""
+        """A client; `probe=True` gives up fast (one retry, short timeouts) for set-up checks.
+        The blob library is imported here, by the steps that reach Azure Storage only."""
+        from azure.storage.blob import BlobServiceClient
+
         self.protect_secrets()
         fast = {"retry_total": 1, "connection_timeout": 5, "read_timeout": 10} if probe else {}
         if self.connection_string:

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import duckdb
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as pads
 from deltalake import DeltaTable
 
 from paisa_assets.resources.sql_quoting import quote_ident, sql_string
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as pads  # importing it imports pandas: a type here, not a need
 
 # Memory DuckDB may use to plan a MERGE (a join of the source with the target's key columns);
 # beyond it, DuckDB spills to disk.

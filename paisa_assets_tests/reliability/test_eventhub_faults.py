@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, DagsterInstance, SkipReason
 
-from paisa_assets.eventhub_emulator.api import EventHubEmulator
 from paisa_assets.generator.stream import generated_payloads
 from paisa_assets.resources.azure_event_hubs import AzureEventHubs
 from paisa_assets.tables import (
@@ -24,6 +23,7 @@ from paisa_assets.tables import (
     SILVER_REVIEWS_STREAMING,
 )
 from paisa_assets_tests.support.stream import Stream
+from paisa_eventhub_emulator.api import EventHubEmulator
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 

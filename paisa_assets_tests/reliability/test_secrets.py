@@ -29,7 +29,6 @@ from dagster._core.remote_representation.external_data import RepositorySnap
 from dagster._serdes import serialize_value
 
 from paisa_assets.definitions import build_definitions, default_resources
-from paisa_assets.eventhub_emulator.api import EventHubEmulator
 from paisa_assets.events import SequenceRange
 from paisa_assets.generator import generate_landing_zone
 from paisa_assets.resources.azure_event_hubs import AzureEventHubs
@@ -38,6 +37,7 @@ from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.tables import GOLD_KPIS
 from paisa_assets_tests.reliability.support import instance_at, lake_env, start_driver
 from paisa_assets_tests.test_azure_storage import ACCOUNT, KEY, free_port, storage, upload_tree
+from paisa_eventhub_emulator.api import EventHubEmulator
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 

@@ -19,8 +19,8 @@ from azure.eventhub._pyamqp._decode import decode_payload
 from azure.eventhub._pyamqp.message import Message
 from azure.eventhub._pyamqp.types import AMQPTypes
 
-from paisa_assets.eventhub_emulator import codec
-from paisa_assets.eventhub_emulator.storage import EventDraft, PartitionInfo, StoredEvent
+from paisa_eventhub_emulator import codec
+from paisa_eventhub_emulator.storage import EventDraft, PartitionInfo, StoredEvent
 
 PARTITION_KEY = b"x-opt-partition-key"
 #: Annotations only the broker may set; a producer's values for them are dropped.

@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING, Any
 from azure.eventhub._pyamqp.error import AMQPError
 from azure.eventhub._pyamqp.outcomes import Accepted, Rejected
 
-from paisa_assets.eventhub_emulator import messages
-from paisa_assets.eventhub_emulator.addresses import Address
-from paisa_assets.eventhub_emulator.codec import ProtocolError
-from paisa_assets.eventhub_emulator.positions import StartPosition
-from paisa_assets.eventhub_emulator.storage import Partition, StoredEvent
+from paisa_eventhub_emulator import messages
+from paisa_eventhub_emulator.addresses import Address
+from paisa_eventhub_emulator.codec import ProtocolError
+from paisa_eventhub_emulator.positions import StartPosition
+from paisa_eventhub_emulator.storage import Partition, StoredEvent
 
 if TYPE_CHECKING:
-    from paisa_assets.eventhub_emulator.session import Session
+    from paisa_eventhub_emulator.session import Session
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from paisa_assets.eventhub_emulator.storage import Partition, StoredEvent
+from paisa_eventhub_emulator.storage import Partition, StoredEvent
 
 SELECTOR_FILTER = b"apache.org:selector-filter:string"
 

@@ -16,9 +16,9 @@ from typing import Any
 
 from azure.eventhub._pyamqp.types import AMQPTypes
 
-from paisa_assets.eventhub_emulator.codec import typed
-from paisa_assets.eventhub_emulator.messages import Request, encode_reply
-from paisa_assets.eventhub_emulator.storage import EventStore
+from paisa_eventhub_emulator.codec import typed
+from paisa_eventhub_emulator.messages import Request, encode_reply
+from paisa_eventhub_emulator.storage import EventStore
 
 _LOGGER = logging.getLogger(__name__)
 

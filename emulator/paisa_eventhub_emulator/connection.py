@@ -28,13 +28,13 @@ from azure.eventhub._pyamqp.performatives import (
     SASLOutcome,
 )
 
-from paisa_assets.eventhub_emulator import codec
-from paisa_assets.eventhub_emulator.codec import Frame, ProtocolError
-from paisa_assets.eventhub_emulator.session import Session
+from paisa_eventhub_emulator import codec
+from paisa_eventhub_emulator.codec import Frame, ProtocolError
+from paisa_eventhub_emulator.session import Session
 
 if TYPE_CHECKING:
-    from paisa_assets.eventhub_emulator.links import OutgoingLink
-    from paisa_assets.eventhub_emulator.server import Broker
+    from paisa_eventhub_emulator.links import OutgoingLink
+    from paisa_eventhub_emulator.server import Broker
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -14,12 +14,12 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
-from paisa_assets.eventhub_emulator.addresses import Address
-from paisa_assets.eventhub_emulator.connection import AmqpConnection
-from paisa_assets.eventhub_emulator.links import Outcome, accepted, rejected
-from paisa_assets.eventhub_emulator.messages import MessageError, parse_events
-from paisa_assets.eventhub_emulator.session import MAX_MESSAGE_SIZE
-from paisa_assets.eventhub_emulator.storage import EventDraft, EventStore, StoredEvent
+from paisa_eventhub_emulator.addresses import Address
+from paisa_eventhub_emulator.connection import AmqpConnection
+from paisa_eventhub_emulator.links import Outcome, accepted, rejected
+from paisa_eventhub_emulator.messages import MessageError, parse_events
+from paisa_eventhub_emulator.session import MAX_MESSAGE_SIZE
+from paisa_eventhub_emulator.storage import EventDraft, EventStore, StoredEvent
 
 _LOGGER = logging.getLogger(__name__)
 

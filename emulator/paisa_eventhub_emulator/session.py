@@ -24,10 +24,10 @@ from azure.eventhub._pyamqp.performatives import (
     FlowFrame,
 )
 
-from paisa_assets.eventhub_emulator import codec, messages
-from paisa_assets.eventhub_emulator.addresses import Address, Kind, parse_address
-from paisa_assets.eventhub_emulator.codec import Frame, ProtocolError
-from paisa_assets.eventhub_emulator.links import (
+from paisa_eventhub_emulator import codec, messages
+from paisa_eventhub_emulator.addresses import Address, Kind, parse_address
+from paisa_eventhub_emulator.codec import Frame, ProtocolError
+from paisa_eventhub_emulator.links import (
     IncomingLink,
     Link,
     Outcome,
@@ -38,11 +38,11 @@ from paisa_assets.eventhub_emulator.links import (
     accepted,
     rejected,
 )
-from paisa_assets.eventhub_emulator.nodes import handle_cbs, handle_management
-from paisa_assets.eventhub_emulator.positions import SELECTOR_FILTER, StartPosition
+from paisa_eventhub_emulator.nodes import handle_cbs, handle_management
+from paisa_eventhub_emulator.positions import SELECTOR_FILTER, StartPosition
 
 if TYPE_CHECKING:
-    from paisa_assets.eventhub_emulator.connection import AmqpConnection
+    from paisa_eventhub_emulator.connection import AmqpConnection
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""`python -m paisa_assets.eventhub_emulator`: run the emulator until interrupted.
+"""`python -m paisa_eventhub_emulator`: run the emulator until interrupted.
 
 Prints the connection string to use (with `eventhub_name=` in the client, or the per-hub one that
 carries `EntityPath`). Binds to loopback unless told otherwise: the emulator accepts any
@@ -15,14 +15,14 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from paisa_assets.eventhub_emulator.api import DEFAULT_HUBS, connection_string, serve
-from paisa_assets.eventhub_emulator.server import DEFAULT_IDLE_TIMEOUT, EmulatorServer
-from paisa_assets.eventhub_emulator.storage import DEFAULT_CONSUMER_GROUP, Retention
+from paisa_eventhub_emulator.api import DEFAULT_HUBS, connection_string, serve
+from paisa_eventhub_emulator.server import DEFAULT_IDLE_TIMEOUT, EmulatorServer
+from paisa_eventhub_emulator.storage import DEFAULT_CONSUMER_GROUP, Retention
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m paisa_assets.eventhub_emulator",
+        prog="python -m paisa_eventhub_emulator",
         description="A local Azure Event Hubs endpoint (AMQP 1.0) for the azure-eventhub client.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")

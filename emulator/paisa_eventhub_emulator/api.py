@@ -26,9 +26,9 @@ from typing import Any, TypeVar
 from azure.eventhub._pyamqp._encode import encode_payload
 from azure.eventhub._pyamqp.message import Message
 
-from paisa_assets.eventhub_emulator.messages import decode_event, parse_event
-from paisa_assets.eventhub_emulator.server import DEFAULT_IDLE_TIMEOUT, EmulatorServer
-from paisa_assets.eventhub_emulator.storage import (
+from paisa_eventhub_emulator.messages import decode_event, parse_event
+from paisa_eventhub_emulator.server import DEFAULT_IDLE_TIMEOUT, EmulatorServer
+from paisa_eventhub_emulator.storage import (
     DEFAULT_CONSUMER_GROUP,
     KEEP_EVERYTHING,
     EventStore,
@@ -184,10 +184,6 @@ class EventHubEmulator:
         """Namespace connection string; pass `eventhub_name=` to the client."""
         return connection_string(self.host, self.port)
 
-    def connection_string_for(self, eventhub_name: str) -> str:
-        """Connection string with `EntityPath`, for clients created without `eventhub_name`."""
-        return connection_string(self.host, self.port, eventhub_name)
-
     # -- inspection and fault injection -----------------------------------------------------
 
     @property
@@ -229,10 +225,6 @@ class EventHubEmulator:
     def connections_accepted(self) -> int:
         """Client connections accepted since the start (open or closed)."""
         return self._server.broker.accepted
-
-    @property
-    def connection_count(self) -> int:
-        return len(self._server.broker.connections)
 
     def drop_connections(self) -> int:
         """Cut every client connection (no AMQP Close), as a network failure would."""

@@ -10,15 +10,16 @@ Modules, one concern each: `codec` (wire format), `connection` (handshake, heart
 `session` (windows, attach routing), `links` (credit, deliveries), `nodes` ($cbs, $management),
 `messages` (Event Hubs annotations and batches), `positions` (start filters), `addresses`,
 `storage` (partitions, persistence), `server` (TCP server, broker), `api` (the Python object for
-tests and tools) and `cli`.
+tests and tools) and `cli`; `compat` refuses an `azure-eventhub` release it was not tested with.
 """
 
-from paisa_assets.eventhub_emulator.api import (
+from paisa_eventhub_emulator import compat  # noqa: F401  (first: checks the client's release)
+from paisa_eventhub_emulator.api import (
     EventHubEmulator,
     EventRecord,
     connection_string,
     serve,
 )
-from paisa_assets.eventhub_emulator.cli import main
+from paisa_eventhub_emulator.cli import main
 
 __all__ = ["EventHubEmulator", "EventRecord", "connection_string", "main", "serve"]
