@@ -24,6 +24,7 @@ from paisa_assets.resources.mlflow_tracking import MlflowTracking
 from paisa_assets.resources.warehouse import Warehouse
 from paisa_assets.runner import materialize_everything, sync_partitions
 from paisa_assets.settings import paths_under
+from paisa_assets_tests.support.azurite import running_azurite
 from paisa_assets_tests.support.mlflow_store import seed_store
 
 
@@ -100,6 +101,13 @@ def make_workspace(
 @pytest.fixture
 def workspace(tmp_path: Path) -> Workspace:
     return make_workspace(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The blob endpoint of an in-memory Azurite on 127.0.0.1, one per test session."""
+    with running_azurite(tmp_path_factory.mktemp("azurite")) as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

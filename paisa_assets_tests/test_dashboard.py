@@ -37,8 +37,8 @@ from paisa_assets.tables import (
     SILVER_REVIEWS,
     SILVER_REVIEWS_STREAMING,
 )
-from paisa_assets_tests.chromium import Chromium, chromium_executable
 from paisa_assets_tests.conftest import Workspace, make_workspace, materialize_all, product, review
+from paisa_assets_tests.support.chromium import Chromium, chromium_executable
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 SCRIPT = "<script>window.__xss=1</script>"

@@ -18,7 +18,7 @@ from dagster import DagsterInstance
 from paisa_assets.dev_logs import is_idle_tick_line
 from paisa_assets.process_group import group_members
 from paisa_assets_tests.support.daemon import BIN, REPO, dagster_env, wait_for
-from paisa_assets_tests.support.postgres import free_port
+from paisa_assets_tests.support.ports import free_port
 
 # Lines as `dagster dev` printed them on this machine (colours included).
 IDLE = [
