@@ -40,6 +40,9 @@ from paisa_assets.tables import (
 from paisa_assets_tests.conftest import Workspace, make_workspace, materialize_all, product, review
 from paisa_assets_tests.support.chromium import Chromium, chromium_executable
 
+# One pytest-xdist worker runs this module: its tests share a module-scoped fixture.
+pytestmark = pytest.mark.xdist_group("test_dashboard")
+
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 SCRIPT = "<script>window.__xss=1</script>"
 IMG = '<img src=x onerror="window.__xss=2">'

@@ -40,7 +40,12 @@ from paisa_assets_tests.reliability.support import instance_at, lake_env, start_
 from paisa_assets_tests.support.azurite import ACCOUNT, KEY, storage, upload_tree
 from paisa_assets_tests.support.ports import free_port
 
-pytestmark = [pytest.mark.reliability, pytest.mark.slow]
+# One pytest-xdist worker runs this module: its tests share a module-scoped fixture.
+pytestmark = [
+    pytest.mark.reliability,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("reliability.test_secrets"),
+]
 
 STREAM_EVENTS = 20
 FOLDERS = ["partition_0", "partition_1"]
