@@ -191,3 +191,12 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """Workers for `-n auto` (addopts): twice the cores, as most of the slow tests wait on a
     daemon, a run worker or a service rather than compute; PAISA_TEST_WORKERS overrides."""
     return int(os.environ.get("PAISA_TEST_WORKERS", 2 * (os.cpu_count() or 1)))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules with slow tests first (a stable sort: each module keeps its own order, which
+    tests sharing a module-scoped fixture build on). pytest-xdist hands work out in this order,
+    so the long daemon and service tests start at once and the quick ones fill the gaps at the
+    end, instead of one long test starting last on a busy worker."""
+    slow_modules = {item.path for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.path not in slow_modules)
