@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 from dagster import DagsterInstance, Definitions
+from hypothesis import settings
 
 from paisa_assets.definitions import build_definitions
 from paisa_assets.generator import generate_landing_zone
@@ -24,7 +26,13 @@ from paisa_assets.resources.mlflow_tracking import MlflowTracking
 from paisa_assets.resources.warehouse import Warehouse
 from paisa_assets.runner import materialize_everything, sync_partitions
 from paisa_assets.settings import paths_under
-from paisa_assets_tests.support.mlflow_store import seed_store
+from paisa_assets_tests.support.azurite import running_azurite
+from paisa_assets_tests.support.mlflow_store import prepare_in_background, seed_store
+
+# The property tests assert values, not speed: Hypothesis's default 200 ms deadline per example
+# fails them at random on a loaded machine (several test workers on two cores).
+settings.register_profile("paisa", deadline=None)
+settings.load_profile("paisa")
 
 
 @dataclass
@@ -102,6 +110,19 @@ def workspace(tmp_path: Path) -> Workspace:
     return make_workspace(tmp_path)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _mlflow_store_template() -> None:
+    """Migrate the session's MLflow store template while the first tests run."""
+    prepare_in_background()
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The blob endpoint of an in-memory Azurite on 127.0.0.1, one per test session."""
+    with running_azurite(tmp_path_factory.mktemp("azurite")) as endpoint:
+        yield endpoint
+
+
 @pytest.fixture
 def instance() -> Iterator[DagsterInstance]:
     with DagsterInstance.ephemeral() as dagster_instance:
@@ -163,3 +184,19 @@ def materialize_all(instance: DagsterInstance, workspace: Workspace) -> None:
     assert [(s.job, s.success, s.failed_checks) for s in summaries] == [
         (s.job, True, []) for s in summaries
     ]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """Workers for `-n auto` (addopts): twice the cores, as most of the slow tests wait on a
+    daemon, a run worker or a service rather than compute; PAISA_TEST_WORKERS overrides."""
+    return int(os.environ.get("PAISA_TEST_WORKERS", 2 * (os.cpu_count() or 1)))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules with slow tests first (a stable sort: each module keeps its own order, which
+    tests sharing a module-scoped fixture build on). pytest-xdist hands work out in this order,
+    so the long daemon and service tests start at once and the quick ones fill the gaps at the
+    end, instead of one long test starting last on a busy worker."""
+    slow_modules = {item.path for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.path not in slow_modules)

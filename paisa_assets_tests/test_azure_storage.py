@@ -4,15 +4,10 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 import pytest
-from azure.storage.blob import BlobServiceClient
 from dagster import DagsterInstance, build_init_resource_context
 
 from paisa_assets.generator import generate_landing_zone
@@ -29,75 +24,10 @@ from paisa_assets.tables import (
     SILVER_REVIEWS,
 )
 from paisa_assets_tests.conftest import make_workspace, materialize_all
-from paisa_assets_tests.support.node import node_executable
+from paisa_assets_tests.support.azurite import ACCOUNT, KEY, storage, upload_tree
+from paisa_assets_tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow  # service-bound: Azurite
-
-REPO = Path(__file__).resolve().parent.parent
-AZURITE = REPO / "node_modules" / ".bin" / "azurite-blob"
-ACCOUNT = "devstoreaccount1"
-# Azurite's well-known development key (public, documented by Microsoft).
-KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The blob endpoint of an in-memory Azurite on 127.0.0.1."""
-    if not AZURITE.exists():
-        pytest.fail(f"{AZURITE} is missing: run `npm ci` in {REPO} (see the README)")
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("azurite")
-    process = subprocess.Popen(
-        [
-            node_executable(),  # the binary itself, so that killing the process stops Azurite
-            str(AZURITE),
-            "--inMemoryPersistence",
-            "--blobHost",
-            "127.0.0.1",
-            "--blobPort",
-            str(port),
-            "--skipApiVersionCheck",
-            "--silent",
-        ],
-        cwd=workdir,  # in-memory data; only Azurite's debug files may land here
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                pytest.fail("Azurite did not start")
-            time.sleep(0.2)
-    try:
-        yield f"http://127.0.0.1:{port}/{ACCOUNT}"
-    finally:
-        process.kill()  # in-memory: nothing to flush
-        process.wait(timeout=30)
-
-
-def storage(endpoint: str, key: str = KEY) -> AzureStorage:
-    return AzureStorage(account_name=ACCOUNT, account_key=key, endpoint=endpoint)
-
-
-def upload_tree(service: BlobServiceClient, root: Path, uri: str) -> None:
-    container, prefix = split_uri(uri)
-    client = service.get_container_client(container)
-    if not client.exists():
-        client.create_container()
-    for path in sorted(root.rglob("*.json.gz")):
-        relative = path.relative_to(root).as_posix()
-        client.upload_blob(f"{prefix}{relative}", path.read_bytes(), overwrite=True)
 
 
 def test_batch_pipeline_with_landing_zone_and_lake_on_azurite(azurite: str, tmp_path: Path) -> None:

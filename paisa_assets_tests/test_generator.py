@@ -15,6 +15,9 @@ import pytest
 from paisa_assets.generator import generate_landing_zone, vocabulary
 from paisa_assets.generator.plan import CLUSTER_SIZE, make_catalog, plan_reviews
 
+# One pytest-xdist worker runs this module: its tests share a module-scoped fixture.
+pytestmark = pytest.mark.xdist_group("test_generator")
+
 FILE_NAME = re.compile(r"part-\d{5}-tid-\d{19}-[0-9a-f-]{36}-\d+-c000\.json\.gz")
 
 

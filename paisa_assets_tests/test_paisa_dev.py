@@ -18,7 +18,7 @@ from dagster import DagsterInstance
 from paisa_assets.dev_logs import is_idle_tick_line
 from paisa_assets.process_group import group_members
 from paisa_assets_tests.support.daemon import BIN, REPO, dagster_env, wait_for
-from paisa_assets_tests.support.postgres import free_port
+from paisa_assets_tests.support.ports import free_port
 
 # Lines as `dagster dev` printed them on this machine (colours included).
 IDLE = [
@@ -116,6 +116,15 @@ def test_a_second_signal_kills_the_tree_at_once() -> None:
             os.killpg(runner.pid, signal.SIGKILL)
 
 
+def ticks(dagster_home: str) -> int:
+    """Sensor and schedule ticks the instance at `dagster_home` has recorded."""
+    with DagsterInstance.from_config(dagster_home) as instance:
+        return sum(
+            len(instance.get_ticks(state.instigator_origin_id, state.selector_id))
+            for state in instance.all_instigator_state()
+        )
+
+
 @pytest.mark.slow
 def test_sigterm_to_paisa_dev_leaves_no_process_and_idle_ticks_stay_quiet(tmp_path: Path) -> None:
     port = free_port()
@@ -140,9 +149,10 @@ def test_sigterm_to_paisa_dev_leaves_no_process_and_idle_ticks_stay_quiet(tmp_pa
                 return False
 
         wait_for(serving, 240, "the webserver of paisa dev")
-        # The Event Hubs sensor ticks every 2 s: let a few idle ticks happen.
+        # The Event Hubs sensor ticks every 2 s: wait for a few idle ticks (whose log lines
+        # must be dropped), polled rather than slept for.
         wait_for(lambda: "dagster.daemon - " in log_path.read_text(), 120, "the daemon")
-        time.sleep(15)
+        wait_for(lambda: ticks(env["DAGSTER_HOME"]) >= 3, 120, "three idle sensor ticks")
         tree = _descendants(paisa.pid)
         commands = " ".join(" ".join(p.cmdline()) for p in tree)
         assert "dagster_webserver" in commands and "dagster._daemon" in commands
@@ -158,12 +168,7 @@ def test_sigterm_to_paisa_dev_leaves_no_process_and_idle_ticks_stay_quiet(tmp_pa
             os.killpg(paisa.pid, signal.SIGKILL)
             paisa.wait(timeout=30)
     output = log_path.read_text()
-    with DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
-        ticks = sum(
-            len(instance.get_ticks(state.instigator_origin_id, state.selector_id))
-            for state in instance.all_instigator_state()
-        )
-    assert ticks >= 3  # idle ticks did happen: their lines were dropped, not absent
+    assert ticks(env["DAGSTER_HOME"]) >= 3  # idle ticks did happen: their lines were dropped
     assert "SupersessionWarning" not in output
     assert "Serving dagster-webserver" in output
     assert [line for line in output.splitlines() if is_idle_tick_line(line)] == []

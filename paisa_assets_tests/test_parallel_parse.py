@@ -51,6 +51,9 @@ from paisa_assets_tests.parse_faults import (
     raise_on_marked_file,
 )
 
+# One pytest-xdist worker runs this module: its tests share a module-scoped fixture.
+pytestmark = pytest.mark.xdist_group("test_parallel_parse")
+
 REPO = Path(__file__).resolve().parent.parent
 DATASETS = [
     (REVIEWS_DATASET, BRONZE_REVIEWS, BRONZE_REVIEWS_COLUMNS),

@@ -29,6 +29,9 @@ from paisa_assets.tables import (
 )
 from paisa_assets_tests.conftest import Workspace, make_workspace, materialize_all
 
+# One pytest-xdist worker runs this module: its tests share a module-scoped fixture.
+pytestmark = pytest.mark.xdist_group("test_pipeline_end_to_end")
+
 ALL_TABLES = [
     BRONZE_REVIEWS,
     BRONZE_METADATA,

@@ -32,6 +32,9 @@ from paisa_assets.ml.recommender import (
 )
 from paisa_assets.ml.significance import mcnemar, paired_bootstrap_interval
 
+# One pytest-xdist worker runs this module: its tests share a module-scoped fixture.
+pytestmark = pytest.mark.xdist_group("test_recommender")
+
 K = 10
 REVIEWS = 40_000
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks/bench_recommender_real.py"

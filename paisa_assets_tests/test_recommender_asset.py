@@ -30,6 +30,9 @@ from paisa_assets_tests.conftest import (
     review,
 )
 
+# One pytest-xdist worker runs this module: its tests share a module-scoped fixture.
+pytestmark = pytest.mark.xdist_group("test_recommender_asset")
+
 K = 10
 RECOMMENDER_OUTPUTS = [
     AssetKey("recommender"),

@@ -52,8 +52,12 @@ from paisa_assets_tests.conftest import (
     materialize_all,
     review,
 )
+from paisa_assets_tests.support.datathon import SHARED_DATATHON
 
-REAL_EVENTS = Path(__file__).resolve().parents[2] / "shared/datathon/stream_events_sample.jsonl"
+# One pytest-xdist worker runs this module: its tests share a module-scoped fixture.
+pytestmark = pytest.mark.xdist_group("test_sentiment")
+
+REAL_EVENTS = SHARED_DATATHON / "stream_events_sample.jsonl"
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks/bench_sentiment_real.py"
 SENTIMENT = AssetKey("sentiment_model")
 REVIEW_SENTIMENT = AssetKey(["gold", "review_sentiment"])

@@ -19,7 +19,7 @@ from paisa_assets.transforms.html_text import (
     unescape_html,
     unescape_html_lists,
 )
-from paisa_assets_tests.test_transforms_support import shared_file
+from paisa_assets_tests.support.datathon import shared_file
 
 UNESCAPE: list[tuple[str | None, str | None]] = [
     (None, None),

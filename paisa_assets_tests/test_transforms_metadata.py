@@ -15,7 +15,7 @@ from paisa_assets.transforms.schemas import (
     QUARANTINE_SCHEMA,
     SILVER_METADATA_SCHEMA,
 )
-from paisa_assets_tests.test_transforms_support import (
+from paisa_assets_tests.support.transforms import (
     INGESTED_AT,
     bronze_frame,
     bronze_metadata,

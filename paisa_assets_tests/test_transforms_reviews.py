@@ -20,12 +20,8 @@ from paisa_assets.transforms.schemas import (
     QUARANTINE_SCHEMA,
     SILVER_REVIEWS_SCHEMA,
 )
-from paisa_assets_tests.test_transforms_support import (
-    INGESTED_AT,
-    bronze_frame,
-    bronze_reviews,
-    shared_file,
-)
+from paisa_assets_tests.support.datathon import shared_file
+from paisa_assets_tests.support.transforms import INGESTED_AT, bronze_frame, bronze_reviews
 
 REVIEWER = "A2SRUN49ERLGV0"
 ASIN = "B0002F5IJ6"

@@ -49,7 +49,8 @@ from paisa_assets_tests.reliability.support import (
     workspace_at,
 )
 
-pytestmark = pytest.mark.reliability
+# One pytest-xdist worker runs this module: its tests share a module-scoped fixture.
+pytestmark = [pytest.mark.reliability, pytest.mark.xdist_group("reliability.test_concurrency")]
 
 BIN = Path(sys.executable).parent
 SCHEMA = pa.schema([("k", pa.string()), ("v", pa.int64())])

@@ -52,7 +52,12 @@ from paisa_assets_tests.reliability.support import (
     workspace_at,
 )
 
-pytestmark = [pytest.mark.reliability, pytest.mark.slow]
+# One pytest-xdist worker runs this module: its tests share a module-scoped fixture.
+pytestmark = [
+    pytest.mark.reliability,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("reliability.test_crashes"),
+]
 
 STREAM_EVENTS = 40  # 10 per event-log partition
 STREAM_TABLES = [BRONZE_EH_STREAMING, BRONZE_REVIEWS_STREAMING, SILVER_REVIEWS_STREAMING]

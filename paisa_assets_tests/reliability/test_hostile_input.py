@@ -41,7 +41,8 @@ from paisa_assets.transforms.schemas import BRONZE_REVIEWS_COLUMNS as COLUMNS
 from paisa_assets_tests.conftest import Workspace, make_workspace, materialize_all, product, review
 from paisa_assets_tests.support.landing import run_requests, skipped, tick
 
-pytestmark = pytest.mark.reliability
+# One pytest-xdist worker runs this module: its tests share a module-scoped fixture.
+pytestmark = [pytest.mark.reliability, pytest.mark.xdist_group("reliability.test_hostile_input")]
 
 TEN_MB = 10 * 2**20
 GOOD = "amazon_reviews/partition_0"

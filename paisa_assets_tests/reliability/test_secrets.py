@@ -36,10 +36,16 @@ from paisa_assets.resources.azure_storage import AzureStorage
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.tables import GOLD_KPIS
 from paisa_assets_tests.reliability.support import instance_at, lake_env, start_driver
-from paisa_assets_tests.test_azure_storage import ACCOUNT, KEY, free_port, storage, upload_tree
+from paisa_assets_tests.support.azurite import ACCOUNT, KEY, storage, upload_tree
+from paisa_assets_tests.support.ports import free_port
 from paisa_eventhub_emulator.api import EventHubEmulator
 
-pytestmark = [pytest.mark.reliability, pytest.mark.slow]
+# One pytest-xdist worker runs this module: its tests share a module-scoped fixture.
+pytestmark = [
+    pytest.mark.reliability,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("reliability.test_secrets"),
+]
 
 STREAM_EVENTS = 20
 FOLDERS = ["partition_0", "partition_1"]

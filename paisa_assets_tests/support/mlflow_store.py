@@ -4,7 +4,9 @@ Creating and migrating an MLflow SQLite store takes seconds (3-13 s here, with f
 sharing two cores) against a fraction of a second to copy one already migrated, and about
 twenty tests each start from a fresh store. The template is built lazily, on the first test
 that needs a store, through the same `ensure_store` the product uses, and removed when the
-session's process exits.
+session's process exits. `prepare_in_background` starts building it at the session's start, so
+that the migration (mostly waiting on SQLite commits) overlaps the first tests instead of
+delaying the first one that needs a store.
 """
 
 from __future__ import annotations
@@ -13,14 +15,27 @@ import atexit
 import functools
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 from paisa_assets.resources.mlflow_tracking import artifact_uri_of, ensure_store, tracking_uri_of
 
+_building = threading.Lock()
 
-@functools.cache
+
 def migrated_store() -> Path:
     """A freshly migrated, empty store (no experiment but MLflow's Default)."""
+    with _building:  # the background build and a test may ask at once: one build
+        return _migrated_store()
+
+
+def prepare_in_background() -> None:
+    """Start building the template on a daemon thread; `migrated_store` waits for it."""
+    threading.Thread(target=migrated_store, name="mlflow-template", daemon=True).start()
+
+
+@functools.cache
+def _migrated_store() -> Path:
     folder = Path(tempfile.mkdtemp(prefix="paisa-mlflow-template-"))
     atexit.register(shutil.rmtree, folder, True)
     database = folder / "mlflow.db"

@@ -9,7 +9,6 @@ import getpass
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -18,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from paisa_assets_tests.support.ports import free_port
 
 SERVER_USER = "postgres"
 
@@ -32,12 +33,6 @@ def postgres_bin() -> Path | None:
         if (path / "initdb").exists() and (path / "pg_ctl").exists():
             return path
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass(frozen=True)

@@ -15,19 +15,9 @@ from paisa_assets.tables import (
     SILVER_REVIEWS_STREAMING,
 )
 from paisa_assets_tests.conftest import Workspace, make_workspace
+from paisa_assets_tests.support.datathon import SHARED_DATATHON
 
-
-def _shared_events() -> Path:
-    """The 4,140 real datathon events, in a `shared/datathon` folder beside the checkout (or one
-    level further up, for a worktree); tests that use them skip when it is absent."""
-    name = "shared/datathon/stream_events_sample.jsonl"
-    for folder in Path(__file__).resolve().parents[3:5]:
-        if (folder / name).exists():
-            return folder / name
-    return Path(__file__).resolve().parents[3] / name
-
-
-SHARED_EVENTS = _shared_events()
+SHARED_EVENTS = SHARED_DATATHON / "stream_events_sample.jsonl"
 STREAM_TABLES = [BRONZE_EH_STREAMING, BRONZE_REVIEWS_STREAMING, SILVER_REVIEWS_STREAMING]
 
 

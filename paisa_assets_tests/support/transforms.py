@@ -1,20 +1,14 @@
-"""Builders shared by the transform tests (no tests here).
-
-Named like a test module only so it lives next to them; pytest collects nothing from it.
-"""
+"""Builders shared by the transform tests: bronze frames with default lineage columns."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import polars as pl
-import pytest
 
 from paisa_assets.transforms.schemas import BRONZE_METADATA_SCHEMA, BRONZE_REVIEWS_SCHEMA
 
-SHARED_DATATHON = Path(__file__).resolve().parents[2] / "shared" / "datathon"
 INGESTED_AT = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 
 
@@ -41,11 +35,3 @@ def bronze_reviews(*rows: Mapping[str, object]) -> pl.DataFrame:
 
 def bronze_metadata(*rows: Mapping[str, object]) -> pl.DataFrame:
     return bronze_frame(rows, BRONZE_METADATA_SCHEMA, partition="partition_1")
-
-
-def shared_file(name: str) -> Path:
-    """A file of the shared datathon fixtures, or a skip when they are not checked out."""
-    path = SHARED_DATATHON / name
-    if not path.exists():
-        pytest.skip(f"shared datathon fixtures not available ({path} is absent)")
-    return path
