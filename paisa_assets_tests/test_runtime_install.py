@@ -5,6 +5,7 @@ leaves the machine learning and dashboard libraries to the steps that use them."
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -12,15 +13,31 @@ import zipfile
 from pathlib import Path
 
 from packaging.requirements import Requirement
-from packaging.version import Version
 
 from paisa_eventhub_emulator import compat
 
 REPO = Path(__file__).resolve().parents[1]
 EMULATOR = "paisa_eventhub_emulator"
-# What a step process has no use for until an ML or dashboard asset body runs, or (the blob
-# client) until a resource reaches Azure Storage.
-HEAVY_MODULES = ("sklearn", "textblob", "scipy", "pandas", "plotly", "mlflow", "azure.storage.blob")
+# Environments, data, caches and build output: everything else of the checkout is copied.
+NOT_SOURCE = (
+    ".git",
+    ".venv",
+    "venv",
+    "node_modules",
+    "data",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".*_cache",
+    ".tmp_dagster_home_*",
+)
+# What a step process has no use for until an ML or dashboard asset body runs, or (the Azure
+# clients) until a resource reaches Azure Storage or Event Hubs.
+HEAVY_MODULES = (
+    *("sklearn", "textblob", "scipy", "pandas", "plotly", "mlflow"),
+    *("azure.storage.blob", "azure.eventhub"),
+)
 
 
 # A finder ahead of the others that answers for the emulator as an interpreter without it would.
@@ -52,8 +69,12 @@ def run_python(code: str) -> subprocess.CompletedProcess[str]:
 def test_the_paisa_wheel_holds_no_emulator_and_accepts_a_range_of_the_client(
     tmp_path: Path,
 ) -> None:
+    """`pip wheel .` on a copy of the checkout without build output: a stale `build/` folder
+    would put whatever it holds into the wheel."""
+    source = tmp_path / "checkout"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(*NOT_SOURCE))
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(REPO)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), source],
         check=True,
         capture_output=True,
         timeout=300,
@@ -84,7 +105,6 @@ def test_the_emulator_pins_the_client_range_it_checks_at_import() -> None:
     assert compat.supported("5.15.1")
     assert not compat.supported("5.16.0") and not compat.supported("5.14.0")
     assert compat.release("5.15.2b1") == (5, 15, 2)
-    assert Version(compat.CLIENT_VERSION) >= Version("5.15.1")
 
 
 def test_paisa_eventhub_emulator_without_the_package_says_how_to_install_it() -> None:
@@ -109,9 +129,9 @@ def test_paisa_eventhub_emulator_refuses_a_client_release_it_was_not_tested_with
     assert "Traceback" not in result.stderr + result.stdout
 
 
-def test_importing_the_definitions_loads_no_ml_dashboard_or_blob_library() -> None:
+def test_importing_the_definitions_loads_no_ml_dashboard_or_azure_client_library() -> None:
     """Every step process imports the definitions: the libraries only ML and dashboard asset
-    bodies (or Azure Storage resources) use are imported there, when they run."""
+    bodies (or the Azure resources) use are imported there, when they run."""
     result = run_python(
         "import sys, paisa_assets.definitions as d\n"
         "assert len(d.defs.resolve_asset_graph().get_all_asset_keys()) > 10\n"

@@ -3,6 +3,9 @@
 Reads are bounded sequence ranges of one partition (what the sensor asked for), not an endless
 subscription: the consumer starts at `first` inclusive and stops at `last`, or when the
 partition has nothing more within the wait.
+
+The client is imported where a consumer or producer is made: every Dagster process imports this
+module with the definitions, and only the streaming sensor and runs talk to a hub.
 """
 
 from __future__ import annotations
@@ -12,14 +15,16 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from azure.eventhub import EventData, EventHubConsumerClient, EventHubProducerClient
-from azure.eventhub.exceptions import EventHubError
 from pydantic import Field
 
 from paisa_assets.events import PartitionBounds, SequenceRange, SourceSnapshot, StreamEvent
 from paisa_assets.redaction import protect
 from paisa_assets.resources.event_source import EventSource
+
+if TYPE_CHECKING:
+    from azure.eventhub import EventData, EventHubConsumerClient, EventHubProducerClient
 
 MAX_WAIT_SECONDS = 3.0
 MAX_BATCH = 10_000
@@ -37,6 +42,8 @@ class AzureEventHubs(EventSource):
     consumer_group: str = Field(default="$Default")
 
     def _consumer(self) -> EventHubConsumerClient:
+        from azure.eventhub import EventHubConsumerClient
+
         protect(self.connection_string)  # out of every log line (see paisa_assets.redaction)
         return EventHubConsumerClient.from_connection_string(
             self.connection_string,
@@ -46,6 +53,8 @@ class AzureEventHubs(EventSource):
         )
 
     def _producer(self) -> EventHubProducerClient:
+        from azure.eventhub import EventHubProducerClient
+
         protect(self.connection_string)
         return EventHubProducerClient.from_connection_string(
             self.connection_string, eventhub_name=self.eventhub_name, retry_total=RETRIES
@@ -61,6 +70,8 @@ class AzureEventHubs(EventSource):
         An empty partition (`is_empty`) either never had an event (last -1) or has had all of
         them expire: either way nothing up to `last` can be read any more.
         """
+        from azure.eventhub.exceptions import EventHubError
+
         try:
             with self._consumer() as consumer:
                 hub = consumer.get_eventhub_properties()
@@ -178,6 +189,8 @@ class AzureEventHubs(EventSource):
 
     @staticmethod
     def _send(producer: EventHubProducerClient, bodies: Sequence[bytes], **target: str) -> None:
+        from azure.eventhub import EventData
+
         batch = producer.create_batch(**target)
         for body in bodies:
             try:
