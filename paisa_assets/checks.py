@@ -26,12 +26,14 @@ from paisa_assets.resources.sql_quoting import sql_string
 from paisa_assets.resources.warehouse import Warehouse
 from paisa_assets.tables import (
     BRONZE_METADATA,
-    BRONZE_QUARANTINE,
+    BRONZE_METADATA_QUARANTINE,
     BRONZE_REVIEWS,
+    BRONZE_REVIEWS_QUARANTINE,
     GOLD_REVIEWS_ENRICHED,
     SILVER_METADATA,
-    SILVER_QUARANTINE,
+    SILVER_METADATA_QUARANTINE,
     SILVER_REVIEWS,
+    SILVER_REVIEWS_QUARANTINE,
     asset_key,
 )
 
@@ -139,7 +141,11 @@ def folders_in_flight(instance: DagsterInstance, bronze_table: str, silver_table
 
 
 def reconciliation_check(
-    bronze_table: str, silver_table: str, dataset: str, natural_key: Sequence[str]
+    bronze_table: str,
+    silver_table: str,
+    quarantine_table: str,
+    dataset: str,
+    natural_key: Sequence[str],
 ) -> AssetChecksDefinition:
     """bronze rows = silver rows + quarantined + duplicates dropped, each counted independently,
     over the whole table.
@@ -185,8 +191,8 @@ def reconciliation_check(
                    (SELECT count(*) FROM silver_keys ANTI JOIN valid USING (natural_key)
                     WHERE owned)
             """,
-            {"bronze": bronze_table, "quarantine": SILVER_QUARANTINE, "silver": silver_table},
-            empty_when_missing={SILVER_QUARANTINE: SILVER_QUARANTINE_SCHEMA},
+            {"bronze": bronze_table, "quarantine": quarantine_table, "silver": silver_table},
+            empty_when_missing={quarantine_table: SILVER_QUARANTINE_SCHEMA},
             temp_tables={
                 "q": "SELECT _source_file, _line FROM quarantine "
                 f"WHERE dataset = {sql_string(dataset)} AND {settled}",
@@ -257,7 +263,9 @@ def one_spelling_per_category_check(table: str, column: str) -> AssetChecksDefin
     return _check
 
 
-def unreadable_files_check(table: str, dataset: str) -> AssetChecksDefinition:
+def unreadable_files_check(
+    table: str, quarantine_table: str, dataset: str
+) -> AssetChecksDefinition:
     """Landing files that could not be read (no permission, not gzip, another encoding,
     vanished): counted and named, never skipped silently. A warning: the rest was ingested, and
     the file is read again once it changes (fixing a permission changes its ctime)."""
@@ -265,7 +273,7 @@ def unreadable_files_check(table: str, dataset: str) -> AssetChecksDefinition:
     @asset_check(
         asset=asset_key(table),
         name="every_landing_file_readable",
-        description=f"Every landing file of {dataset} could be read (see bronze.quarantine).",
+        description=f"Every landing file of {dataset} could be read (see {quarantine_table}).",
     )
     def _check(
         context: AssetCheckExecutionContext, lakehouse: Lakehouse, warehouse: Warehouse
@@ -276,8 +284,8 @@ def unreadable_files_check(table: str, dataset: str) -> AssetChecksDefinition:
             "SELECT count(*), string_agg(_source_file || ' (' || reason || ')', '; ') "
             f"FROM (SELECT * FROM q WHERE dataset = {sql_string(dataset)} AND _line IS NULL "
             "AND reason LIKE 'unreadable file%' ORDER BY _source_file LIMIT 20)",
-            {"q": BRONZE_QUARANTINE},
-            empty_when_missing={BRONZE_QUARANTINE: BRONZE_QUARANTINE_COLUMNS},
+            {"q": quarantine_table},
+            empty_when_missing={quarantine_table: BRONZE_QUARANTINE_COLUMNS},
         )
         return AssetCheckResult(
             passed=count == 0,
@@ -298,9 +306,17 @@ asset_checks = [
     unique_key_check(SILVER_REVIEWS, ["reviewerID", "asin"]),
     rating_range_check(SILVER_REVIEWS, "overall"),
     rating_range_check(GOLD_REVIEWS_ENRICHED, "rating"),
-    reconciliation_check(BRONZE_REVIEWS, SILVER_REVIEWS, "amazon_reviews", ["reviewerID", "asin"]),
-    reconciliation_check(BRONZE_METADATA, SILVER_METADATA, "amazon_metadata", ["asin"]),
+    reconciliation_check(
+        BRONZE_REVIEWS,
+        SILVER_REVIEWS,
+        SILVER_REVIEWS_QUARANTINE,
+        "amazon_reviews",
+        ["reviewerID", "asin"],
+    ),
+    reconciliation_check(
+        BRONZE_METADATA, SILVER_METADATA, SILVER_METADATA_QUARANTINE, "amazon_metadata", ["asin"]
+    ),
     one_spelling_per_category_check(SILVER_METADATA, "main_cat"),
-    unreadable_files_check(BRONZE_REVIEWS, "amazon_reviews"),
-    unreadable_files_check(BRONZE_METADATA, "amazon_metadata"),
+    unreadable_files_check(BRONZE_REVIEWS, BRONZE_REVIEWS_QUARANTINE, "amazon_reviews"),
+    unreadable_files_check(BRONZE_METADATA, BRONZE_METADATA_QUARANTINE, "amazon_metadata"),
 ]

@@ -13,14 +13,28 @@ from paisa_assets.partitions import metadata_partitions, reviews_partitions
 from paisa_assets.tables import (
     BRONZE_EH_STREAMING,
     BRONZE_METADATA,
+    BRONZE_METADATA_FILES,
+    BRONZE_METADATA_QUARANTINE,
     BRONZE_REVIEWS,
+    BRONZE_REVIEWS_FILES,
+    BRONZE_REVIEWS_QUARANTINE,
     BRONZE_REVIEWS_STREAMING,
+    BRONZE_STREAM_QUARANTINE,
     GOLD_REVIEW_SENTIMENT,
     SILVER_METADATA,
+    SILVER_METADATA_QUARANTINE,
     SILVER_REVIEWS,
+    SILVER_REVIEWS_QUARANTINE,
     SILVER_REVIEWS_STREAMING,
+    SILVER_STREAM_DECIDED,
+    SILVER_STREAM_QUARANTINE,
     asset_key,
 )
+
+
+def tables(*names: str) -> AssetSelection:
+    return AssetSelection.assets(*(asset_key(name) for name in names))
+
 
 LANE_TAG = "paisa/lane"
 # Stream runs jump the queue: fresh events matter more than a backfill's next folder.
@@ -31,7 +45,13 @@ STREAM_MAX_RUNTIME_SECONDS = "900"
 
 reviews_ingest_job = define_asset_job(
     "reviews_ingest_job",
-    selection=AssetSelection.assets(asset_key(BRONZE_REVIEWS), asset_key(SILVER_REVIEWS)),
+    selection=tables(
+        BRONZE_REVIEWS,
+        BRONZE_REVIEWS_QUARANTINE,
+        BRONZE_REVIEWS_FILES,
+        SILVER_REVIEWS,
+        SILVER_REVIEWS_QUARANTINE,
+    ),
     partitions_def=reviews_partitions,
     description="Landing folder(s) of amazon_reviews -> bronze -> silver.",
     executor_def=in_process_executor,
@@ -39,7 +59,13 @@ reviews_ingest_job = define_asset_job(
 )
 metadata_ingest_job = define_asset_job(
     "metadata_ingest_job",
-    selection=AssetSelection.assets(asset_key(BRONZE_METADATA), asset_key(SILVER_METADATA)),
+    selection=tables(
+        BRONZE_METADATA,
+        BRONZE_METADATA_QUARANTINE,
+        BRONZE_METADATA_FILES,
+        SILVER_METADATA,
+        SILVER_METADATA_QUARANTINE,
+    ),
     partitions_def=metadata_partitions,
     description="Landing folder(s) of amazon_metadata -> bronze -> silver.",
     executor_def=in_process_executor,
@@ -66,10 +92,13 @@ ml_job = define_asset_job(
 
 streaming_job = define_asset_job(
     "streaming_job",
-    selection=AssetSelection.assets(
-        asset_key(BRONZE_EH_STREAMING),
-        asset_key(BRONZE_REVIEWS_STREAMING),
-        asset_key(SILVER_REVIEWS_STREAMING),
+    selection=tables(
+        BRONZE_EH_STREAMING,
+        BRONZE_REVIEWS_STREAMING,
+        BRONZE_STREAM_QUARANTINE,
+        SILVER_REVIEWS_STREAMING,
+        SILVER_STREAM_QUARANTINE,
+        SILVER_STREAM_DECIDED,
     ),
     description="Event Hubs sequence ranges -> bronze.eh_streaming -> bronze.reviews_streaming "
     "-> silver.reviews_streaming.",

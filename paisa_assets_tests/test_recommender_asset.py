@@ -15,6 +15,7 @@ import pytest
 from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult
 
 from paisa_assets.assets.recommender import RECOMMENDER_MODEL
+from paisa_assets.lake_views import read_view
 from paisa_assets.runner import sync_partitions
 from paisa_assets.tables import (
     GOLD_MODEL_EVALUATIONS,
@@ -85,7 +86,7 @@ def test_recommender_beats_popularity_and_item_mean(
     assert champion is not None and int(champion.version) == meta["model_version"]
 
     row = (
-        workspace.lakehouse.read(GOLD_MODEL_EVALUATIONS)
+        read_view(workspace.lakehouse, GOLD_MODEL_EVALUATIONS)
         .filter(pl.col("model") == RECOMMENDER_MODEL)
         .row(0, named=True)
     )
@@ -237,7 +238,7 @@ def test_a_version_below_its_gate_leaves_the_champions_tables(tmp_path: Path) ->
         }
         for key in RECOMMENDER_OUTPUTS[1:]:
             assert kept[key]["updated"].value is False
-        flags = lake.read(GOLD_MODEL_EVALUATIONS).filter(pl.col("model") == RECOMMENDER_MODEL)
+        flags = read_view(lake, GOLD_MODEL_EVALUATIONS).filter(pl.col("model") == RECOMMENDER_MODEL)
         assert flags.filter("is_champion")["version"].to_list() == [champion]
 
 

@@ -29,6 +29,7 @@ from paisa_assets.assets.sentiment import (
     sentiment_of,
     unseen_by_champion,
 )
+from paisa_assets.lake_views import read_view
 from paisa_assets.ml.classification_metrics import (
     ClassifierScores,
     classification_report_for,
@@ -332,7 +333,7 @@ def test_classifier_beats_both_baselines_and_scores_every_gold_review(
     assert set(scored["sentiment"].unique()) == {"negative", "neutral", "positive"}
     assert scored["model_version"].unique().to_list() == [meta["model_version"]]
 
-    evaluations = workspace.lakehouse.read(GOLD_MODEL_EVALUATIONS)
+    evaluations = read_view(workspace.lakehouse, GOLD_MODEL_EVALUATIONS)
     row = evaluations.filter(pl.col("version") == meta["model_version"]).row(0, named=True)
     assert row["is_champion"] and row["run_id"] == meta["mlflow_run_id"]
     assert json.loads(row["metrics"])["roc_auc"] == meta["roc_auc"]
@@ -356,7 +357,7 @@ def test_a_neutral_band_chosen_on_held_out_reviews_labels_the_scores(
     low, high = float(champion.tags["neutral_low"]), float(champion.tags["neutral_high"])
     assert 0 <= low <= high <= 1
     row = (
-        workspace.lakehouse.read(GOLD_MODEL_EVALUATIONS)
+        read_view(workspace.lakehouse, GOLD_MODEL_EVALUATIONS)
         .filter(pl.col("version") == int(champion.version))
         .row(0, named=True)
     )
@@ -399,7 +400,7 @@ def test_a_worse_model_does_not_take_the_champion_alias(
     assert meta["decision"].startswith("not promoted: ROC AUC")
     assert meta["decision"].endswith(f"champion v{before} stays")
     assert not check_passed(worse)
-    flags = workspace.lakehouse.read(GOLD_MODEL_EVALUATIONS).filter(
+    flags = read_view(workspace.lakehouse, GOLD_MODEL_EVALUATIONS).filter(
         pl.col("model") == SENTIMENT_MODEL
     )
     assert flags.filter("is_champion")["version"].to_list() == [before]

@@ -15,16 +15,18 @@ import polars as pl
 import pyarrow as pa
 from dagster import (
     AssetExecutionContext,
+    AssetSpec,
     BackfillPolicy,
     DynamicPartitionsDefinition,
     MaterializeResult,
     MetadataValue,
-    asset,
     get_dagster_logger,
+    multi_asset,
 )
 
 from paisa_assets.assets.reporting import Tally, partitioned_result, table_metadata
 from paisa_assets.faults import crash_point
+from paisa_assets.lake_views import ensure_table
 from paisa_assets.partitions import metadata_partitions, reviews_partitions
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.landing_zone import (
@@ -35,10 +37,12 @@ from paisa_assets.resources.landing_zone import (
 )
 from paisa_assets.resources.sql_quoting import in_list, sql_string
 from paisa_assets.tables import (
-    BRONZE_INGESTED_FILES,
     BRONZE_METADATA,
-    BRONZE_QUARANTINE,
+    BRONZE_METADATA_FILES,
+    BRONZE_METADATA_QUARANTINE,
     BRONZE_REVIEWS,
+    BRONZE_REVIEWS_FILES,
+    BRONZE_REVIEWS_QUARANTINE,
     asset_key,
 )
 from paisa_assets.transforms.bronze_parse import bronze_data_schema
@@ -79,6 +83,13 @@ MANIFEST_SCHEMA = pa.schema(
 )
 
 
+# Each landing dataset's side tables, written by its bronze asset: (quarantine, manifest).
+SIDE_TABLES = {
+    REVIEWS_DATASET: (BRONZE_REVIEWS_QUARANTINE, BRONZE_REVIEWS_FILES),
+    METADATA_DATASET: (BRONZE_METADATA_QUARANTINE, BRONZE_METADATA_FILES),
+}
+
+
 def bronze_schema(columns: Sequence[str]) -> pa.Schema:
     data = bronze_data_schema(columns)
     return pa.schema([*data, *(pa.field(n, t) for n, t in LINEAGE_FIELDS)])
@@ -101,9 +112,9 @@ def already_ingested(
 ) -> dict[str, str]:
     """Fingerprint of every file of these partitions that the manifest says is ingested."""
     manifest = lakehouse.read(
-        BRONZE_INGESTED_FILES,
+        SIDE_TABLES[dataset][1],
         columns=["_source_file", "fingerprint"],
-        where=(pl.col("dataset") == dataset) & pl.col("_partition").is_in(list(partitions)),
+        where=pl.col("_partition").is_in(list(partitions)),
         schema=pl.Schema(MANIFEST_SCHEMA),
     )
     return dict(zip(manifest["_source_file"], manifest["fingerprint"], strict=True))
@@ -158,6 +169,7 @@ def ingest_files(
     parsed here as it is written.
     """
     parser = parser or FileParser(workers=0)
+    quarantine_table, manifest_table = SIDE_TABLES[dataset]
     schema = bronze_schema(columns)
     ingested_at = pa.scalar(datetime.now(UTC), TIMESTAMP)
     quarantined: list[dict[str, object]] = []
@@ -205,13 +217,12 @@ def ingest_files(
         partition_by=["_partition"],
         metadata={"paisa": {"operation": "ingest_files", "files": len(files)}},
     )
-    previously_quarantined = lakehouse.count(BRONZE_QUARANTINE, pl.col("_source_file").is_in(paths))
+    previously_quarantined = lakehouse.count(quarantine_table, pl.col("_source_file").is_in(paths))
     if quarantined or previously_quarantined:
         lakehouse.overwrite_where(
-            BRONZE_QUARANTINE,
+            quarantine_table,
             pa.Table.from_pylist(quarantined, schema=QUARANTINE_SCHEMA),
             f"dataset = {sql_string(dataset)} AND {scope}",
-            partition_by=["dataset"],
         )
     # Data and quarantine are committed, the manifest is not: a crash here re-ingests the files.
     crash_point(f"bronze.before_manifest:{table}")
@@ -232,7 +243,7 @@ def ingest_files(
         ],
         schema=MANIFEST_SCHEMA,
     )
-    lakehouse.merge(BRONZE_INGESTED_FILES, pl.from_arrow(manifest), keys=["_source_file"])  # type: ignore[arg-type]
+    lakehouse.merge(manifest_table, pl.from_arrow(manifest), keys=["_source_file"])  # type: ignore[arg-type]
     per_partition: dict[str, tuple[int, int]] = {}
     for f in files:
         rows, bad = per_partition.get(f.partition, (0, 0))
@@ -260,7 +271,9 @@ def ingest_partitions(
     A `parser` given by the caller is the caller's to close.
     """
     lakehouse.ensure(table, bronze_schema(columns), partition_by=["_partition"])
-    lakehouse.ensure(BRONZE_QUARANTINE, QUARANTINE_SCHEMA, partition_by=["dataset"])
+    quarantine_table, manifest_table = SIDE_TABLES[dataset]
+    ensure_table(lakehouse, quarantine_table, QUARANTINE_SCHEMA)
+    ensure_table(lakehouse, manifest_table, MANIFEST_SCHEMA)
     known = already_ingested(lakehouse, dataset, partitions)
     per_partition = per_partition if per_partition is not None else {}
     pending: list[LandingFile] = []
@@ -314,21 +327,40 @@ def build_bronze_asset(
     partitions_def: DynamicPartitionsDefinition,
     description: str,
 ):
-    """One bronze asset per landing dataset; both share every line of ingestion code."""
+    """One bronze asset per landing dataset; both share every line of ingestion code. It is
+    the one writer of the dataset's bronze table, its quarantine and its manifest."""
+    quarantine_table, manifest_table = SIDE_TABLES[dataset]
+    common = {"group_name": "bronze", "partitions_def": partitions_def, "tags": {"layer": "bronze"}}
 
-    @asset(
-        key=asset_key(table),
+    @multi_asset(
+        name=table.replace(".", "__"),
         pool=table,
-        group_name="bronze",
-        partitions_def=partitions_def,
         backfill_policy=BackfillPolicy.single_run(),
-        description=description,
-        kinds={"delta", "polars"},
-        tags={"layer": "bronze"},
+        specs=[
+            AssetSpec(
+                asset_key(table), description=description, kinds={"delta", "polars"}, **common
+            ),
+            AssetSpec(
+                asset_key(quarantine_table),
+                description=f"One row per line (or unreadable file) of {dataset} that bronze "
+                "could not store: dataset, _partition, _source_file, _line (null for a whole "
+                "file), raw (the line as read), reason, _ingested_at.",
+                kinds={"delta"},
+                **common,
+            ),
+            AssetSpec(
+                asset_key(manifest_table),
+                description=f"One row per ingested landing file of {dataset} (_source_file): "
+                "fingerprint, size, modified, rows written and quarantined, _ingested_at. A file "
+                "whose fingerprint is recorded here is skipped; a changed one replaces its rows.",
+                kinds={"delta"},
+                **common,
+            ),
+        ],
     )
     def _bronze(
         context: AssetExecutionContext, landing_zone: LandingZone, lakehouse: Lakehouse
-    ) -> MaterializeResult:
+    ) -> Iterator[MaterializeResult]:
         partitions = context.partition_keys
         per_partition: dict[str, IngestOutcome] = {}
         total = ingest_partitions(
@@ -345,7 +377,7 @@ def build_bronze_asset(
             f"{total.files_ingested} file(s) ingested, {total.files_skipped} already ingested, "
             f"{total.rows_written} rows, {total.rows_quarantined} quarantined"
         )
-        return partitioned_result(
+        yield partitioned_result(
             context,
             lakehouse,
             table,
@@ -379,6 +411,17 @@ def build_bronze_asset(
                 files_missing_from_landing=MetadataValue.int(total.files_missing_from_landing),
                 landing_zone=MetadataValue.text(landing_zone.describe()),
             ),
+            asset_key=asset_key(table),
+        )
+        yield MaterializeResult(
+            asset_key=asset_key(quarantine_table),
+            metadata=table_metadata(
+                lakehouse, quarantine_table, {"written": total.rows_quarantined}
+            ),
+        )
+        yield MaterializeResult(
+            asset_key=asset_key(manifest_table),
+            metadata=table_metadata(lakehouse, manifest_table, {"written": total.files_ingested}),
         )
 
     return _bronze
@@ -392,7 +435,8 @@ bronze_amazon_reviews = build_bronze_asset(
     description=(
         "One row per JSON line of the review files in the landing zone, every value as it "
         "arrived (strings; other JSON values as JSON text), unknown fields in _rescued_data, "
-        "with _source_file, _line and _ingested_at. Bad lines go to bronze.quarantine."
+        "with _source_file, _line and _ingested_at. Bad lines go to "
+        "bronze.amazon_reviews_quarantine."
     ),
 )
 bronze_amazon_metadata = build_bronze_asset(

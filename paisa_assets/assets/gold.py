@@ -20,6 +20,7 @@ from paisa_assets.assets.reporting import table_metadata
 from paisa_assets.resources.lakehouse import Lakehouse, retry_on_conflict
 from paisa_assets.resources.warehouse import Warehouse
 from paisa_assets.tables import (
+    BRONZE_QUARANTINE,
     GOLD_CATEGORY_MONTHLY,
     GOLD_KPIS,
     GOLD_PRODUCT_SUMMARY,
@@ -27,8 +28,10 @@ from paisa_assets.tables import (
     GOLD_TABLES,
     QUARANTINE_TABLES,
     SILVER_METADATA,
+    SILVER_QUARANTINE,
     SILVER_REVIEWS,
     SILVER_REVIEWS_STREAMING,
+    UNION_VIEWS,
     asset_key,
 )
 from paisa_assets.transforms import gold as sql
@@ -162,20 +165,24 @@ gold_kpis = build_gold_asset(
     key=["warehouse", "duckdb"],
     pool="warehouse.duckdb",
     # After maintenance too: its views name a version's files, which vacuum may later delete.
-    deps=[*(asset_key(table) for table in GOLD_TABLES), "lake_maintenance"],
+    deps=[
+        *(asset_key(table) for table in (*GOLD_TABLES, *QUARANTINE_TABLES)),
+        "lake_maintenance",
+    ],
     group_name="serving",
     description="The DuckDB file (default data/warehouse.duckdb) exposing every gold table as "
     '`gold.<name>` to any SQL client: `paisa sql "select * from gold.kpis"`, and the '
-    "quarantine tables as `bronze.quarantine` and `silver.quarantine` (batch and stream rows, "
-    "by `dataset`), as of this run.",
+    "quarantine tables, each on its own and all of a layer as the views `bronze.quarantine` and "
+    "`silver.quarantine` (batch and stream rows, by `dataset`), as of this run.",
     kinds={"duckdb"},
 )
 def warehouse_views(
     context: AssetExecutionContext, lakehouse: Lakehouse, warehouse: Warehouse
 ) -> MaterializeResult:
-    # The quarantine tables too (batch and stream rows alike, told apart by `dataset`), so
-    # `paisa sql "select * from bronze.quarantine"` answers where users look.
-    exposed = warehouse.publish(lakehouse, [*GOLD_TABLES, *QUARANTINE_TABLES])
+    # The quarantine tables too, and a view over each layer's (batch and stream rows alike,
+    # told apart by `dataset`), so `paisa sql "select * from bronze.quarantine"` answers.
+    quarantine_views = {view: UNION_VIEWS[view] for view in (BRONZE_QUARANTINE, SILVER_QUARANTINE)}
+    exposed = warehouse.publish(lakehouse, [*GOLD_TABLES, *QUARANTINE_TABLES], quarantine_views)
     context.log.info(f"warehouse {warehouse.database_path()}: {exposed}")
     return MaterializeResult(
         metadata={

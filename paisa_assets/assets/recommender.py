@@ -49,6 +49,7 @@ from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.mlflow_tracking import MlflowTracking, log_json_artifacts
 from paisa_assets.tables import (
     GOLD_RECOMMENDATIONS,
+    GOLD_RECOMMENDER_EVALUATIONS,
     GOLD_REVIEWS_ENRICHED,
     GOLD_SIMILAR_PRODUCTS,
     asset_key,
@@ -164,6 +165,15 @@ def log_model(
             description="Up to 10 products per product (asin, rank, similar_asin, similarity): "
             "the shrunk probability that a reviewer of asin also reviewed similar_asin.",
         ),
+        AssetSpec(
+            asset_key(GOLD_RECOMMENDER_EVALUATIONS),
+            deps=[asset_key(GOLD_REVIEWS_ENRICHED)],
+            group_name="ml",
+            kinds={"delta"},
+            description=f"One row per trained version of `{RECOMMENDER_MODEL}` (model, "
+            "version): MLflow run id, trained_at, is_champion, test metrics (hit rate, NDCG, "
+            "RMSE against the baselines) and details (model parameters, decision) as JSON.",
+        ),
     ],
     check_specs=[
         AssetCheckSpec(
@@ -215,6 +225,7 @@ def recommender(
     metrics = evaluation.metrics()
     record_evaluation(
         lakehouse,
+        GOLD_RECOMMENDER_EVALUATIONS,
         model=RECOMMENDER_MODEL,
         version=version,
         run_id=run_id,
@@ -253,6 +264,12 @@ def recommender(
             for name in metrics
             if name.split(".")[-1].startswith(("hit", "ndcg", "rmse"))
         },
+    )
+    yield MaterializeResult(
+        asset_key=asset_key(GOLD_RECOMMENDER_EVALUATIONS),
+        metadata=table_metadata(
+            lakehouse, GOLD_RECOMMENDER_EVALUATIONS, {"written": 1}, model_version=version
+        ),
     )
     if not passed:
         yield from _kept_tables(decision)
@@ -307,5 +324,9 @@ def _kept_outputs(
         passed=False,
         severity=AssetCheckSeverity.WARN,
         description=reason,
+    )
+    yield MaterializeResult(
+        asset_key=asset_key(GOLD_RECOMMENDER_EVALUATIONS),
+        metadata={"updated": MetadataValue.bool(False), "reason": MetadataValue.text(reason)},
     )
     yield from _kept_tables(reason)

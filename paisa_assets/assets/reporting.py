@@ -12,6 +12,7 @@ import polars as pl
 import pyarrow as pa
 from dagster import (
     AssetExecutionContext,
+    AssetKey,
     AssetObservation,
     MaterializeResult,
     MetadataValue,
@@ -100,6 +101,8 @@ def partitioned_result(
     table: str,
     per_partition: dict[str, tuple[dict[str, int], dict[str, int]]],
     metadata: dict[str, Any],
+    *,
+    asset_key: AssetKey | None = None,
 ) -> MaterializeResult:
     """The result of a run over landing folders: each folder's own figures, the table's rows.
 
@@ -113,7 +116,9 @@ def partitioned_result(
     materialization, else the latest observation: it is left out of the per-folder events (a
     folder's figure would show as the table's) and reported, for the whole table, in an
     observation. `table_row_count` in every event says the same.
+    `asset_key`: which asset of a multi-asset (default: the step's only one).
     """
+    asset_key = asset_key or context.asset_key
     rows = rows_per_partition(lakehouse, table, list(per_partition))
     for partition, (counts, extra) in per_partition.items():
         scoped: dict[str, Any] = {
@@ -121,10 +126,10 @@ def partitioned_result(
         }
         scoped |= {name: MetadataValue.int(n) for name, n in extra.items()}
         scoped["partition_row_count"] = MetadataValue.int(rows.get(partition, 0))
-        context.add_asset_metadata(scoped, partition_key=partition)
+        context.add_asset_metadata(scoped, asset_key=asset_key, partition_key=partition)
     table_rows = metadata.pop("dagster/row_count")
     metadata["table_row_count"] = table_rows
     context.log_event(
-        AssetObservation(asset_key=context.asset_key, metadata={"dagster/row_count": table_rows})
+        AssetObservation(asset_key=asset_key, metadata={"dagster/row_count": table_rows})
     )
-    return MaterializeResult(metadata=metadata)
+    return MaterializeResult(asset_key=asset_key, metadata=metadata)

@@ -24,10 +24,12 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
+    AssetSpec,
     Config,
     MaterializeResult,
     MetadataValue,
     asset,
+    multi_asset,
 )
 from pydantic import Field
 
@@ -37,7 +39,12 @@ from paisa_assets.ml.model_text import TEXT_COLUMN, TEXT_SQL
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.mlflow_tracking import MlflowTracking, log_json_artifacts
 from paisa_assets.resources.warehouse import Warehouse
-from paisa_assets.tables import GOLD_REVIEW_SENTIMENT, GOLD_REVIEWS_ENRICHED, asset_key
+from paisa_assets.tables import (
+    GOLD_REVIEW_SENTIMENT,
+    GOLD_REVIEWS_ENRICHED,
+    GOLD_SENTIMENT_EVALUATIONS,
+    asset_key,
+)
 
 if TYPE_CHECKING:
     from paisa_assets.ml.sentiment import SentimentConfig, SentimentEvaluation
@@ -236,18 +243,35 @@ def log_candidate(
     return mlflow_run.info.run_id, int(info.registered_model_version)
 
 
-@asset(
-    key="sentiment_model",
+@multi_asset(
+    name="sentiment_model",
     pool="sentiment_model",
-    deps=[asset_key(GOLD_REVIEWS_ENRICHED)],
-    group_name="ml",
-    kinds={"scikitlearn", "mlflow"},
-    description=(
-        "A TF-IDF + logistic regression sentiment classifier (hashing + SGD beyond the memory "
-        "budget) trained on gold.reviews_enriched, tested on the newest reviews, registered in "
-        f"MLflow as `{SENTIMENT_MODEL}`; alias `champion` moves only to a version above the "
-        "floor and its baselines that beats the champion on rows neither trained on."
-    ),
+    specs=[
+        AssetSpec(
+            "sentiment_model",
+            deps=[asset_key(GOLD_REVIEWS_ENRICHED)],
+            group_name="ml",
+            kinds={"scikitlearn", "mlflow"},
+            tags={"layer": "ml"},
+            description=(
+                "A TF-IDF + logistic regression sentiment classifier (hashing + SGD beyond the "
+                "memory budget) trained on gold.reviews_enriched, tested on the newest reviews, "
+                f"registered in MLflow as `{SENTIMENT_MODEL}`; alias `champion` moves only to a "
+                "version above the floor and its baselines that beats the champion on rows "
+                "neither trained on."
+            ),
+        ),
+        AssetSpec(
+            asset_key(GOLD_SENTIMENT_EVALUATIONS),
+            deps=[asset_key(GOLD_REVIEWS_ENRICHED)],
+            group_name="ml",
+            kinds={"delta"},
+            tags={"layer": "gold"},
+            description=f"One row per trained version of `{SENTIMENT_MODEL}` (model, version): "
+            "MLflow run id, trained_at, is_champion, test metrics and details (ROC curve, "
+            "confusion matrix, decision) as JSON.",
+        ),
+    ],
     check_specs=[
         AssetCheckSpec(
             "roc_auc_above_floor_and_baselines",
@@ -262,7 +286,7 @@ def sentiment_model(
     lakehouse: Lakehouse,
     warehouse: Warehouse,
     mlflow_tracking: MlflowTracking,
-) -> MaterializeResult:
+) -> Iterator[MaterializeResult]:
     from paisa_assets.ml.sentiment_data import fit_sentiment
 
     settings = config.to_sentiment_config()
@@ -275,7 +299,8 @@ def sentiment_model(
         reason = f"sentiment_model cannot train: {error}"
         context.log.warning(f"{reason}; the champion stays")
         champion = mlflow_tracking.champion(SENTIMENT_MODEL)
-        return MaterializeResult(
+        yield MaterializeResult(
+            asset_key="sentiment_model",
             metadata={
                 "trained": MetadataValue.bool(False),
                 "reason": MetadataValue.text(reason),
@@ -290,6 +315,12 @@ def sentiment_model(
                 )
             ],
         )
+        # Reported unchanged rather than skipped, so the steps after it (the dashboard) run.
+        yield MaterializeResult(
+            asset_key=asset_key(GOLD_SENTIMENT_EVALUATIONS),
+            metadata={"updated": MetadataValue.bool(False), "reason": MetadataValue.text(reason)},
+        )
+        return
     metrics = run.evaluation.metrics()
     beats_baselines = run.evaluation.beats_baselines()
     comparison = compare_with_champion(mlflow_tracking, run)
@@ -321,6 +352,7 @@ def sentiment_model(
     context.log.info(f"{SENTIMENT_MODEL} v{version}: {decision}")
     record_evaluation(
         lakehouse,
+        GOLD_SENTIMENT_EVALUATIONS,
         model=SENTIMENT_MODEL,
         version=version,
         run_id=run_id,
@@ -330,7 +362,8 @@ def sentiment_model(
     )
     passed = metrics["roc_auc"] >= MIN_ROC_AUC and beats_baselines
     baselines = {k: r.metrics["roc_auc"] for k, r in run.evaluation.baselines.items()}
-    return MaterializeResult(
+    yield MaterializeResult(
+        asset_key="sentiment_model",
         metadata={
             **{name: MetadataValue.float(value) for name, value in metrics.items()},
             "model_version": MetadataValue.int(version),
@@ -362,6 +395,12 @@ def sentiment_model(
                 },
             )
         ],
+    )
+    yield MaterializeResult(
+        asset_key=asset_key(GOLD_SENTIMENT_EVALUATIONS),
+        metadata=table_metadata(
+            lakehouse, GOLD_SENTIMENT_EVALUATIONS, {"written": 1}, model_version=version
+        ),
     )
 
 

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import polars as pl
 from dagster import (
     AssetExecutionContext,
+    AssetSpec,
     BackfillPolicy,
     DynamicPartitionsDefinition,
     MaterializeResult,
-    asset,
+    multi_asset,
 )
 
 from paisa_assets.assets.reporting import (
@@ -26,16 +27,18 @@ from paisa_assets.assets.reporting import (
     table_metadata,
 )
 from paisa_assets.faults import crash_point
+from paisa_assets.lake_views import arrow_schema, ensure_table
 from paisa_assets.partitions import metadata_partitions, reviews_partitions
-from paisa_assets.resources.lakehouse import Lakehouse, to_arrow
+from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.landing_zone import METADATA_DATASET, REVIEWS_DATASET
 from paisa_assets.resources.sql_quoting import in_list, sql_string
 from paisa_assets.tables import (
     BRONZE_METADATA,
     BRONZE_REVIEWS,
     SILVER_METADATA,
-    SILVER_QUARANTINE,
+    SILVER_METADATA_QUARANTINE,
     SILVER_REVIEWS,
+    SILVER_REVIEWS_QUARANTINE,
     asset_key,
 )
 from paisa_assets.transforms.dedupe import position_before
@@ -64,6 +67,7 @@ class SilverSpec:
     dataset: str
     bronze_table: str
     silver_table: str
+    quarantine_table: str
     key: str
     split: Callable[[pl.DataFrame], tuple[pl.DataFrame, pl.DataFrame]]
     dedupe: Callable[[pl.DataFrame], pl.DataFrame]
@@ -76,6 +80,7 @@ REVIEWS = SilverSpec(
     REVIEWS_DATASET,
     BRONZE_REVIEWS,
     SILVER_REVIEWS,
+    SILVER_REVIEWS_QUARANTINE,
     "review_id",
     split_reviews,
     dedupe_reviews,
@@ -86,6 +91,7 @@ METADATA = SilverSpec(
     METADATA_DATASET,
     BRONZE_METADATA,
     SILVER_METADATA,
+    SILVER_METADATA_QUARANTINE,
     "asin",
     split_metadata,
     dedupe_metadata,
@@ -140,11 +146,12 @@ def in_arrival_order(partitions: Sequence[str]) -> list[str]:
 
 
 def replace_quarantine(
-    lakehouse: Lakehouse, dataset: str, partitions: Sequence[str], rows: pl.DataFrame
+    lakehouse: Lakehouse, spec: SilverSpec, partitions: Sequence[str], rows: pl.DataFrame
 ) -> None:
     """Make the silver quarantine of these partitions exactly `rows`; no commit if unchanged."""
-    scope = (pl.col("dataset") == dataset) & pl.col("_partition").is_in(partitions)
-    existing = lakehouse.read(SILVER_QUARANTINE, where=scope, schema=SILVER_QUARANTINE_SCHEMA)
+    dataset = spec.dataset
+    scope = pl.col("_partition").is_in(partitions)
+    existing = lakehouse.read(spec.quarantine_table, where=scope, schema=SILVER_QUARANTINE_SCHEMA)
     new = rows.select(pl.lit(dataset).alias("dataset"), pl.all()).cast(
         dict(SILVER_QUARANTINE_SCHEMA)  # type: ignore[arg-type]
     )
@@ -152,10 +159,9 @@ def replace_quarantine(
     if existing.height == new.height and existing.sort(order).equals(new.sort(order)):
         return
     lakehouse.overwrite_where(
-        SILVER_QUARANTINE,
+        spec.quarantine_table,
         new,
         f"dataset = {sql_string(dataset)} AND {in_list('_partition', partitions)}",
-        partition_by=["dataset"],
     )
 
 
@@ -215,11 +221,7 @@ def apply_chunk(lakehouse: Lakehouse, spec: SilverSpec, chunk: PreparedChunk) ->
         else chunk.winners.head(0)
     )
     source = pl.concat([chunk.winners, promoted]) if promoted.height else chunk.winners
-    lakehouse.ensure(
-        SILVER_QUARANTINE,
-        to_arrow(pl.DataFrame(schema=SILVER_QUARANTINE_SCHEMA)).schema,
-        partition_by=["dataset"],
-    )
+    ensure_table(lakehouse, spec.quarantine_table, arrow_schema(SILVER_QUARANTINE_SCHEMA))
     owned = in_list("t._partition", partitions)
     changed = (
         "t._source_file <> s._source_file OR t._line <> s._line OR t._ingested_at <> s._ingested_at"
@@ -234,7 +236,7 @@ def apply_chunk(lakehouse: Lakehouse, spec: SilverSpec, chunk: PreparedChunk) ->
     # Silver is committed, its quarantine is not: the re-run's MERGE is a no-op and the
     # quarantine is written then (the reconciliation check fails until it is).
     crash_point(f"silver.after_merge:{spec.silver_table}")
-    replace_quarantine(lakehouse, spec.dataset, partitions, chunk.quarantine)
+    replace_quarantine(lakehouse, spec, partitions, chunk.quarantine)
     owned_rows = lakehouse.count(spec.silver_table, pl.col("_partition").is_in(partitions))
     return SilverOutcome(
         bronze_rows=chunk.bronze_rows,
@@ -273,27 +275,42 @@ def refresh_partitions(
 def build_silver_asset(
     spec: SilverSpec, partitions_def: DynamicPartitionsDefinition, description: str
 ):
-    @asset(
-        key=asset_key(spec.silver_table),
+    """The one writer of a silver table and of its quarantine."""
+    common = {"group_name": "silver", "partitions_def": partitions_def, "tags": {"layer": "silver"}}
+
+    @multi_asset(
+        name=spec.silver_table.replace(".", "__"),
         pool=spec.silver_table,
-        deps=[asset_key(spec.bronze_table)],
-        group_name="silver",
-        partitions_def=partitions_def,
         backfill_policy=BackfillPolicy.single_run(),
-        description=description,
-        kinds={"delta", "polars"},
-        tags={"layer": "silver"},
+        specs=[
+            AssetSpec(
+                asset_key(spec.silver_table),
+                deps=[asset_key(spec.bronze_table)],
+                description=description,
+                kinds={"delta", "polars"},
+                **common,
+            ),
+            AssetSpec(
+                asset_key(spec.quarantine_table),
+                deps=[asset_key(spec.bronze_table)],
+                description=f"One row per row of {spec.bronze_table} that breaks the contract "
+                f"of {spec.silver_table}: dataset, _partition, _source_file, _line, reason "
+                "(every violation, joined by '; '), record (the bronze values as JSON).",
+                kinds={"delta"},
+                **common,
+            ),
+        ],
     )
-    def _silver(context: AssetExecutionContext, lakehouse: Lakehouse) -> MaterializeResult:
+    def _silver(
+        context: AssetExecutionContext, lakehouse: Lakehouse
+    ) -> Iterator[MaterializeResult]:
         total = SilverOutcome()
         for chunk, outcome in refresh_partitions(lakehouse, spec, context.partition_keys):
             context.log.info(f"{spec.silver_table} {chunk[0]}..{chunk[-1]}: {outcome}")
             total.add(outcome)
         partitions = list(context.partition_keys)
         bronze = rows_per_partition(lakehouse, spec.bronze_table, partitions)
-        quarantined = rows_per_partition(
-            lakehouse, SILVER_QUARANTINE, partitions, pl.col("dataset") == spec.dataset
-        )
+        quarantined = rows_per_partition(lakehouse, spec.quarantine_table, partitions)
         owned = rows_per_partition(lakehouse, spec.silver_table, partitions)
         per_partition = {}
         for partition in partitions:
@@ -304,7 +321,7 @@ def build_silver_asset(
             }
             counts["duplicates"] = counts["in"] - counts["written"] - counts["quarantined"]
             per_partition[partition] = (counts, {})
-        return partitioned_result(
+        yield partitioned_result(
             context,
             lakehouse,
             spec.silver_table,
@@ -323,6 +340,13 @@ def build_silver_asset(
                     "promoted_from_other_folders": total.promoted,
                 },
             ),
+            asset_key=asset_key(spec.silver_table),
+        )
+        yield MaterializeResult(
+            asset_key=asset_key(spec.quarantine_table),
+            metadata=table_metadata(
+                lakehouse, spec.quarantine_table, {"written": total.quarantined}
+            ),
         )
 
     return _silver
@@ -334,7 +358,7 @@ silver_amazon_reviews = build_silver_asset(
     "One row per review (review_id = hash of reviewerID and asin), typed: overall 1-5, "
     "review_date, verified, vote, style JSON, image list. Duplicates across partitions and "
     "re-runs are dropped (first arrival wins: landing folder in numeric order, file, line); "
-    "contract violations go to silver.quarantine.",
+    "contract violations go to silver.amazon_reviews_quarantine.",
 )
 silver_amazon_metadata = build_silver_asset(
     METADATA,

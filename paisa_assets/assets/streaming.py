@@ -9,10 +9,19 @@ and a cursor update, or a duplicate delivery changes nothing. Which events still
 read from the tables themselves, never from a cursor.
 """
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import polars as pl
-from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetSpec,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    multi_asset,
+)
 from pydantic import Field
 
 from paisa_assets.assets.bronze import QUARANTINE_SCHEMA as BRONZE_QUARANTINE_SCHEMA
@@ -21,6 +30,7 @@ from paisa_assets.assets.silver import SILVER_QUARANTINE_SCHEMA
 from paisa_assets.events import SequenceRange, SourceSnapshot
 from paisa_assets.faults import crash_point
 from paisa_assets.jobs import streaming_job
+from paisa_assets.lake_views import arrow_schema, ensure_table, scan_table
 from paisa_assets.resources.event_source import EventSource
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.run_health import active_runs, fail_runs_with_dead_workers
@@ -31,11 +41,11 @@ from paisa_assets.streaming.progress import floors, held_intervals
 from paisa_assets.streaming.runs import in_flight_ranges, tag_extra_ranges
 from paisa_assets.tables import (
     BRONZE_EH_STREAMING,
-    BRONZE_QUARANTINE,
     BRONZE_REVIEWS_STREAMING,
-    SILVER_QUARANTINE,
+    BRONZE_STREAM_QUARANTINE,
     SILVER_REVIEWS_STREAMING,
     SILVER_STREAM_DECIDED,
+    SILVER_STREAM_QUARANTINE,
     asset_key,
 )
 from paisa_assets.transforms.stream_events import (
@@ -201,7 +211,7 @@ def _keys(lakehouse: Lakehouse, table: str) -> pl.LazyFrame:
 
 def quarantined_event_keys(lakehouse: Lakehouse, table: str, dataset: str) -> pl.LazyFrame:
     """Keys of quarantined events, read back from their address (`_source_file`, `_line`)."""
-    scan = lakehouse.scan(table)
+    scan = scan_table(lakehouse, table)
     if scan is None:
         return pl.LazyFrame(schema={k: EH_STREAMING_SCHEMA[k] for k in EVENT_KEY})
     return scan.filter(pl.col("dataset") == dataset).select(
@@ -209,37 +219,52 @@ def quarantined_event_keys(lakehouse: Lakehouse, table: str, dataset: str) -> pl
     )
 
 
-@asset(
-    key=asset_key(BRONZE_REVIEWS_STREAMING),
+@multi_asset(
+    name="bronze__reviews_streaming",
     pool=BRONZE_REVIEWS_STREAMING,
-    deps=[asset_key(BRONZE_EH_STREAMING)],
-    group_name="bronze",
-    description="One row per event whose body is a JSON review with asin, reviewerID and overall: "
-    "every value as sent (strings), internal_partition, partition_number, the event key "
-    "(source_id, partition_id, sequence_number) and enqueued_time. Other events go to "
-    "bronze.quarantine (dataset eh_streaming) with the reason.",
-    kinds={"delta", "polars"},
-    tags={"layer": "bronze"},
+    specs=[
+        AssetSpec(
+            asset_key(BRONZE_REVIEWS_STREAMING),
+            deps=[asset_key(BRONZE_EH_STREAMING)],
+            group_name="bronze",
+            description="One row per event whose body is a JSON review with asin, reviewerID "
+            "and overall: every value as sent (strings), internal_partition, partition_number, "
+            "the event key (source_id, partition_id, sequence_number) and enqueued_time. Other "
+            f"events go to {BRONZE_STREAM_QUARANTINE} with the reason.",
+            kinds={"delta", "polars"},
+            tags={"layer": "bronze"},
+        ),
+        AssetSpec(
+            asset_key(BRONZE_STREAM_QUARANTINE),
+            deps=[asset_key(BRONZE_EH_STREAMING)],
+            group_name="bronze",
+            description="One row per event of bronze.eh_streaming that is not a review "
+            "(dataset eh_streaming; _source_file and _line are the event's address): raw (the "
+            "body's first 10,000 characters), reason, _ingested_at.",
+            kinds={"delta"},
+            tags={"layer": "bronze"},
+        ),
+    ],
 )
 def bronze_reviews_streaming(
     context: AssetExecutionContext, event_source: EventSource, lakehouse: Lakehouse
-) -> MaterializeResult:
+) -> Iterator[MaterializeResult]:
     migrate_to_source_ids(lakehouse, BRONZE_REVIEWS_STREAMING, event_source)
     pending = pending_events(
         lakehouse,
         (BRONZE_EH_STREAMING, EH_STREAMING_SCHEMA),
         [
             _keys(lakehouse, BRONZE_REVIEWS_STREAMING),
-            quarantined_event_keys(lakehouse, BRONZE_QUARANTINE, STREAM_DATASET),
+            quarantined_event_keys(lakehouse, BRONZE_STREAM_QUARANTINE, STREAM_DATASET),
         ],
     )
     parsed, quarantine = parse_events(pending)
     lakehouse.merge(BRONZE_REVIEWS_STREAMING, parsed, keys=EVENT_KEY, insert_only=True)
     now = datetime.now(UTC)
-    lakehouse.ensure(BRONZE_QUARANTINE, BRONZE_QUARANTINE_SCHEMA, partition_by=["dataset"])
+    ensure_table(lakehouse, BRONZE_STREAM_QUARANTINE, BRONZE_QUARANTINE_SCHEMA)
     if quarantine.height:
         lakehouse.merge(
-            BRONZE_QUARANTINE,
+            BRONZE_STREAM_QUARANTINE,
             quarantine.select(
                 pl.lit(STREAM_DATASET).alias("dataset"),
                 "_partition",
@@ -255,32 +280,63 @@ def bronze_reviews_streaming(
     context.log.info(
         f"{pending.height} new event(s): {parsed.height} parsed, {quarantine.height} quarantined"
     )
-    return MaterializeResult(
+    yield MaterializeResult(
+        asset_key=asset_key(BRONZE_REVIEWS_STREAMING),
         metadata=table_metadata(
             lakehouse,
             BRONZE_REVIEWS_STREAMING,
             {"in": pending.height, "written": parsed.height, "quarantined": quarantine.height},
-        )
+        ),
+    )
+    yield MaterializeResult(
+        asset_key=asset_key(BRONZE_STREAM_QUARANTINE),
+        metadata=table_metadata(
+            lakehouse, BRONZE_STREAM_QUARANTINE, {"written": quarantine.height}
+        ),
     )
 
 
-@asset(
-    key=asset_key(SILVER_REVIEWS_STREAMING),
+SILVER_STREAM_COMMON = {
+    "deps": [asset_key(BRONZE_REVIEWS_STREAMING)],
+    "group_name": "silver",
+    "tags": {"layer": "silver"},
+}
+
+
+@multi_asset(
+    name="silver__reviews_streaming",
     pool=SILVER_REVIEWS_STREAMING,
-    deps=[asset_key(BRONZE_REVIEWS_STREAMING)],
-    group_name="silver",
-    description="One row per stream review (review_id), typed like silver.amazon_reviews; "
-    "review_date is the enqueued day when the event has none; processed_at is when silver "
-    "saw it. The earliest enqueued copy of a review wins; contract violations go to "
-    "silver.quarantine (dataset reviews_streaming). Every event silver has decided (kept, "
-    "lost to another copy, quarantined) is recorded once in silver.reviews_streaming_decided, "
-    "so each event is processed once.",
-    kinds={"delta", "polars"},
-    tags={"layer": "silver"},
+    specs=[
+        AssetSpec(
+            asset_key(SILVER_REVIEWS_STREAMING),
+            description="One row per stream review (review_id), typed like "
+            "silver.amazon_reviews; review_date is the enqueued day when the event has none; "
+            "processed_at is when silver saw it. The earliest enqueued copy of a review wins; "
+            f"contract violations go to {SILVER_STREAM_QUARANTINE}.",
+            kinds={"delta", "polars"},
+            **SILVER_STREAM_COMMON,
+        ),
+        AssetSpec(
+            asset_key(SILVER_STREAM_QUARANTINE),
+            description="One row per stream review that breaks the silver contract (dataset "
+            "reviews_streaming): _partition, _source_file, _line (the event's address), "
+            "reason, record.",
+            kinds={"delta"},
+            **SILVER_STREAM_COMMON,
+        ),
+        AssetSpec(
+            asset_key(SILVER_STREAM_DECIDED),
+            description="One row per event silver has decided (kept, lost to another copy, "
+            "quarantined), recorded once: silver's pending work is bronze.reviews_streaming "
+            "minus this table, so each event is processed once.",
+            kinds={"delta"},
+            **SILVER_STREAM_COMMON,
+        ),
+    ],
 )
 def silver_reviews_streaming(
     context: AssetExecutionContext, lakehouse: Lakehouse
-) -> MaterializeResult:
+) -> Iterator[MaterializeResult]:
     pending = pending_events(
         lakehouse,
         (BRONZE_REVIEWS_STREAMING, REVIEWS_STREAMING_SCHEMA),
@@ -292,14 +348,10 @@ def silver_reviews_streaming(
     metrics = lakehouse.merge(
         SILVER_REVIEWS_STREAMING, winners, keys=["review_id"], update_when=EARLIEST_ENQUEUED_WINS
     )
-    lakehouse.ensure(
-        SILVER_QUARANTINE,
-        pl.DataFrame(schema=SILVER_QUARANTINE_SCHEMA).to_arrow().schema,
-        partition_by=["dataset"],
-    )
+    ensure_table(lakehouse, SILVER_STREAM_QUARANTINE, arrow_schema(SILVER_QUARANTINE_SCHEMA))
     if quarantine.height:
         lakehouse.merge(
-            SILVER_QUARANTINE,
+            SILVER_STREAM_QUARANTINE,
             quarantine.select(pl.lit(SILVER_STREAM_DATASET).alias("dataset"), pl.all()),
             keys=["dataset", "_source_file", "_line"],
             insert_only=True,
@@ -311,15 +363,12 @@ def silver_reviews_streaming(
         columns=["_source_file", "_line"],
         where=pl.col("review_id").is_in(winners["review_id"].implode()),
     )
-    lakehouse.merge(
-        SILVER_STREAM_DECIDED,
-        decisions(pending, kept, quarantine, now),
-        keys=EVENT_KEY,
-        insert_only=True,
-    )
+    decided = decisions(pending, kept, quarantine, now)
+    lakehouse.merge(SILVER_STREAM_DECIDED, decided, keys=EVENT_KEY, insert_only=True)
     inserted = metrics.get("num_target_rows_inserted", 0)
     updated = metrics.get("num_target_rows_updated", 0)
-    return MaterializeResult(
+    yield MaterializeResult(
+        asset_key=asset_key(SILVER_REVIEWS_STREAMING),
         metadata=table_metadata(
             lakehouse,
             SILVER_REVIEWS_STREAMING,
@@ -329,7 +378,17 @@ def silver_reviews_streaming(
                 "quarantined": quarantine.height,
                 "duplicates": silver.height - inserted - updated,
             },
-        )
+        ),
+    )
+    yield MaterializeResult(
+        asset_key=asset_key(SILVER_STREAM_QUARANTINE),
+        metadata=table_metadata(
+            lakehouse, SILVER_STREAM_QUARANTINE, {"written": quarantine.height}
+        ),
+    )
+    yield MaterializeResult(
+        asset_key=asset_key(SILVER_STREAM_DECIDED),
+        metadata=table_metadata(lakehouse, SILVER_STREAM_DECIDED, {"written": decided.height}),
     )
 
 
