@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 from dagster import DagsterInstance
 
+from paisa_assets import registry
 from paisa_assets.generator import GenerationReport, generate_landing_zone
 from paisa_assets.lake_views import count_view, read_view
 from paisa_assets.runner import sync_partitions
@@ -194,3 +195,12 @@ def test_running_everything_again_changes_no_table(lake) -> None:
     before = workspace.versions(ALL_TABLES)
     materialize_all(instance, workspace)
     assert workspace.versions(ALL_TABLES) == before
+
+
+def test_every_table_on_disk_has_the_columns_and_types_the_registry_declares(lake) -> None:
+    workspace, _, _ = lake
+    written = [table for table in registry.TABLES if workspace.lakehouse.exists(table)]
+    assert len(written) >= 14  # batch bronze, silver and their side tables, gold
+    for table in written:
+        on_disk = workspace.lakehouse.scan(table).collect_schema()
+        assert dict(on_disk) == dict(registry.table(table).polars_schema()), table

@@ -159,4 +159,5 @@ def test_the_warehouse_shows_each_quarantine_table_and_a_view_over_each_layer(
         assert con.sql("SELECT dataset, _line FROM silver.quarantine").fetchall() == [
             ("amazon_reviews", 2)
         ]
-        assert con.execute("SELECT count(*) FROM bronze.amazon_reviews_quarantine").fetchone() == (1,)
+        single = con.execute("SELECT count(*) FROM bronze.amazon_reviews_quarantine").fetchone()
+        assert single == (1,)

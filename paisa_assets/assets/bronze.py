@@ -15,7 +15,6 @@ import polars as pl
 import pyarrow as pa
 from dagster import (
     AssetExecutionContext,
-    AssetSpec,
     BackfillPolicy,
     DynamicPartitionsDefinition,
     MaterializeResult,
@@ -24,6 +23,7 @@ from dagster import (
     multi_asset,
 )
 
+from paisa_assets.asset_specs import table_spec
 from paisa_assets.assets.reporting import Tally, partitioned_result, table_metadata
 from paisa_assets.faults import crash_point
 from paisa_assets.lake_views import ensure_table
@@ -325,37 +325,19 @@ def build_bronze_asset(
     table: str,
     columns: Sequence[str],
     partitions_def: DynamicPartitionsDefinition,
-    description: str,
 ):
     """One bronze asset per landing dataset; both share every line of ingestion code. It is
     the one writer of the dataset's bronze table, its quarantine and its manifest."""
     quarantine_table, manifest_table = SIDE_TABLES[dataset]
-    common = {"group_name": "bronze", "partitions_def": partitions_def, "tags": {"layer": "bronze"}}
 
     @multi_asset(
         name=table.replace(".", "__"),
         pool=table,
         backfill_policy=BackfillPolicy.single_run(),
         specs=[
-            AssetSpec(
-                asset_key(table), description=description, kinds={"delta", "polars"}, **common
-            ),
-            AssetSpec(
-                asset_key(quarantine_table),
-                description=f"One row per line (or unreadable file) of {dataset} that bronze "
-                "could not store: dataset, _partition, _source_file, _line (null for a whole "
-                "file), raw (the line as read), reason, _ingested_at.",
-                kinds={"delta"},
-                **common,
-            ),
-            AssetSpec(
-                asset_key(manifest_table),
-                description=f"One row per ingested landing file of {dataset} (_source_file): "
-                "fingerprint, size, modified, rows written and quarantined, _ingested_at. A file "
-                "whose fingerprint is recorded here is skipped; a changed one replaces its rows.",
-                kinds={"delta"},
-                **common,
-            ),
+            table_spec(table, kinds={"delta", "polars"}, partitions_def=partitions_def),
+            table_spec(quarantine_table, kinds={"delta"}, partitions_def=partitions_def),
+            table_spec(manifest_table, kinds={"delta"}, partitions_def=partitions_def),
         ],
     )
     def _bronze(
@@ -432,20 +414,10 @@ bronze_amazon_reviews = build_bronze_asset(
     table=BRONZE_REVIEWS,
     columns=BRONZE_REVIEWS_COLUMNS,
     partitions_def=reviews_partitions,
-    description=(
-        "One row per JSON line of the review files in the landing zone, every value as it "
-        "arrived (strings; other JSON values as JSON text), unknown fields in _rescued_data, "
-        "with _source_file, _line and _ingested_at. Bad lines go to "
-        "bronze.amazon_reviews_quarantine."
-    ),
 )
 bronze_amazon_metadata = build_bronze_asset(
     dataset=METADATA_DATASET,
     table=BRONZE_METADATA,
     columns=BRONZE_METADATA_COLUMNS,
     partitions_def=metadata_partitions,
-    description=(
-        "One row per JSON line of the product metadata files, every value as it arrived, "
-        "unknown fields in _rescued_data, with _source_file, _line and _ingested_at."
-    ),
 )

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import duckdb
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
+from paisa_assets.asset_specs import other_asset
 from paisa_assets.dashboard import queries
 from paisa_assets.dashboard.render import render_page
 from paisa_assets.resources.dashboard_site import DashboardSite
@@ -83,7 +84,7 @@ def table_rows(lakehouse: Lakehouse) -> dict[str, int | None]:
     "stream freshness, the classifier's ROC curve and confusion matrix, recommendation examples "
     "and data quality. Panels whose table does not exist yet say so.",
     kinds={"html", "plotly", "duckdb"},
-    tags={"layer": "reporting"},
+    **other_asset("dashboard"),
 )
 def dashboard(
     context: AssetExecutionContext,

@@ -16,6 +16,7 @@ from dagster import (
     asset,
 )
 
+from paisa_assets.asset_specs import other_asset, table_asset
 from paisa_assets.assets.reporting import table_metadata
 from paisa_assets.resources.lakehouse import Lakehouse, retry_on_conflict
 from paisa_assets.resources.warehouse import Warehouse
@@ -100,16 +101,13 @@ def build_gold_asset(
     *,
     inputs: dict[str, str],
     query: Callable[[duckdb.DuckDBPyConnection], pa.RecordBatchReader],
-    description: str,
 ):
     @asset(
-        key=asset_key(table),
-        pool=table,
-        deps=[asset_key(source) for source in inputs.values()],
-        group_name="gold",
-        description=description,
-        kinds={"delta", "duckdb"},
-        tags={"layer": "gold"},
+        **table_asset(
+            table,
+            deps=[asset_key(source) for source in inputs.values()],
+            kinds={"delta", "duckdb"},
+        )
     )
     def _gold(
         context: AssetExecutionContext, lakehouse: Lakehouse, warehouse: Warehouse
@@ -133,31 +131,21 @@ gold_reviews_enriched = build_gold_asset(
     GOLD_REVIEWS_ENRICHED,
     inputs=GOLD_INPUTS,
     query=sql.reviews_enriched,
-    description=(
-        "One row per review (review_id), batch and stream (`source`), left-joined to product "
-        "metadata (`has_metadata`). Renamed for readers: reviewer_id, reviewer_name, rating, "
-        "review_text, votes. `price` is the listed price, else the mean price of the product's "
-        "main category, else the global mean (`price_imputed`); `listed_price` is the raw one. "
-        "Adds year, month, review_words and image_count."
-    ),
 )
 gold_product_summary = build_gold_asset(
     GOLD_PRODUCT_SUMMARY,
     inputs=ENRICHED_INPUT,
     query=sql.product_summary,
-    description="One row per reviewed product: reviews, average rating, verified share, price.",
 )
 gold_category_monthly = build_gold_asset(
     GOLD_CATEGORY_MONTHLY,
     inputs=ENRICHED_INPUT,
     query=sql.category_monthly,
-    description="One row per main category (Unknown when absent), year and month.",
 )
 gold_kpis = build_gold_asset(
     GOLD_KPIS,
     inputs=ENRICHED_INPUT,
     query=sql.kpis,
-    description="A single row: reviews, reviewers, products, average rating, batch/stream split.",
 )
 
 
@@ -170,6 +158,7 @@ gold_kpis = build_gold_asset(
         "lake_maintenance",
     ],
     group_name="serving",
+    **other_asset("warehouse/duckdb"),
     description="The DuckDB file (default data/warehouse.duckdb) exposing every gold table as "
     '`gold.<name>` to any SQL client: `paisa sql "select * from gold.kpis"`, and the '
     "quarantine tables, each on its own and all of a layer as the views `bronze.quarantine` and "

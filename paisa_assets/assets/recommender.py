@@ -34,6 +34,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from paisa_assets.asset_specs import other_asset, table_spec
 from paisa_assets.assets.model_evaluations import record_evaluation
 from paisa_assets.assets.reporting import table_metadata
 from paisa_assets.ml.recommender import (
@@ -139,6 +140,7 @@ def log_model(
             deps=[asset_key(GOLD_REVIEWS_ENRICHED)],
             group_name="ml",
             kinds={"scipy", "mlflow"},
+            **other_asset("recommender"),
             description=(
                 "EASE + item-neighbour recommender over the recency-weighted history with a "
                 "category-popularity back-off and a kNN-baseline rating model, fitted on every "
@@ -147,32 +149,10 @@ def log_model(
                 f"`{RECOMMENDER_MODEL}`; `champion` only if significantly better."
             ),
         ),
-        AssetSpec(
-            asset_key(GOLD_RECOMMENDATIONS),
-            deps=[RECOMMENDER],
-            group_name="ml",
-            kinds={"delta"},
-            description="Top 10 products per reviewer (reviewer_id, rank, asin, score, reason) "
-            "from the champion version only, never one the reviewer already reviewed; "
-            "reviewers with too little history are filled with their categories' "
-            "best-sellers (`popular_in_category`), then overall best-sellers (`popular`).",
-        ),
-        AssetSpec(
-            asset_key(GOLD_SIMILAR_PRODUCTS),
-            deps=[RECOMMENDER],
-            group_name="ml",
-            kinds={"delta"},
-            description="Up to 10 products per product (asin, rank, similar_asin, similarity): "
-            "the shrunk probability that a reviewer of asin also reviewed similar_asin.",
-        ),
-        AssetSpec(
-            asset_key(GOLD_RECOMMENDER_EVALUATIONS),
-            deps=[asset_key(GOLD_REVIEWS_ENRICHED)],
-            group_name="ml",
-            kinds={"delta"},
-            description=f"One row per trained version of `{RECOMMENDER_MODEL}` (model, "
-            "version): MLflow run id, trained_at, is_champion, test metrics (hit rate, NDCG, "
-            "RMSE against the baselines) and details (model parameters, decision) as JSON.",
+        table_spec(GOLD_RECOMMENDATIONS, deps=[RECOMMENDER], kinds={"delta"}),
+        table_spec(GOLD_SIMILAR_PRODUCTS, deps=[RECOMMENDER], kinds={"delta"}),
+        table_spec(
+            GOLD_RECOMMENDER_EVALUATIONS, deps=[asset_key(GOLD_REVIEWS_ENRICHED)], kinds={"delta"}
         ),
     ],
     check_specs=[

@@ -9,17 +9,15 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 import polars as pl
-import pyarrow as pa
 from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetObservation,
     MaterializeResult,
     MetadataValue,
-    TableColumn,
-    TableSchema,
 )
 
+from paisa_assets.asset_specs import column_schema
 from paisa_assets.resources.lakehouse import Lakehouse
 
 PREVIEW_ROWS = 5
@@ -33,10 +31,6 @@ class Tally:
     def add(self, other: Tally) -> None:
         for f in fields(self):
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
-
-
-def column_schema(schema: pa.Schema) -> TableSchema:
-    return TableSchema(columns=[TableColumn(f.name, str(f.type)) for f in schema])
 
 
 def markdown_preview(frame: pl.DataFrame) -> str:
@@ -75,7 +69,8 @@ def table_metadata(
     if scope is not None:
         scan = scan.filter(scope)
     metadata["dagster/row_count"] = MetadataValue.int(lakehouse.count(table, scope))
-    metadata["dagster/column_schema"] = column_schema(dt.to_pyarrow_dataset().schema)
+    # The columns on disk, each described by the registry.
+    metadata["dagster/column_schema"] = column_schema(table, dt.to_pyarrow_dataset().schema)
     metadata["delta_version"] = MetadataValue.int(dt.version())
     metadata["preview"] = MetadataValue.md(markdown_preview(scan.head(PREVIEW_ROWS).collect()))
     return metadata | extra

@@ -33,6 +33,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from paisa_assets.asset_specs import other_asset, table_asset, table_spec
 from paisa_assets.assets.model_evaluations import record_evaluation
 from paisa_assets.assets.reporting import table_metadata
 from paisa_assets.ml.model_text import TEXT_COLUMN, TEXT_SQL
@@ -252,7 +253,7 @@ def log_candidate(
             deps=[asset_key(GOLD_REVIEWS_ENRICHED)],
             group_name="ml",
             kinds={"scikitlearn", "mlflow"},
-            tags={"layer": "ml"},
+            **other_asset("sentiment_model"),
             description=(
                 "A TF-IDF + logistic regression sentiment classifier (hashing + SGD beyond the "
                 "memory budget) trained on gold.reviews_enriched, tested on the newest reviews, "
@@ -261,15 +262,8 @@ def log_candidate(
                 "neither trained on."
             ),
         ),
-        AssetSpec(
-            asset_key(GOLD_SENTIMENT_EVALUATIONS),
-            deps=[asset_key(GOLD_REVIEWS_ENRICHED)],
-            group_name="ml",
-            kinds={"delta"},
-            tags={"layer": "gold"},
-            description=f"One row per trained version of `{SENTIMENT_MODEL}` (model, version): "
-            "MLflow run id, trained_at, is_champion, test metrics and details (ROC curve, "
-            "confusion matrix, decision) as JSON.",
+        table_spec(
+            GOLD_SENTIMENT_EVALUATIONS, deps=[asset_key(GOLD_REVIEWS_ENRICHED)], kinds={"delta"}
         ),
     ],
     check_specs=[
@@ -454,20 +448,13 @@ ORDER BY s.review_id
 
 
 @asset(
-    key=asset_key(GOLD_REVIEW_SENTIMENT),
-    pool=GOLD_REVIEW_SENTIMENT,
-    deps=["sentiment_model", asset_key(GOLD_REVIEWS_ENRICHED)],
-    group_name="ml",
-    kinds={"delta", "mlflow"},
-    description=(
-        "One row per gold review: the champion sentiment model's label (negative / neutral / "
-        "positive), P(positive) and the MD5 of the scored text. Incremental: only reviews the "
-        "current champion has not scored with their current text are scored (an edited review "
-        "is rescored); a new champion rescores everything; reviews gone from gold are deleted. "
-        "Runs with every gold rebuild; skipped until a champion exists."
-    ),
-    # Part of gold_job: before the first model is trained the step succeeds without output.
-    output_required=False,
+    **table_asset(
+        GOLD_REVIEW_SENTIMENT,
+        deps=["sentiment_model", asset_key(GOLD_REVIEWS_ENRICHED)],
+        kinds={"delta", "mlflow"},
+        # Part of gold_job: before the first model is trained the step succeeds without output.
+        output_required=False,
+    )
 )
 def gold_review_sentiment(
     context: AssetExecutionContext,

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 import polars as pl
 from dagster import (
     AssetExecutionContext,
-    AssetSpec,
     BackfillPolicy,
     DynamicPartitionsDefinition,
     MaterializeResult,
     multi_asset,
 )
 
+from paisa_assets.asset_specs import table_spec
 from paisa_assets.assets.reporting import (
     Tally,
     partitioned_result,
@@ -272,32 +272,23 @@ def refresh_partitions(
             del prepared
 
 
-def build_silver_asset(
-    spec: SilverSpec, partitions_def: DynamicPartitionsDefinition, description: str
-):
+def build_silver_asset(spec: SilverSpec, partitions_def: DynamicPartitionsDefinition):
     """The one writer of a silver table and of its quarantine."""
-    common = {"group_name": "silver", "partitions_def": partitions_def, "tags": {"layer": "silver"}}
+    deps = [asset_key(spec.bronze_table)]
 
     @multi_asset(
         name=spec.silver_table.replace(".", "__"),
         pool=spec.silver_table,
         backfill_policy=BackfillPolicy.single_run(),
         specs=[
-            AssetSpec(
-                asset_key(spec.silver_table),
-                deps=[asset_key(spec.bronze_table)],
-                description=description,
+            table_spec(
+                spec.silver_table,
+                deps=deps,
                 kinds={"delta", "polars"},
-                **common,
+                partitions_def=partitions_def,
             ),
-            AssetSpec(
-                asset_key(spec.quarantine_table),
-                deps=[asset_key(spec.bronze_table)],
-                description=f"One row per row of {spec.bronze_table} that breaks the contract "
-                f"of {spec.silver_table}: dataset, _partition, _source_file, _line, reason "
-                "(every violation, joined by '; '), record (the bronze values as JSON).",
-                kinds={"delta"},
-                **common,
+            table_spec(
+                spec.quarantine_table, deps=deps, kinds={"delta"}, partitions_def=partitions_def
             ),
         ],
     )
@@ -352,18 +343,5 @@ def build_silver_asset(
     return _silver
 
 
-silver_amazon_reviews = build_silver_asset(
-    REVIEWS,
-    reviews_partitions,
-    "One row per review (review_id = hash of reviewerID and asin), typed: overall 1-5, "
-    "review_date, verified, vote, style JSON, image list. Duplicates across partitions and "
-    "re-runs are dropped (first arrival wins: landing folder in numeric order, file, line); "
-    "contract violations go to silver.amazon_reviews_quarantine.",
-)
-silver_amazon_metadata = build_silver_asset(
-    METADATA,
-    metadata_partitions,
-    "One row per product (asin; the latest copy wins: the last landing folder in numeric order, "
-    "then file, then line) with cleaned main_cat, title and brand, parsed price (single, "
-    "range min/max/mid, invalid flag) and sales rank.",
-)
+silver_amazon_reviews = build_silver_asset(REVIEWS, reviews_partitions)
+silver_amazon_metadata = build_silver_asset(METADATA, metadata_partitions)

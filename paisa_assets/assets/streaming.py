@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 import polars as pl
 from dagster import (
     AssetExecutionContext,
-    AssetSpec,
     Config,
     MaterializeResult,
     MetadataValue,
@@ -24,6 +23,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from paisa_assets.asset_specs import table_asset, table_spec
 from paisa_assets.assets.bronze import QUARANTINE_SCHEMA as BRONZE_QUARANTINE_SCHEMA
 from paisa_assets.assets.reporting import table_metadata
 from paisa_assets.assets.silver import SILVER_QUARANTINE_SCHEMA
@@ -91,17 +91,7 @@ class StreamBatchConfig(Config):
     max_events_per_partition: int | None = None
 
 
-@asset(
-    key=asset_key(BRONZE_EH_STREAMING),
-    pool=BRONZE_EH_STREAMING,
-    group_name="bronze",
-    description="One row per Event Hubs event: source_id (which hub: namespace, name and "
-    "creation, or the local log's id), partition_id, sequence_number (the three are the key), "
-    "offset, enqueued_time, partition_key, properties (JSON), body as text, _ingested_at. "
-    "MERGE on the key: a repeated range or a duplicate delivery adds nothing.",
-    kinds={"delta", "polars", "azure"},
-    tags={"layer": "bronze"},
-)
+@asset(**table_asset(BRONZE_EH_STREAMING, kinds={"delta", "polars", "azure"}))
 def bronze_eh_streaming(
     context: AssetExecutionContext,
     config: StreamBatchConfig,
@@ -223,26 +213,13 @@ def quarantined_event_keys(lakehouse: Lakehouse, table: str, dataset: str) -> pl
     name="bronze__reviews_streaming",
     pool=BRONZE_REVIEWS_STREAMING,
     specs=[
-        AssetSpec(
-            asset_key(BRONZE_REVIEWS_STREAMING),
+        table_spec(
+            BRONZE_REVIEWS_STREAMING,
             deps=[asset_key(BRONZE_EH_STREAMING)],
-            group_name="bronze",
-            description="One row per event whose body is a JSON review with asin, reviewerID "
-            "and overall: every value as sent (strings), internal_partition, partition_number, "
-            "the event key (source_id, partition_id, sequence_number) and enqueued_time. Other "
-            f"events go to {BRONZE_STREAM_QUARANTINE} with the reason.",
             kinds={"delta", "polars"},
-            tags={"layer": "bronze"},
         ),
-        AssetSpec(
-            asset_key(BRONZE_STREAM_QUARANTINE),
-            deps=[asset_key(BRONZE_EH_STREAMING)],
-            group_name="bronze",
-            description="One row per event of bronze.eh_streaming that is not a review "
-            "(dataset eh_streaming; _source_file and _line are the event's address): raw (the "
-            "body's first 10,000 characters), reason, _ingested_at.",
-            kinds={"delta"},
-            tags={"layer": "bronze"},
+        table_spec(
+            BRONZE_STREAM_QUARANTINE, deps=[asset_key(BRONZE_EH_STREAMING)], kinds={"delta"}
         ),
     ],
 )
@@ -296,42 +273,16 @@ def bronze_reviews_streaming(
     )
 
 
-SILVER_STREAM_COMMON = {
-    "deps": [asset_key(BRONZE_REVIEWS_STREAMING)],
-    "group_name": "silver",
-    "tags": {"layer": "silver"},
-}
-
-
 @multi_asset(
     name="silver__reviews_streaming",
     pool=SILVER_REVIEWS_STREAMING,
     specs=[
-        AssetSpec(
-            asset_key(SILVER_REVIEWS_STREAMING),
-            description="One row per stream review (review_id), typed like "
-            "silver.amazon_reviews; review_date is the enqueued day when the event has none; "
-            "processed_at is when silver saw it. The earliest enqueued copy of a review wins; "
-            f"contract violations go to {SILVER_STREAM_QUARANTINE}.",
-            kinds={"delta", "polars"},
-            **SILVER_STREAM_COMMON,
-        ),
-        AssetSpec(
-            asset_key(SILVER_STREAM_QUARANTINE),
-            description="One row per stream review that breaks the silver contract (dataset "
-            "reviews_streaming): _partition, _source_file, _line (the event's address), "
-            "reason, record.",
-            kinds={"delta"},
-            **SILVER_STREAM_COMMON,
-        ),
-        AssetSpec(
-            asset_key(SILVER_STREAM_DECIDED),
-            description="One row per event silver has decided (kept, lost to another copy, "
-            "quarantined), recorded once: silver's pending work is bronze.reviews_streaming "
-            "minus this table, so each event is processed once.",
-            kinds={"delta"},
-            **SILVER_STREAM_COMMON,
-        ),
+        table_spec(table, deps=[asset_key(BRONZE_REVIEWS_STREAMING)], kinds=kinds)
+        for table, kinds in (
+            (SILVER_REVIEWS_STREAMING, {"delta", "polars"}),
+            (SILVER_STREAM_QUARANTINE, {"delta"}),
+            (SILVER_STREAM_DECIDED, {"delta"}),
+        )
     ],
 )
 def silver_reviews_streaming(
