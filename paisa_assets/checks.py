@@ -22,8 +22,8 @@ from dagster import (
 from paisa_assets.assets.bronze import QUARANTINE_SCHEMA as BRONZE_QUARANTINE_ARROW
 from paisa_assets.assets.silver import SILVER_QUARANTINE_SCHEMA
 from paisa_assets.resources.lakehouse import Lakehouse
-from paisa_assets.resources.sql_quoting import sql_string
 from paisa_assets.resources.warehouse import Warehouse
+from paisa_assets.sql_quoting import sql_string
 from paisa_assets.tables import (
     BRONZE_METADATA,
     BRONZE_METADATA_QUARANTINE,

@@ -15,7 +15,7 @@ import pytest
 from deltalake import DeltaTable, write_deltalake
 
 from paisa_assets.assets.silver import in_arrival_order
-from paisa_assets.resources.delta_duckdb import ArrowStream, parquet_view, register_version
+from paisa_assets.delta_duckdb import ArrowStream, parquet_view, register_version
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.warehouse import Warehouse
 from paisa_assets.transforms.gold import with_word_counts

@@ -24,9 +24,9 @@ from dagster import (
 )
 
 from paisa_assets.asset_specs import table_spec
-from paisa_assets.assets.reporting import Tally, partitioned_result, table_metadata
 from paisa_assets.faults import crash_point
 from paisa_assets.lake_views import ensure_table
+from paisa_assets.materialization_metadata import Tally, partitioned_result, table_metadata
 from paisa_assets.partitions import metadata_partitions, reviews_partitions
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.landing_zone import (
@@ -35,7 +35,7 @@ from paisa_assets.resources.landing_zone import (
     LandingFile,
     LandingZone,
 )
-from paisa_assets.resources.sql_quoting import in_list, sql_string
+from paisa_assets.sql_quoting import in_list, sql_string
 from paisa_assets.tables import (
     BRONZE_METADATA,
     BRONZE_METADATA_FILES,

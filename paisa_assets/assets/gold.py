@@ -17,7 +17,7 @@ from dagster import (
 )
 
 from paisa_assets.asset_specs import other_asset, table_asset
-from paisa_assets.assets.reporting import table_metadata
+from paisa_assets.materialization_metadata import table_metadata
 from paisa_assets.resources.lakehouse import Lakehouse, retry_on_conflict
 from paisa_assets.resources.warehouse import Warehouse
 from paisa_assets.tables import (

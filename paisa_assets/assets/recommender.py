@@ -35,8 +35,8 @@ from dagster import (
 from pydantic import Field
 
 from paisa_assets.asset_specs import other_asset, table_spec
-from paisa_assets.assets.model_evaluations import record_evaluation
-from paisa_assets.assets.reporting import table_metadata
+from paisa_assets.materialization_metadata import table_metadata
+from paisa_assets.ml.evaluations_table import record_evaluation
 from paisa_assets.ml.recommender import (
     CATEGORY,
     INTERACTION_COLUMNS,

@@ -25,12 +25,12 @@ from pydantic import Field
 
 from paisa_assets.asset_specs import table_asset, table_spec
 from paisa_assets.assets.bronze import QUARANTINE_SCHEMA as BRONZE_QUARANTINE_SCHEMA
-from paisa_assets.assets.reporting import table_metadata
 from paisa_assets.assets.silver import SILVER_QUARANTINE_SCHEMA
 from paisa_assets.events import SequenceRange, SourceSnapshot
 from paisa_assets.faults import crash_point
 from paisa_assets.jobs import streaming_job
 from paisa_assets.lake_views import arrow_schema, ensure_table, scan_table
+from paisa_assets.materialization_metadata import table_metadata
 from paisa_assets.resources.event_source import EventSource
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.run_health import active_runs, fail_runs_with_dead_workers

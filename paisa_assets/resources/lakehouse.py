@@ -22,9 +22,9 @@ from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundErr
 from pydantic import Field
 
 from paisa_assets import faults
+from paisa_assets.delta_duckdb import plan_merge
 from paisa_assets.resources.azure_storage import AzureStorage
-from paisa_assets.resources.delta_duckdb import plan_merge
-from paisa_assets.resources.sql_quoting import quote_ident
+from paisa_assets.sql_quoting import quote_ident
 
 T = TypeVar("T")
 Data = pa.Table | pa.RecordBatchReader | pl.DataFrame

@@ -14,7 +14,7 @@ import polars as pl
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from paisa_assets.resources.delta_duckdb import parquet_view, register_version
+from paisa_assets.delta_duckdb import parquet_view, register_version
 from paisa_assets.resources.lakehouse import Lakehouse
 
 

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 from deltalake import DeltaTable
 
-from paisa_assets.resources.sql_quoting import quote_ident, sql_string
+from paisa_assets.sql_quoting import quote_ident, sql_string
 
 # Memory DuckDB may use to plan a MERGE (a join of the source with the target's key columns);
 # beyond it, DuckDB spills to disk.
