@@ -233,7 +233,7 @@ def test_sync_partitions_lists_the_configured_abfss_landing_zone(
 def test_a_blob_deleted_after_listing_is_quarantined_and_the_rest_lands(
     azurite: str, tmp_path: Path
 ) -> None:
-    from paisa_assets.assets.bronze import ingest_partitions
+    from paisa_assets.bronze_ingest import ingest_partitions
     from paisa_assets.transforms.schemas import BRONZE_REVIEWS_COLUMNS
 
     azure = storage(azurite)

@@ -25,7 +25,7 @@ import polars as pl
 import psutil
 import pytest
 
-from paisa_assets.assets.bronze import IngestOutcome, ingest_partitions
+from paisa_assets.bronze_ingest import IngestOutcome, ingest_partitions
 from paisa_assets.generator import generate_landing_zone
 from paisa_assets.lake_views import read_view
 from paisa_assets.resources.lakehouse import Lakehouse
@@ -313,7 +313,7 @@ def test_a_worker_imports_neither_dagster_nor_the_engines() -> None:
 
 CRASH_SCRIPT = """
 import sys
-from paisa_assets.assets.bronze import ingest_partitions
+from paisa_assets.bronze_ingest import ingest_partitions
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.landing_zone import LocalLandingZone
 from paisa_assets.transforms.parallel_parse import FileParser

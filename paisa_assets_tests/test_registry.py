@@ -8,9 +8,9 @@ import pytest
 from dagster import AssetKey
 
 from paisa_assets import registry, table_contracts
-from paisa_assets.assets.bronze import MANIFEST_SCHEMA, QUARANTINE_SCHEMA
 from paisa_assets.assets.sentiment import REVIEW_SENTIMENT_SCHEMA
 from paisa_assets.assets.silver import SILVER_QUARANTINE_SCHEMA
+from paisa_assets.bronze_ingest import MANIFEST_SCHEMA, QUARANTINE_SCHEMA
 from paisa_assets.dashboard.queries import SOURCES
 from paisa_assets.definitions import defs
 from paisa_assets.jobs import INGEST_JOBS, streaming_job

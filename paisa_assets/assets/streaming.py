@@ -24,8 +24,8 @@ from dagster import (
 from pydantic import Field
 
 from paisa_assets.asset_specs import table_asset, table_spec
-from paisa_assets.assets.bronze import QUARANTINE_SCHEMA as BRONZE_QUARANTINE_SCHEMA
 from paisa_assets.assets.silver import SILVER_QUARANTINE_SCHEMA
+from paisa_assets.bronze_ingest import QUARANTINE_SCHEMA as BRONZE_QUARANTINE_SCHEMA
 from paisa_assets.events import SequenceRange, SourceSnapshot
 from paisa_assets.faults import crash_point
 from paisa_assets.jobs import streaming_job

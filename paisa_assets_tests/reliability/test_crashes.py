@@ -22,7 +22,7 @@ import pytest
 from dagster import DagsterInstance, SensorResult, build_sensor_context
 from deltalake import write_deltalake
 
-from paisa_assets.assets.bronze import bronze_schema
+from paisa_assets.bronze_ingest import bronze_schema
 from paisa_assets.generator import GenerationReport, generate_landing_zone
 from paisa_assets.generator.stream import generated_payloads
 from paisa_assets.lake_views import count_view
