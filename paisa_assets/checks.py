@@ -19,10 +19,10 @@ from dagster import (
     asset_check,
 )
 
-from paisa_assets.assets.silver import SILVER_QUARANTINE_SCHEMA
 from paisa_assets.bronze_ingest import QUARANTINE_SCHEMA as BRONZE_QUARANTINE_ARROW
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.warehouse import Warehouse
+from paisa_assets.silver_merge import SILVER_QUARANTINE_SCHEMA
 from paisa_assets.sql_quoting import sql_string
 from paisa_assets.tables import (
     BRONZE_METADATA,

@@ -24,7 +24,6 @@ from dagster import (
 from pydantic import Field
 
 from paisa_assets.asset_specs import table_asset, table_spec
-from paisa_assets.assets.silver import SILVER_QUARANTINE_SCHEMA
 from paisa_assets.bronze_ingest import QUARANTINE_SCHEMA as BRONZE_QUARANTINE_SCHEMA
 from paisa_assets.events import SequenceRange, SourceSnapshot
 from paisa_assets.faults import crash_point
@@ -35,6 +34,7 @@ from paisa_assets.resources.event_source import EventSource
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.run_health import active_runs, fail_runs_with_dead_workers
 from paisa_assets.settings import EVENTHUB_MAX_EVENTS_PER_RUN, resolved
+from paisa_assets.silver_merge import SILVER_QUARANTINE_SCHEMA
 from paisa_assets.streaming.ingest import migrate_to_source_ids, read_ranges
 from paisa_assets.streaming.plan import plan_ranges, reconcile
 from paisa_assets.streaming.progress import floors, held_intervals
