@@ -22,9 +22,9 @@ from dagster import AssetKey, DagsterInstance, build_asset_context, build_sensor
 from deltalake import DeltaTable
 from deltalake.exceptions import CommitFailedError
 
-from paisa_assets.assets.gold import GOLD_INPUTS, INPUTS_KEY, input_versions, rebuild_gold_table
 from paisa_assets.generator import generate_landing_zone
 from paisa_assets.generator.stream import generated_payloads
+from paisa_assets.gold_build import GOLD_INPUTS, INPUTS_KEY, input_versions, rebuild_gold_table
 from paisa_assets.resources.lakehouse import Lakehouse, retry_on_conflict
 from paisa_assets.resources.local_event_log import LocalEventLog
 from paisa_assets.runner import sync_partitions
