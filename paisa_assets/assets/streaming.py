@@ -15,30 +15,35 @@ from datetime import UTC, datetime
 import polars as pl
 from dagster import (
     AssetExecutionContext,
-    Config,
     MaterializeResult,
     MetadataValue,
     asset,
     multi_asset,
 )
-from pydantic import Field
 
 from paisa_assets.asset_specs import table_asset, table_spec
 from paisa_assets.bronze_ingest import QUARANTINE_SCHEMA as BRONZE_QUARANTINE_SCHEMA
-from paisa_assets.events import SequenceRange, SourceSnapshot
+from paisa_assets.events import SequenceRange
 from paisa_assets.faults import crash_point
-from paisa_assets.jobs import streaming_job
-from paisa_assets.lake_views import arrow_schema, ensure_table, scan_table
+from paisa_assets.lake_views import arrow_schema, ensure_table
 from paisa_assets.materialization_metadata import table_metadata
 from paisa_assets.resources.event_source import EventSource
 from paisa_assets.resources.lakehouse import Lakehouse
-from paisa_assets.run_health import active_runs, fail_runs_with_dead_workers
-from paisa_assets.settings import EVENTHUB_MAX_EVENTS_PER_RUN, resolved
 from paisa_assets.silver_merge import SILVER_QUARANTINE_SCHEMA
 from paisa_assets.streaming.ingest import migrate_to_source_ids, read_ranges
-from paisa_assets.streaming.plan import plan_ranges, reconcile
-from paisa_assets.streaming.progress import floors, held_intervals
-from paisa_assets.streaming.runs import in_flight_ranges, tag_extra_ranges
+from paisa_assets.streaming.plan import reconcile
+from paisa_assets.streaming.progress import held_intervals
+from paisa_assets.streaming.runs import tag_extra_ranges
+from paisa_assets.streaming.work import (
+    EARLIEST_ENQUEUED_WINS,
+    SILVER_STREAM_DATASET,
+    STREAM_DATASET,
+    StreamBatchConfig,
+    event_keys,
+    newer_ranges,
+    pending_events,
+    quarantined_event_keys,
+)
 from paisa_assets.tables import (
     BRONZE_EH_STREAMING,
     BRONZE_REVIEWS_STREAMING,
@@ -52,7 +57,6 @@ from paisa_assets.transforms.stream_events import (
     EH_STREAMING_SCHEMA,
     EVENT_KEY,
     REVIEWS_STREAMING_SCHEMA,
-    address_key,
     events_to_rows,
     parse_events,
 )
@@ -62,33 +66,6 @@ from paisa_assets.transforms.stream_reviews import (
     dedupe_stream_reviews,
     split_stream_reviews,
 )
-
-STREAM_DATASET = "eh_streaming"
-SILVER_STREAM_DATASET = "reviews_streaming"
-# The earliest enqueued copy of a review wins, then the lowest (partition, sequence number).
-EARLIEST_ENQUEUED_WINS = (
-    "s.enqueued_time < t.enqueued_time OR (s.enqueued_time = t.enqueued_time AND "
-    "(s._source_file < t._source_file OR (s._source_file = t._source_file AND s._line < t._line)))"
-)
-
-
-class StreamRange(Config):
-    partition_id: str
-    first: int
-    last: int
-
-
-class StreamBatchConfig(Config):
-    """Which events this run ingests; the sensor fills `ranges` (and `source_id`, the source it
-    planned from, so that in-flight ranges of another source are not taken for this one's).
-    Whatever the config says, the run also takes, up to `max_events_per_partition` in all (by
-    default PAISA_EVENTHUB_MAX_EVENTS_PER_RUN), the events that arrived since it was planned and
-    no other run is fetching: a run queued behind another starts with the freshest plan, not
-    the one made when it was queued. Left empty (a run launched by hand), that is all it takes."""
-
-    ranges: list[StreamRange] = Field(default_factory=list)
-    source_id: str = ""
-    max_events_per_partition: int | None = None
 
 
 @asset(**table_asset(BRONZE_EH_STREAMING, kinds={"delta", "polars", "azure"}))
@@ -150,65 +127,6 @@ def bronze_eh_streaming(
     )
 
 
-def newer_ranges(
-    context: AssetExecutionContext,
-    config: StreamBatchConfig,
-    snapshot: SourceSnapshot,
-    lakehouse: Lakehouse,
-    planned: list[SequenceRange],
-) -> list[SequenceRange]:
-    """What this run can take on beyond `planned`: retained events not held and not in flight in
-    another run, within what is left of the per-partition limit."""
-    limit = config.max_events_per_partition or int(resolved(EVENTHUB_MAX_EVENTS_PER_RUN))
-    others = [
-        record
-        for record in active_runs(context.instance, streaming_job.name)
-        if record.dagster_run.run_id != context.run_id
-    ]
-    # A run killed with no daemon to notice (an in-process run, `paisa demo`) would otherwise
-    # keep its ranges "in flight" for ever.
-    dead = fail_runs_with_dead_workers(context.instance, others)
-    for record in dead:
-        context.log.warning(f"run {record.dagster_run.run_id}: worker gone, marked failed")
-    others = [record for record in others if record not in dead]
-    taken = in_flight_ranges(others, snapshot.source_id)
-    budget = {pid: limit for pid in snapshot.bounds}
-    for own in planned:
-        taken.setdefault(own.partition_id, []).append((own.first, own.last))
-        budget[own.partition_id] = budget.get(own.partition_id, limit) - own.size
-    held = held_intervals(lakehouse, snapshot.source_id, floors(snapshot))
-    return plan_ranges(snapshot.bounds, held, taken, budget)
-
-
-def pending_events(
-    lakehouse: Lakehouse, source: tuple[str, pl.Schema], done: list[pl.LazyFrame]
-) -> pl.DataFrame:
-    """Rows of the `source` table whose event key is in none of the `done` key sets: the work
-    of a streaming step, read from the tables rather than a cursor."""
-    table, schema = source
-    rows = lakehouse.scan(table)
-    if rows is None:
-        rows = pl.LazyFrame(schema=schema)
-    return rows.join(pl.concat(done), on=EVENT_KEY, how="anti").collect()
-
-
-def _keys(lakehouse: Lakehouse, table: str) -> pl.LazyFrame:
-    scan = lakehouse.scan(table)
-    if scan is None:
-        return pl.LazyFrame(schema={k: EH_STREAMING_SCHEMA[k] for k in EVENT_KEY})
-    return scan.select(EVENT_KEY)
-
-
-def quarantined_event_keys(lakehouse: Lakehouse, table: str, dataset: str) -> pl.LazyFrame:
-    """Keys of quarantined events, read back from their address (`_source_file`, `_line`)."""
-    scan = scan_table(lakehouse, table)
-    if scan is None:
-        return pl.LazyFrame(schema={k: EH_STREAMING_SCHEMA[k] for k in EVENT_KEY})
-    return scan.filter(pl.col("dataset") == dataset).select(
-        address_key(pl.col("_source_file"), pl.col("_line"))
-    )
-
-
 @multi_asset(
     name="bronze__reviews_streaming",
     pool=BRONZE_REVIEWS_STREAMING,
@@ -231,7 +149,7 @@ def bronze_reviews_streaming(
         lakehouse,
         (BRONZE_EH_STREAMING, EH_STREAMING_SCHEMA),
         [
-            _keys(lakehouse, BRONZE_REVIEWS_STREAMING),
+            event_keys(lakehouse, BRONZE_REVIEWS_STREAMING),
             quarantined_event_keys(lakehouse, BRONZE_STREAM_QUARANTINE, STREAM_DATASET),
         ],
     )
@@ -291,7 +209,7 @@ def silver_reviews_streaming(
     pending = pending_events(
         lakehouse,
         (BRONZE_REVIEWS_STREAMING, REVIEWS_STREAMING_SCHEMA),
-        [_keys(lakehouse, SILVER_STREAM_DECIDED)],
+        [event_keys(lakehouse, SILVER_STREAM_DECIDED)],
     )
     now = datetime.now(UTC)
     silver, quarantine = split_stream_reviews(pending, now)
