@@ -14,8 +14,8 @@ import polars as pl
 import pytest
 from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult
 
-from paisa_assets.assets.recommender import RECOMMENDER_MODEL
 from paisa_assets.lake_views import read_view
+from paisa_assets.ml.recommender_champion import RECOMMENDER_MODEL
 from paisa_assets.runner import sync_partitions
 from paisa_assets.tables import (
     GOLD_MODEL_EVALUATIONS,

@@ -8,12 +8,12 @@ import pytest
 from dagster import AssetKey
 
 from paisa_assets import registry, table_contracts
-from paisa_assets.assets.sentiment import REVIEW_SENTIMENT_SCHEMA
 from paisa_assets.bronze_ingest import MANIFEST_SCHEMA, QUARANTINE_SCHEMA
 from paisa_assets.dashboard.queries import SOURCES
 from paisa_assets.definitions import defs
 from paisa_assets.jobs import INGEST_JOBS, streaming_job
 from paisa_assets.ml.evaluations_table import MODEL_EVALUATIONS_SCHEMA
+from paisa_assets.ml.sentiment_scoring import REVIEW_SENTIMENT_SCHEMA
 from paisa_assets.partitions import PARTITIONS
 from paisa_assets.silver_merge import SILVER_QUARANTINE_SCHEMA
 from paisa_assets.tables import ALL_TABLES, UNION_VIEWS, asset_key

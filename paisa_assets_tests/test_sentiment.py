@@ -18,17 +18,6 @@ import pytest
 from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult
 
 from paisa_assets import settings
-from paisa_assets.assets.sentiment import (
-    CUTOFF_DATE_TAG,
-    CUTOFF_ID_TAG,
-    MIN_ROC_AUC,
-    REVIEW_SENTIMENT_SCHEMA,
-    SENTIMENT_MODEL,
-    ChampionComparison,
-    promotion_decision,
-    sentiment_of,
-    unseen_by_champion,
-)
 from paisa_assets.lake_views import read_view
 from paisa_assets.ml.classification_metrics import (
     ClassifierScores,
@@ -38,7 +27,17 @@ from paisa_assets.ml.classification_metrics import (
 from paisa_assets.ml.labels import LabelSource, NeutralRating, rating_labels, textblob_labels
 from paisa_assets.ml.neutral_band import calibrate_neutral_band, classify, three_class_labels
 from paisa_assets.ml.sentiment import LABEL, SentimentConfig, evaluate, train_in_memory
+from paisa_assets.ml.sentiment_champion import (
+    CUTOFF_DATE_TAG,
+    CUTOFF_ID_TAG,
+    MIN_ROC_AUC,
+    SENTIMENT_MODEL,
+    ChampionComparison,
+    promotion_decision,
+    unseen_by_champion,
+)
 from paisa_assets.ml.sentiment_data import fit_sentiment, temporal_split
+from paisa_assets.ml.sentiment_scoring import REVIEW_SENTIMENT_SCHEMA, sentiment_of
 from paisa_assets.ml.text_cleaning import clean_texts
 from paisa_assets.runner import materialize_everything, sync_partitions
 from paisa_assets.tables import (

@@ -18,8 +18,6 @@ mlflow is imported where it is used (see resources/mlflow_tracking.py for why).
 
 from collections.abc import Iterator
 
-import pandas as pd
-import polars as pl
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -38,16 +36,18 @@ from paisa_assets.asset_specs import other_asset, table_spec
 from paisa_assets.materialization_metadata import table_metadata
 from paisa_assets.ml.evaluations_table import record_evaluation
 from paisa_assets.ml.recommender import (
-    CATEGORY,
-    INTERACTION_COLUMNS,
     SIGNIFICANCE,
-    USER,
     PaisaRecommender,
-    RecommenderEvaluation,
     evaluate,
 )
+from paisa_assets.ml.recommender_champion import (
+    RECOMMENDER_MODEL,
+    log_model,
+    quality_gate,
+    read_interactions,
+)
 from paisa_assets.resources.lakehouse import Lakehouse
-from paisa_assets.resources.mlflow_tracking import MlflowTracking, log_json_artifacts
+from paisa_assets.resources.mlflow_tracking import MlflowTracking
 from paisa_assets.tables import (
     GOLD_RECOMMENDATIONS,
     GOLD_RECOMMENDER_EVALUATIONS,
@@ -56,7 +56,6 @@ from paisa_assets.tables import (
     asset_key,
 )
 
-RECOMMENDER_MODEL = "paisa-recommender"
 RECOMMENDER = AssetKey("recommender")
 GATE_CHECK = "significantly_beats_popularity_and_item_mean"
 
@@ -67,69 +66,6 @@ class RecommenderConfig(Config):
         default=3, description="Reviews a reviewer needs to have the latest one held out."
     )
     neighbours: int = Field(default=50, description="Neighbours kept per product.")
-
-
-def read_interactions(lakehouse: Lakehouse) -> tuple[pl.DataFrame, int]:
-    """(usable interactions, rows without a reviewer, product, rating or date)."""
-    reviews = lakehouse.read(GOLD_REVIEWS_ENRICHED, columns=list(INTERACTION_COLUMNS))
-    usable = reviews.drop_nulls(["reviewer_id", "asin", "rating", "review_date"])
-    return usable, reviews.height - usable.height
-
-
-def quality_gate(evaluation: RecommenderEvaluation) -> tuple[bool, list[str]]:
-    """(passed, reasons it did not): significantly better than popularity (paired tests at
-    `SIGNIFICANCE`), not merely a larger figure, and a better rating predictor than the item
-    mean. The first version faces the same gate as every later one."""
-    reasons = []
-    if not evaluation.significantly_beats_popularity():
-        reasons.append(
-            f"not significantly better than popularity: HR {evaluation.hit_rate:.4f} vs "
-            f"{evaluation.popularity_hit_rate:.4f}, McNemar p "
-            f"{evaluation.popularity_hit_p_value:.2g} ({evaluation.popularity_hit_wins} wins, "
-            f"{evaluation.popularity_hit_losses} losses), NDCG difference 99% interval "
-            f"[{evaluation.popularity_ndcg_difference_low:.4f}, "
-            f"{evaluation.popularity_ndcg_difference_high:.4f}]"
-        )
-    if not evaluation.rmse < evaluation.item_mean_rmse:
-        reasons.append(
-            f"RMSE {evaluation.rmse:.4f} not below the item mean's {evaluation.item_mean_rmse:.4f}"
-        )
-    return not reasons, reasons
-
-
-def serving_example(model: PaisaRecommender) -> pd.DataFrame:
-    """A known reviewer, and a new one who names a category (a cold start)."""
-    return pd.DataFrame(
-        {
-            USER: [str(model.reviewers[0]), "a-new-reviewer"],
-            CATEGORY: [None, str(model.categories[0]) if model.categories.size else None],
-        }
-    )
-
-
-def log_model(
-    mlflow_tracking: MlflowTracking,
-    model: PaisaRecommender,
-    evaluation: RecommenderEvaluation,
-    k: int,
-) -> tuple[str, int]:
-    import mlflow
-    import mlflow.pyfunc
-
-    from paisa_assets.ml.recommender_pyfunc import RecommenderModel
-
-    with mlflow_tracking.start_run("recommender") as run:
-        mlflow.log_params(model.get_params() | {"k": k, "min_history": evaluation.min_history})
-        mlflow.log_metrics({name.replace(".", "_"): v for name, v in evaluation.metrics().items()})
-        log_json_artifacts({"evaluation": evaluation.as_dict()})
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=RecommenderModel(model, k),
-            input_example=serving_example(model),
-            registered_model_name=RECOMMENDER_MODEL,
-            pip_requirements=["numpy", "scipy", "polars", "pandas"],
-        )
-    return run.info.run_id, int(info.registered_model_version)
 
 
 @multi_asset(

@@ -25,11 +25,7 @@ from paisa_assets.transforms.stream_events import (
 )
 
 STREAM_DATASET = "eh_streaming"
-
-
 SILVER_STREAM_DATASET = "reviews_streaming"
-
-
 # The earliest enqueued copy of a review wins, then the lowest (partition, sequence number).
 EARLIEST_ENQUEUED_WINS = (
     "s.enqueued_time < t.enqueued_time OR (s.enqueued_time = t.enqueued_time AND "
