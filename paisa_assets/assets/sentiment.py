@@ -8,7 +8,7 @@ records its train/test cutoff). A lake too small to train on is reported by the 
 raised. `gold.review_sentiment` is
 always scored by the champion, incrementally: only reviews it has not scored yet are scored.
 mlflow, scikit-learn and TextBlob are imported where they are used: every Dagster step process
-imports this module, and a bronze step should not pay 1.6 s to load a classifier it never uses.
+imports this module, and a bronze step should not pay for loading a classifier it never uses.
 """
 
 import datetime as dt
