@@ -19,10 +19,9 @@ from dagster import (
     asset_check,
 )
 
-from paisa_assets.bronze_ingest import QUARANTINE_SCHEMA as BRONZE_QUARANTINE_ARROW
+from paisa_assets import registry
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.warehouse import Warehouse
-from paisa_assets.silver_merge import SILVER_QUARANTINE_SCHEMA
 from paisa_assets.sql_quoting import sql_string
 from paisa_assets.tables import (
     BRONZE_METADATA,
@@ -37,7 +36,14 @@ from paisa_assets.tables import (
     asset_key,
 )
 
-BRONZE_QUARANTINE_COLUMNS = pl.Schema(pl.from_arrow(BRONZE_QUARANTINE_ARROW.empty_table()).schema)
+# Every quarantine table of a layer has the same columns (see the registry).
+BRONZE_QUARANTINE_COLUMNS = registry.table(BRONZE_REVIEWS_QUARANTINE).polars_schema()
+SILVER_QUARANTINE_SCHEMA = registry.table(SILVER_REVIEWS_QUARANTINE).polars_schema()
+
+
+def key_of(table: str) -> list[str]:
+    """The table's key, as the registry declares it."""
+    return list(registry.table(table).key)
 
 
 def _query(
@@ -300,9 +306,9 @@ def unreadable_files_check(
 
 
 asset_checks = [
-    unique_key_check(SILVER_REVIEWS, ["review_id"]),
-    unique_key_check(SILVER_METADATA, ["asin"]),
-    unique_key_check(GOLD_REVIEWS_ENRICHED, ["review_id"]),
+    unique_key_check(SILVER_REVIEWS, key_of(SILVER_REVIEWS)),
+    unique_key_check(SILVER_METADATA, key_of(SILVER_METADATA)),
+    unique_key_check(GOLD_REVIEWS_ENRICHED, key_of(GOLD_REVIEWS_ENRICHED)),
     unique_key_check(SILVER_REVIEWS, ["reviewerID", "asin"]),
     rating_range_check(SILVER_REVIEWS, "overall"),
     rating_range_check(GOLD_REVIEWS_ENRICHED, "rating"),
