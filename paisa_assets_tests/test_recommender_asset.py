@@ -36,6 +36,7 @@ RECOMMENDER_OUTPUTS = [
     AssetKey("recommender"),
     AssetKey(["gold", "recommendations"]),
     AssetKey(["gold", "similar_products"]),
+    AssetKey(["gold", "recommender_evaluations"]),
 ]
 
 
@@ -48,11 +49,7 @@ def trained(
         job = workspace.defs.resolve_implicit_global_asset_job_def()
         result = job.execute_in_process(
             instance=instance,
-            asset_selection=[
-                AssetKey("recommender"),
-                AssetKey(["gold", "recommendations"]),
-                AssetKey(["gold", "similar_products"]),
-            ],
+            asset_selection=RECOMMENDER_OUTPUTS,
             raise_on_error=False,
         )
         yield workspace, result

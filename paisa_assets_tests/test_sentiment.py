@@ -57,6 +57,7 @@ REAL_EVENTS = Path(__file__).resolve().parents[2] / "shared/datathon/stream_even
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks/bench_sentiment_real.py"
 SENTIMENT = AssetKey("sentiment_model")
 REVIEW_SENTIMENT = AssetKey(["gold", "review_sentiment"])
+SENTIMENT_EVALUATIONS = AssetKey(["gold", "sentiment_model_evaluations"])
 
 
 # --- pure transforms ------------------------------------------------------------------------
@@ -271,6 +272,8 @@ def trained(
 def run_assets(
     workspace: Workspace, instance: DagsterInstance, keys: list[AssetKey], **config: object
 ) -> ExecuteInProcessResult:
+    if SENTIMENT in keys:  # the model's asset also writes its evaluations table
+        keys = [*keys, SENTIMENT_EVALUATIONS]
     job = workspace.defs.resolve_implicit_global_asset_job_def()
     run_config = {"ops": {"sentiment_model": {"config": config}}} if config else {}
     return job.execute_in_process(
