@@ -5,6 +5,7 @@ Every asset reports the same shape so the Dagster UI reads the same from bronze 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -19,6 +20,7 @@ from dagster import (
 
 from paisa_assets.asset_specs import column_schema
 from paisa_assets.resources.lakehouse import Lakehouse
+from paisa_assets.tables import asset_key
 
 PREVIEW_ROWS = 5
 PREVIEW_CELL_CHARS = 60
@@ -128,3 +130,14 @@ def partitioned_result(
         AssetObservation(asset_key=asset_key, metadata={"dagster/row_count": table_rows})
     )
     return MaterializeResult(asset_key=asset_key, metadata=metadata)
+
+
+def table_results(
+    lakehouse: Lakehouse, counts: dict[str, dict[str, int]]
+) -> Iterator[MaterializeResult]:
+    """One result per table a multi-asset wrote ({table: its counts}), each described by
+    `table_metadata`."""
+    for table, table_counts in counts.items():
+        yield MaterializeResult(
+            asset_key=asset_key(table), metadata=table_metadata(lakehouse, table, table_counts)
+        )

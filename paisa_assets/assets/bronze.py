@@ -20,7 +20,11 @@ from paisa_assets.bronze_ingest import (
     IngestOutcome,
     ingest_partitions,
 )
-from paisa_assets.materialization_metadata import partitioned_result, table_metadata
+from paisa_assets.materialization_metadata import (
+    partitioned_result,
+    table_metadata,
+    table_results,
+)
 from paisa_assets.partitions import metadata_partitions, reviews_partitions
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.landing_zone import (
@@ -112,15 +116,12 @@ def build_bronze_asset(
             ),
             asset_key=asset_key(table),
         )
-        yield MaterializeResult(
-            asset_key=asset_key(quarantine_table),
-            metadata=table_metadata(
-                lakehouse, quarantine_table, {"written": total.rows_quarantined}
-            ),
-        )
-        yield MaterializeResult(
-            asset_key=asset_key(manifest_table),
-            metadata=table_metadata(lakehouse, manifest_table, {"written": total.files_ingested}),
+        yield from table_results(
+            lakehouse,
+            {
+                quarantine_table: {"written": total.rows_quarantined},
+                manifest_table: {"written": total.files_ingested},
+            },
         )
 
     return _bronze

@@ -17,6 +17,7 @@ from paisa_assets.materialization_metadata import (
     partitioned_result,
     rows_per_partition,
     table_metadata,
+    table_results,
 )
 from paisa_assets.partitions import metadata_partitions, reviews_partitions
 from paisa_assets.resources.lakehouse import Lakehouse
@@ -96,12 +97,7 @@ def build_silver_asset(spec: SilverSpec, partitions_def: DynamicPartitionsDefini
             ),
             asset_key=asset_key(spec.silver_table),
         )
-        yield MaterializeResult(
-            asset_key=asset_key(spec.quarantine_table),
-            metadata=table_metadata(
-                lakehouse, spec.quarantine_table, {"written": total.quarantined}
-            ),
-        )
+        yield from table_results(lakehouse, {spec.quarantine_table: {"written": total.quarantined}})
 
     return _silver
 
