@@ -233,8 +233,10 @@ def test_a_version_below_its_gate_leaves_the_champions_tables(tmp_path: Path) ->
             e.asset_key: e.materialization.metadata
             for e in second.get_asset_materialization_events()
         }
-        for key in RECOMMENDER_OUTPUTS[1:]:
+        for key in RECOMMENDER_OUTPUTS[1:3]:
             assert kept[key]["updated"].value is False
+        # The evaluations table records every version, promoted or not.
+        assert kept[RECOMMENDER_OUTPUTS[3]]["rows_written"].value == 1
         flags = read_view(lake, GOLD_MODEL_EVALUATIONS).filter(pl.col("model") == RECOMMENDER_MODEL)
         assert flags.filter("is_champion")["version"].to_list() == [champion]
 
