@@ -10,7 +10,7 @@ import polars as pl
 from dagster import AssetKey, DagsterInstance
 from deltalake import write_deltalake
 
-from paisa_assets.assets.dashboard import DASHBOARD_INPUTS
+from paisa_assets.assets.dashboard import DASHBOARD_INPUTS, dashboard_session
 from paisa_assets.definitions import defs
 from paisa_assets.lake_views import LEGACY_SLICES, read_view
 from paisa_assets.runner import sync_partitions
@@ -122,6 +122,9 @@ def test_a_lake_with_shared_tables_migrates_on_first_write_and_loses_nothing(
     for view, rows in before.items():
         assert sorted_rows(read_view(lake, view)) == rows, view
     bronze_version = lake.version(BRONZE_REVIEWS)
+    with dashboard_session(lake, workspace.warehouse) as con:
+        assert con.execute("SELECT count(*) FROM bronze_quarantine").fetchone() == (2,)
+        assert con.execute("SELECT count(*) FROM silver_quarantine").fetchone() == (1,)
 
     materialize_all(instance, workspace)
     for table, frame in held.items():

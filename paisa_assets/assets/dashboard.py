@@ -15,6 +15,7 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 from paisa_assets.asset_specs import other_asset
 from paisa_assets.dashboard import queries
 from paisa_assets.dashboard.render import render_page
+from paisa_assets.lake_views import scan_table
 from paisa_assets.resources.dashboard_site import DashboardSite
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.warehouse import Warehouse, register_delta
@@ -55,6 +56,10 @@ def dashboard_session(
             for index, table in enumerate(tables):
                 part = name if len(tables) == 1 else f"{name}__{index}"
                 if register_delta(con, part, lakehouse, table, source.schema.names()):
+                    parts.append(part)
+                elif (legacy := scan_table(lakehouse, table)) is not None:
+                    # A lake from before the split: the table's slice of the old shared table.
+                    con.register(part, legacy.select(source.schema.names()).collect().to_arrow())
                     parts.append(part)
             if not parts:
                 missing.append(name)
