@@ -164,3 +164,23 @@ def test_the_warehouse_shows_each_quarantine_table_and_a_view_over_each_layer(
         ]
         single = con.execute("SELECT count(*) FROM bronze.amazon_reviews_quarantine").fetchone()
         assert single == (1,)
+
+
+def test_a_manifest_listing_a_file_twice_fails_its_check(workspace: Workspace) -> None:
+    from dagster import build_op_context
+
+    from paisa_assets.checks_tables import side_table_checks
+
+    (check,) = [
+        c
+        for c in side_table_checks
+        if any(k.asset_key == asset_key(BRONZE_REVIEWS_FILES) for k in c.check_keys)
+    ]
+    uri = workspace.lakehouse.uri(BRONZE_REVIEWS_FILES)
+    write_deltalake(uri, pl.DataFrame({"_source_file": ["a.json", "b.json"]}).to_arrow())
+    good = check(build_op_context(), lakehouse=workspace.lakehouse, warehouse=workspace.warehouse)
+    assert good.passed
+    write_deltalake(uri, pl.DataFrame({"_source_file": ["a.json"]}).to_arrow(), mode="append")
+    bad = check(build_op_context(), lakehouse=workspace.lakehouse, warehouse=workspace.warehouse)
+    assert not bad.passed
+    assert bad.metadata["duplicate_rows"].value == 1
