@@ -236,7 +236,11 @@ def test_a_partition_run_checks_its_own_partitions_while_another_is_in_flight(
         in_flight = job.execute_in_process(
             instance=instance,
             partition_key="partition_1",
-            asset_selection=[AssetKey(["bronze", "amazon_reviews"])],
+            asset_selection=[  # bronze's asset writes its quarantine and manifest too
+                AssetKey(["bronze", "amazon_reviews"]),
+                AssetKey(["bronze", "amazon_reviews_quarantine"]),
+                AssetKey(["bronze", "amazon_reviews_ingested_files"]),
+            ],
         )
         assert in_flight.success
         again = job.execute_in_process(
