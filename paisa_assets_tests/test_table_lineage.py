@@ -7,7 +7,7 @@ import shutil
 
 import duckdb
 import polars as pl
-from dagster import AssetKey, DagsterInstance
+from dagster import AssetCheckKey, AssetKey, DagsterInstance
 from deltalake import write_deltalake
 
 from paisa_assets.assets.dashboard import DASHBOARD_INPUTS, dashboard_session
@@ -148,6 +148,17 @@ def test_the_warehouse_shows_each_quarantine_table_and_a_view_over_each_layer(
     workspace.write_landing_file("amazon_metadata/partition_0/part-00000.json.gz", [product(1)])
     sync_partitions(instance, workspace.landing)
     materialize_all(instance, workspace)
+    # The checks of the tables' assets ran with them (the manifests' own included).
+    for table, name in (
+        (BRONZE_REVIEWS_FILES, "unique_not_null__source_file"),
+        (BRONZE_METADATA_FILES, "unique_not_null__source_file"),
+        ("silver.amazon_reviews", "reconciles_with_bronze"),
+        ("bronze.amazon_reviews", "every_landing_file_readable"),
+    ):
+        record = instance.get_latest_asset_check_evaluation_record(
+            AssetCheckKey(asset_key(table), name)
+        )
+        assert record is not None and record.evaluation.passed, (table, name)
     with duckdb.connect(str(workspace.warehouse.database_path()), read_only=True) as con:
         views = dict(
             con.sql(
