@@ -35,16 +35,12 @@ from paisa_assets.materialization_metadata import table_metadata
 from paisa_assets.ml.evaluations_table import record_evaluation
 from paisa_assets.ml.model_text import TEXT_COLUMN
 from paisa_assets.ml.sentiment_champion import (
-    CUTOFF_DATE_TAG,
-    CUTOFF_ID_TAG,
     MIN_ROC_AUC,
     NEUTRAL_HIGH_TAG,
     NEUTRAL_LOW_TAG,
     SENTIMENT_MODEL,
-    compare_with_champion,
     evaluation_details,
-    log_candidate,
-    promotion_decision,
+    register_candidate,
 )
 from paisa_assets.ml.sentiment_scoring import (
     MERGE_ROWS,
@@ -180,34 +176,18 @@ def sentiment_model(
             metadata={"updated": MetadataValue.bool(False), "reason": MetadataValue.text(reason)},
         )
         return
-    metrics = run.evaluation.metrics()
-    beats_baselines = run.evaluation.beats_baselines()
-    comparison = compare_with_champion(mlflow_tracking, run)
-    promoted, decision = promotion_decision(metrics, beats_baselines, comparison)
-    run_id, version = log_candidate(mlflow_tracking, run, settings)
-    champion_version = version if promoted else (comparison.version if comparison else None)
-    band_tags = (
-        {
-            NEUTRAL_LOW_TAG: repr(run.neutral_band.low),
-            NEUTRAL_HIGH_TAG: repr(run.neutral_band.high),
-        }
-        if run.neutral_band
-        else {}
+    candidate = register_candidate(mlflow_tracking, run, settings)
+    metrics, beats_baselines, comparison = (
+        candidate.metrics,
+        candidate.beats_baselines,
+        candidate.comparison,
     )
-    mlflow_tracking.tag_version(
-        SENTIMENT_MODEL,
-        version,
-        {
-            "champion_decision": decision,
-            CUTOFF_DATE_TAG: run.split.cutoff_date.isoformat(),
-            CUTOFF_ID_TAG: run.split.cutoff_review_id,
-        }
-        | band_tags,
+    promoted, decision = candidate.promoted, candidate.decision
+    run_id, version, champion_version = (
+        candidate.run_id,
+        candidate.version,
+        candidate.champion_version,
     )
-    if promoted:  # last: a scoring run that sees the alias also sees the version's tags
-        mlflow_tracking.promote(SENTIMENT_MODEL, version)
-    if run.neutral_band:
-        metrics |= run.neutral_band.metrics()
     context.log.info(f"{SENTIMENT_MODEL} v{version}: {decision}")
     record_evaluation(
         lakehouse,

@@ -159,3 +159,62 @@ def log_candidate(
             skops_trusted_types=TRUSTED_TYPES,
         )
     return mlflow_run.info.run_id, int(info.registered_model_version)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A trained version, registered in MLflow, and whether it became the champion."""
+
+    metrics: dict[str, float]
+    beats_baselines: bool
+    comparison: ChampionComparison | None
+    promoted: bool
+    decision: str
+    run_id: str
+    version: int
+    champion_version: int | None
+
+
+def register_candidate(
+    mlflow_tracking: MlflowTracking, run: "SentimentRun", settings: "SentimentConfig"
+) -> Candidate:
+    """Compare the trained candidate with the champion, log and register it, tag the version
+    with its decision and train/test cutoff, and move the `champion` alias when it wins."""
+    metrics = run.evaluation.metrics()
+    beats_baselines = run.evaluation.beats_baselines()
+    comparison = compare_with_champion(mlflow_tracking, run)
+    promoted, decision = promotion_decision(metrics, beats_baselines, comparison)
+    run_id, version = log_candidate(mlflow_tracking, run, settings)
+    champion_version = version if promoted else (comparison.version if comparison else None)
+    band_tags = (
+        {
+            NEUTRAL_LOW_TAG: repr(run.neutral_band.low),
+            NEUTRAL_HIGH_TAG: repr(run.neutral_band.high),
+        }
+        if run.neutral_band
+        else {}
+    )
+    mlflow_tracking.tag_version(
+        SENTIMENT_MODEL,
+        version,
+        {
+            "champion_decision": decision,
+            CUTOFF_DATE_TAG: run.split.cutoff_date.isoformat(),
+            CUTOFF_ID_TAG: run.split.cutoff_review_id,
+        }
+        | band_tags,
+    )
+    if promoted:  # last: a scoring run that sees the alias also sees the version's tags
+        mlflow_tracking.promote(SENTIMENT_MODEL, version)
+    if run.neutral_band:
+        metrics |= run.neutral_band.metrics()
+    return Candidate(
+        metrics=metrics,
+        beats_baselines=beats_baselines,
+        comparison=comparison,
+        promoted=promoted,
+        decision=decision,
+        run_id=run_id,
+        version=version,
+        champion_version=champion_version,
+    )
