@@ -42,8 +42,8 @@ from paisa_assets.ml.recommender import (
 )
 from paisa_assets.ml.recommender_champion import (
     RECOMMENDER_MODEL,
+    decide_champion,
     log_model,
-    quality_gate,
     read_interactions,
 )
 from paisa_assets.resources.lakehouse import Lakehouse
@@ -120,16 +120,7 @@ def recommender(
         return
     model = PaisaRecommender(**params).fit(interactions)
     run_id, version = log_model(mlflow_tracking, model, evaluation, config.k)
-    passed, reasons = quality_gate(evaluation)
-    champion = mlflow_tracking.champion(RECOMMENDER_MODEL)
-    champion_version = version if passed else (int(champion.version) if champion else None)
-    decision = (
-        "promoted: significantly better than popularity, RMSE below the item mean"
-        if passed
-        else f"not promoted ({'; '.join(reasons)}); champion stays "
-        + (f"v{champion_version}" if champion_version else "unset")
-    )
-    mlflow_tracking.tag_version(RECOMMENDER_MODEL, version, {"champion_decision": decision})
+    passed, champion_version, decision = decide_champion(mlflow_tracking, evaluation, version)
     if passed:
         # Tables first, alias last: the alias never names a version whose rows are not in
         # gold (a crash in between leaves the previous champion named, and a rerun refits).

@@ -82,3 +82,21 @@ def log_model(
             pip_requirements=["numpy", "scipy", "polars", "pandas"],
         )
     return run.info.run_id, int(info.registered_model_version)
+
+
+def decide_champion(
+    mlflow_tracking: MlflowTracking, evaluation: RecommenderEvaluation, version: int
+) -> tuple[bool, int | None, str]:
+    """(passed its gate, the champion version after this run, the decision), the decision
+    tagged on the version. The alias itself moves only once the tables are written."""
+    passed, reasons = quality_gate(evaluation)
+    champion = mlflow_tracking.champion(RECOMMENDER_MODEL)
+    champion_version = version if passed else (int(champion.version) if champion else None)
+    decision = (
+        "promoted: significantly better than popularity, RMSE below the item mean"
+        if passed
+        else f"not promoted ({'; '.join(reasons)}); champion stays "
+        + (f"v{champion_version}" if champion_version else "unset")
+    )
+    mlflow_tracking.tag_version(RECOMMENDER_MODEL, version, {"champion_decision": decision})
+    return passed, champion_version, decision
