@@ -66,12 +66,13 @@ def freshness_policy(table: Table) -> FreshnessPolicy | None:
 
 
 def description(table: Table) -> str:
-    parts = [table.description]
+    """What a row is, its key, and the contract notes (the UI renders it as markdown)."""
+    text = table.description
     if table.key:
-        parts.append(f"Key: {', '.join(table.key)}.")
+        text += f" Key: {', '.join(table.key)}."
     if table.notes:
-        parts.append("\n\n" + table.notes)
-    return " ".join(parts)
+        text += "\n\n" + table.notes
+    return text
 
 
 def table_attributes(name: str) -> dict[str, Any]:
