@@ -38,7 +38,7 @@ def own_cpu_seconds() -> float:
 
 def ingest(landing_root: Path, dataset: str, workers: int) -> dict[str, float]:
     """One ingestion of every folder of `dataset` into a fresh lake, measured."""
-    from paisa_assets.assets.bronze import ingest_partitions
+    from paisa_assets.bronze_ingest import ingest_partitions
     from paisa_assets.resources.lakehouse import Lakehouse
     from paisa_assets.resources.landing_zone import METADATA_DATASET, LocalLandingZone
     from paisa_assets.tables import BRONZE_METADATA, BRONZE_REVIEWS

@@ -92,6 +92,7 @@ def run_pipeline(landing: Path, work: Path, *, profile: Path | None = None) -> d
     )
 
     from paisa_assets.definitions import build_definitions
+    from paisa_assets.lake_views import count_view
     from paisa_assets.resources.lakehouse import Lakehouse
     from paisa_assets.resources.landing_zone import LocalLandingZone
     from paisa_assets.resources.local_event_log import LocalEventLog
@@ -177,7 +178,9 @@ def run_pipeline(landing: Path, work: Path, *, profile: Path | None = None) -> d
         )
 
     counts = {
-        table: lakehouse.count(table)
+        table: count_view(lakehouse, table)
+        if table in (BRONZE_QUARANTINE, SILVER_QUARANTINE)
+        else lakehouse.count(table)
         for table in (
             BRONZE_REVIEWS,
             BRONZE_METADATA,

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from functools import partial
 
 import polars as pl
-import pyarrow as pa
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
@@ -20,26 +19,31 @@ from dagster import (
     asset_check,
 )
 
-from paisa_assets.assets.bronze import QUARANTINE_SCHEMA as BRONZE_QUARANTINE_ARROW
-from paisa_assets.assets.silver import SILVER_QUARANTINE_SCHEMA
+from paisa_assets import registry
 from paisa_assets.resources.lakehouse import Lakehouse
-from paisa_assets.resources.sql_quoting import sql_string
 from paisa_assets.resources.warehouse import Warehouse
+from paisa_assets.sql_quoting import sql_string
 from paisa_assets.tables import (
     BRONZE_METADATA,
-    BRONZE_QUARANTINE,
+    BRONZE_METADATA_QUARANTINE,
     BRONZE_REVIEWS,
+    BRONZE_REVIEWS_QUARANTINE,
     GOLD_REVIEWS_ENRICHED,
     SILVER_METADATA,
-    SILVER_QUARANTINE,
+    SILVER_METADATA_QUARANTINE,
     SILVER_REVIEWS,
+    SILVER_REVIEWS_QUARANTINE,
     asset_key,
 )
 
-# From an empty table of no batches: `Schema.empty_table()` would import pandas in every process.
-BRONZE_QUARANTINE_COLUMNS = pl.Schema(
-    pl.from_arrow(pa.Table.from_batches([], schema=BRONZE_QUARANTINE_ARROW)).schema
-)
+# Every quarantine table of a layer has the same columns (see the registry).
+BRONZE_QUARANTINE_COLUMNS = registry.table(BRONZE_REVIEWS_QUARANTINE).polars_schema()
+SILVER_QUARANTINE_SCHEMA = registry.table(SILVER_REVIEWS_QUARANTINE).polars_schema()
+
+
+def key_of(table: str) -> list[str]:
+    """The table's key, as the registry declares it."""
+    return list(registry.table(table).key)
 
 
 def _query(
@@ -143,7 +147,11 @@ def folders_in_flight(instance: DagsterInstance, bronze_table: str, silver_table
 
 
 def reconciliation_check(
-    bronze_table: str, silver_table: str, dataset: str, natural_key: Sequence[str]
+    bronze_table: str,
+    silver_table: str,
+    quarantine_table: str,
+    dataset: str,
+    natural_key: Sequence[str],
 ) -> AssetChecksDefinition:
     """bronze rows = silver rows + quarantined + duplicates dropped, each counted independently,
     over the whole table.
@@ -189,8 +197,8 @@ def reconciliation_check(
                    (SELECT count(*) FROM silver_keys ANTI JOIN valid USING (natural_key)
                     WHERE owned)
             """,
-            {"bronze": bronze_table, "quarantine": SILVER_QUARANTINE, "silver": silver_table},
-            empty_when_missing={SILVER_QUARANTINE: SILVER_QUARANTINE_SCHEMA},
+            {"bronze": bronze_table, "quarantine": quarantine_table, "silver": silver_table},
+            empty_when_missing={quarantine_table: SILVER_QUARANTINE_SCHEMA},
             temp_tables={
                 "q": "SELECT _source_file, _line FROM quarantine "
                 f"WHERE dataset = {sql_string(dataset)} AND {settled}",
@@ -261,7 +269,9 @@ def one_spelling_per_category_check(table: str, column: str) -> AssetChecksDefin
     return _check
 
 
-def unreadable_files_check(table: str, dataset: str) -> AssetChecksDefinition:
+def unreadable_files_check(
+    table: str, quarantine_table: str, dataset: str
+) -> AssetChecksDefinition:
     """Landing files that could not be read (no permission, not gzip, another encoding,
     vanished): counted and named, never skipped silently. A warning: the rest was ingested, and
     the file is read again once it changes (fixing a permission changes its ctime)."""
@@ -269,7 +279,7 @@ def unreadable_files_check(table: str, dataset: str) -> AssetChecksDefinition:
     @asset_check(
         asset=asset_key(table),
         name="every_landing_file_readable",
-        description=f"Every landing file of {dataset} could be read (see bronze.quarantine).",
+        description=f"Every landing file of {dataset} could be read (see {quarantine_table}).",
     )
     def _check(
         context: AssetCheckExecutionContext, lakehouse: Lakehouse, warehouse: Warehouse
@@ -280,8 +290,8 @@ def unreadable_files_check(table: str, dataset: str) -> AssetChecksDefinition:
             "SELECT count(*), string_agg(_source_file || ' (' || reason || ')', '; ') "
             f"FROM (SELECT * FROM q WHERE dataset = {sql_string(dataset)} AND _line IS NULL "
             "AND reason LIKE 'unreadable file%' ORDER BY _source_file LIMIT 20)",
-            {"q": BRONZE_QUARANTINE},
-            empty_when_missing={BRONZE_QUARANTINE: BRONZE_QUARANTINE_COLUMNS},
+            {"q": quarantine_table},
+            empty_when_missing={quarantine_table: BRONZE_QUARANTINE_COLUMNS},
         )
         return AssetCheckResult(
             passed=count == 0,
@@ -296,15 +306,23 @@ def unreadable_files_check(table: str, dataset: str) -> AssetChecksDefinition:
 
 
 asset_checks = [
-    unique_key_check(SILVER_REVIEWS, ["review_id"]),
-    unique_key_check(SILVER_METADATA, ["asin"]),
-    unique_key_check(GOLD_REVIEWS_ENRICHED, ["review_id"]),
+    unique_key_check(SILVER_REVIEWS, key_of(SILVER_REVIEWS)),
+    unique_key_check(SILVER_METADATA, key_of(SILVER_METADATA)),
+    unique_key_check(GOLD_REVIEWS_ENRICHED, key_of(GOLD_REVIEWS_ENRICHED)),
     unique_key_check(SILVER_REVIEWS, ["reviewerID", "asin"]),
     rating_range_check(SILVER_REVIEWS, "overall"),
     rating_range_check(GOLD_REVIEWS_ENRICHED, "rating"),
-    reconciliation_check(BRONZE_REVIEWS, SILVER_REVIEWS, "amazon_reviews", ["reviewerID", "asin"]),
-    reconciliation_check(BRONZE_METADATA, SILVER_METADATA, "amazon_metadata", ["asin"]),
+    reconciliation_check(
+        BRONZE_REVIEWS,
+        SILVER_REVIEWS,
+        SILVER_REVIEWS_QUARANTINE,
+        "amazon_reviews",
+        ["reviewerID", "asin"],
+    ),
+    reconciliation_check(
+        BRONZE_METADATA, SILVER_METADATA, SILVER_METADATA_QUARANTINE, "amazon_metadata", ["asin"]
+    ),
     one_spelling_per_category_check(SILVER_METADATA, "main_cat"),
-    unreadable_files_check(BRONZE_REVIEWS, "amazon_reviews"),
-    unreadable_files_check(BRONZE_METADATA, "amazon_metadata"),
+    unreadable_files_check(BRONZE_REVIEWS, BRONZE_REVIEWS_QUARANTINE, "amazon_reviews"),
+    unreadable_files_check(BRONZE_METADATA, BRONZE_METADATA_QUARANTINE, "amazon_metadata"),
 ]

@@ -183,8 +183,8 @@ def _print_query(query: str) -> None:
 @main.command()
 @click.argument("query")
 def sql(query: str) -> None:
-    """Run a SQL query against the DuckDB warehouse (gold.*, bronze.quarantine and
-    silver.quarantine) and print the result."""
+    """Run a SQL query against the DuckDB warehouse (gold.*, the quarantine tables and the
+    views bronze.quarantine and silver.quarantine over them) and print the result."""
     _print_query(query)
 
 

@@ -24,6 +24,7 @@ from paisa_assets.assets.streaming import (
 )
 from paisa_assets.checks import asset_checks
 from paisa_assets.checks_stream import stream_checks
+from paisa_assets.checks_tables import side_table_checks
 from paisa_assets.jobs import (
     gold_job,
     maintenance_job,
@@ -177,7 +178,7 @@ def build_definitions(
             resources[name] = override
     return Definitions(
         assets=ASSETS,
-        asset_checks=[*asset_checks, *stream_checks],
+        asset_checks=[*asset_checks, *stream_checks, *side_table_checks],
         jobs=[
             reviews_ingest_job,
             metadata_ingest_job,

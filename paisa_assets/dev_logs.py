@@ -1,6 +1,6 @@
 """Which lines of `dagster dev` output `paisa dev` keeps.
 
-An idle `paisa dev` printed about 1,000 lines in 23 minutes: the sensor daemon logs two INFO
+An idle `paisa dev` printed a steady stream of lines: the sensor daemon logs two INFO
 lines per sensor tick ("Checking for new runs for sensor: X", then "Sensor X skipped: ..."),
 and the Event Hubs sensor ticks every 5 seconds. Those lines say nothing that the UI's tick
 history does not; the daemon has no per-message level, so they are dropped here. Everything

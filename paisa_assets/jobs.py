@@ -9,18 +9,16 @@ takes every run slot and gold runs one at a time.
 
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
-from paisa_assets.partitions import metadata_partitions, reviews_partitions
-from paisa_assets.tables import (
-    BRONZE_EH_STREAMING,
-    BRONZE_METADATA,
-    BRONZE_REVIEWS,
-    BRONZE_REVIEWS_STREAMING,
-    GOLD_REVIEW_SENTIMENT,
-    SILVER_METADATA,
-    SILVER_REVIEWS,
-    SILVER_REVIEWS_STREAMING,
-    asset_key,
+from paisa_assets.asset_specs import dataset_keys
+from paisa_assets.partitions import PARTITIONS
+from paisa_assets.registry import (
+    DATASETS,
+    LANDING_DATASETS,
+    METADATA_DATASET,
+    REVIEWS_DATASET,
+    STREAM_DATASET,
 )
+from paisa_assets.tables import GOLD_REVIEW_SENTIMENT, asset_key
 
 LANE_TAG = "paisa/lane"
 # Stream runs jump the queue: fresh events matter more than a backfill's next folder.
@@ -29,22 +27,24 @@ STREAM_PRIORITY = "10"
 # at most. Beyond this, run monitoring fails it and frees the stream pool.
 STREAM_MAX_RUNTIME_SECONDS = "900"
 
-reviews_ingest_job = define_asset_job(
-    "reviews_ingest_job",
-    selection=AssetSelection.assets(asset_key(BRONZE_REVIEWS), asset_key(SILVER_REVIEWS)),
-    partitions_def=reviews_partitions,
-    description="Landing folder(s) of amazon_reviews -> bronze -> silver.",
-    executor_def=in_process_executor,
-    tags={LANE_TAG: "ingest"},
-)
-metadata_ingest_job = define_asset_job(
-    "metadata_ingest_job",
-    selection=AssetSelection.assets(asset_key(BRONZE_METADATA), asset_key(SILVER_METADATA)),
-    partitions_def=metadata_partitions,
-    description="Landing folder(s) of amazon_metadata -> bronze -> silver.",
-    executor_def=in_process_executor,
-    tags={LANE_TAG: "ingest"},
-)
+
+def ingest_job(dataset: str):
+    """A landing dataset's job: every table its bronze and silver assets write."""
+    return define_asset_job(
+        DATASETS[dataset].job,
+        selection=AssetSelection.assets(*dataset_keys(dataset)),
+        partitions_def=PARTITIONS[dataset],
+        description=f"Landing folder(s) of {dataset} -> bronze -> silver, with their "
+        "quarantine and manifest tables.",
+        executor_def=in_process_executor,
+        tags={LANE_TAG: "ingest"},
+    )
+
+
+INGEST_JOBS = {dataset: ingest_job(dataset) for dataset in LANDING_DATASETS}
+reviews_ingest_job = INGEST_JOBS[REVIEWS_DATASET]
+metadata_ingest_job = INGEST_JOBS[METADATA_DATASET]
+
 gold_job = define_asset_job(
     "gold_job",
     selection=AssetSelection.groups("gold", "serving", "reporting")
@@ -65,12 +65,8 @@ ml_job = define_asset_job(
 )
 
 streaming_job = define_asset_job(
-    "streaming_job",
-    selection=AssetSelection.assets(
-        asset_key(BRONZE_EH_STREAMING),
-        asset_key(BRONZE_REVIEWS_STREAMING),
-        asset_key(SILVER_REVIEWS_STREAMING),
-    ),
+    DATASETS[STREAM_DATASET].job,
+    selection=AssetSelection.assets(*dataset_keys(STREAM_DATASET)),
     description="Event Hubs sequence ranges -> bronze.eh_streaming -> bronze.reviews_streaming "
     "-> silver.reviews_streaming.",
     executor_def=in_process_executor,
@@ -83,8 +79,6 @@ streaming_job = define_asset_job(
         "dagster/max_runtime": STREAM_MAX_RUNTIME_SECONDS,
     },
 )
-
-INGEST_JOBS = {"amazon_reviews": reviews_ingest_job, "amazon_metadata": metadata_ingest_job}
 
 maintenance_job = define_asset_job(
     "maintenance_job",

@@ -5,15 +5,19 @@ import warnings
 
 from dagster import DynamicPartitionsDefinition
 
-from paisa_assets.resources.landing_zone import METADATA_DATASET, REVIEWS_DATASET
+from paisa_assets.registry import DATASETS, LANDING_DATASETS, METADATA_DATASET, REVIEWS_DATASET
 
 # Single-run backfills (one run for a range of landing folders) are what the CLI's
 # --partition-range needs; Dagster labels the parameter beta, which is noise on every import.
 warnings.filterwarnings("ignore", message="Parameter `backfill_policy`")
 
-reviews_partitions = DynamicPartitionsDefinition(name="amazon_reviews_folders")
-metadata_partitions = DynamicPartitionsDefinition(name="amazon_metadata_folders")
-PARTITIONS = {REVIEWS_DATASET: reviews_partitions, METADATA_DATASET: metadata_partitions}
+# One partition per landing folder, for each landing dataset of the registry.
+PARTITIONS = {
+    dataset: DynamicPartitionsDefinition(name=DATASETS[dataset].partitions)
+    for dataset in LANDING_DATASETS
+}
+reviews_partitions = PARTITIONS[REVIEWS_DATASET]
+metadata_partitions = PARTITIONS[METADATA_DATASET]
 # Tags of a run over a range of partitions (Dagster's names; its constants are private).
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"

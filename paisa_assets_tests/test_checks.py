@@ -11,7 +11,7 @@ from deltalake import DeltaTable, write_deltalake
 
 from paisa_assets.checks import _key_digest, asset_checks
 from paisa_assets.runner import sync_partitions
-from paisa_assets.tables import SILVER_QUARANTINE, SILVER_REVIEWS
+from paisa_assets.tables import SILVER_REVIEWS, SILVER_REVIEWS_QUARANTINE
 from paisa_assets_tests.conftest import Workspace, review
 
 RECONCILE_REVIEWS = next(
@@ -91,7 +91,7 @@ def test_a_doubled_silver_row_fails_the_check(ingested: Workspace) -> None:
 
 
 def test_a_row_lost_from_quarantine_fails_the_check(ingested: Workspace) -> None:
-    quarantine = DeltaTable(ingested.lakehouse.uri(SILVER_QUARANTINE))
+    quarantine = DeltaTable(ingested.lakehouse.uri(SILVER_REVIEWS_QUARANTINE))
     assert quarantine.to_pyarrow_table().num_rows == 1
     quarantine.delete()
     result = reconcile(ingested)

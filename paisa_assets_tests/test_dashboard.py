@@ -20,6 +20,7 @@ from dagster import AssetKey, DagsterInstance
 from paisa_assets.dashboard import charts, queries
 from paisa_assets.dashboard.render import plotly_js, render_page, script_json
 from paisa_assets.generator.stream import generated_payloads
+from paisa_assets.lake_views import count_view
 from paisa_assets.resources.dashboard_site import DashboardSite
 from paisa_assets.resources.local_event_log import LocalEventLog
 from paisa_assets.runner import sync_partitions
@@ -30,8 +31,10 @@ from paisa_assets.tables import (
     GOLD_KPIS,
     GOLD_MODEL_EVALUATIONS,
     GOLD_RECOMMENDATIONS,
+    GOLD_RECOMMENDER_EVALUATIONS,
     GOLD_REVIEW_SENTIMENT,
     GOLD_REVIEWS_ENRICHED,
+    GOLD_SENTIMENT_EVALUATIONS,
     GOLD_SIMILAR_PRODUCTS,
     SILVER_METADATA,
     SILVER_REVIEWS,
@@ -544,32 +547,34 @@ def write_ml_tables(workspace: Workspace) -> None:
         "roc_curve": {"fpr": [0.0, 0.1, 0.3, 1.0], "tpr": [0.0, 0.6, 0.9, 1.0]},
         "confusion_matrix": {"labels": ["negative", "positive"], "matrix": [[8, 2], [3, 27]]},
     }
-    lake.replace(
-        GOLD_MODEL_EVALUATIONS,
-        pl.DataFrame(
-            {
-                "model": ["paisa-sentiment", "paisa-sentiment", "paisa-recommender"],
-                "version": [1, 2, 1],
-                "run_id": ["run-1", "run-2", "run-r"],
-                "trained_at": [scored_at] * 3,
-                "is_champion": [True, False, True],
-                "metrics": [
-                    json.dumps(
-                        {
-                            "roc_auc": 0.91,
-                            "accuracy": 0.88,
-                            "f1_macro": 0.8,
-                            "baseline_majority.roc_auc": 0.5,
-                        }
-                    ),
-                    json.dumps({"roc_auc": 0.7}),
-                    json.dumps({"precision_at_10": 0.2}),
-                ],
-                "details": [json.dumps(details), "{}", "{}"],
-            },
-            schema_overrides={"trained_at": TS},
-        ),
+    evaluations = pl.DataFrame(
+        {
+            "model": ["paisa-sentiment", "paisa-sentiment", "paisa-recommender"],
+            "version": [1, 2, 1],
+            "run_id": ["run-1", "run-2", "run-r"],
+            "trained_at": [scored_at] * 3,
+            "is_champion": [True, False, True],
+            "metrics": [
+                json.dumps(
+                    {
+                        "roc_auc": 0.91,
+                        "accuracy": 0.88,
+                        "f1_macro": 0.8,
+                        "baseline_majority.roc_auc": 0.5,
+                    }
+                ),
+                json.dumps({"roc_auc": 0.7}),
+                json.dumps({"precision_at_10": 0.2}),
+            ],
+            "details": [json.dumps(details), "{}", "{}"],
+        },
+        schema_overrides={"trained_at": TS},
     )
+    for table, model in (
+        (GOLD_SENTIMENT_EVALUATIONS, "paisa-sentiment"),
+        (GOLD_RECOMMENDER_EVALUATIONS, "paisa-recommender"),
+    ):
+        lake.replace(table, evaluations.filter(pl.col("model") == model))
     reviewers = sorted(set(gold["reviewer_id"]))[:2]
     lake.replace(
         GOLD_RECOMMENDATIONS,
@@ -623,7 +628,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
         # No stream event and no model yet (the scoring step may leave an empty table).
         assert not workspace.lakehouse.exists(BRONZE_EH_STREAMING)
         for table in (GOLD_REVIEW_SENTIMENT, GOLD_MODEL_EVALUATIONS, GOLD_RECOMMENDATIONS):
-            assert workspace.lakehouse.count(table) == 0
+            assert count_view(workspace.lakehouse, table) == 0
         metadata = materialize_dashboard(instance, workspace)
         bare = root / "bare.html"
         shutil.copyfile(metadata["path"], bare)

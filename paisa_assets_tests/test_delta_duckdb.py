@@ -14,10 +14,10 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from paisa_assets.assets.silver import in_arrival_order
-from paisa_assets.resources.delta_duckdb import ArrowStream, parquet_view, register_version
+from paisa_assets.delta_duckdb import ArrowStream, parquet_view, register_version
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.warehouse import Warehouse
+from paisa_assets.silver_merge import in_arrival_order
 from paisa_assets.transforms.gold import with_word_counts
 
 HOSTILE = "it's a b/..%x"

@@ -17,27 +17,37 @@ from dagster import (
     build_sensor_context,
 )
 
+from paisa_assets.lake_views import count_view, read_view
 from paisa_assets.partitions import range_tags
 from paisa_assets.runner import sync_partitions
 from paisa_assets.sensors import gold_sensor
 from paisa_assets.tables import (
     BRONZE_INGESTED_FILES,
+    BRONZE_METADATA_FILES,
+    BRONZE_METADATA_QUARANTINE,
     BRONZE_QUARANTINE,
     BRONZE_REVIEWS,
+    BRONZE_REVIEWS_FILES,
+    BRONZE_REVIEWS_QUARANTINE,
     GOLD_REVIEWS_ENRICHED,
     SILVER_METADATA,
+    SILVER_METADATA_QUARANTINE,
     SILVER_QUARANTINE,
     SILVER_REVIEWS,
+    SILVER_REVIEWS_QUARANTINE,
 )
 from paisa_assets_tests.conftest import Workspace, materialize_all, product, review
 from paisa_assets_tests.support.landing import run_requests, skipped, tick
 
 ALL_TABLES = [
     BRONZE_REVIEWS,
-    BRONZE_QUARANTINE,
-    BRONZE_INGESTED_FILES,
+    BRONZE_REVIEWS_QUARANTINE,
+    BRONZE_METADATA_QUARANTINE,
+    BRONZE_REVIEWS_FILES,
+    BRONZE_METADATA_FILES,
     SILVER_REVIEWS,
-    SILVER_QUARANTINE,
+    SILVER_REVIEWS_QUARANTINE,
+    SILVER_METADATA_QUARANTINE,
     SILVER_METADATA,
     GOLD_REVIEWS_ENRICHED,
 ]
@@ -57,11 +67,11 @@ def test_malformed_line_is_quarantined_with_reason_while_the_rest_lands(
 
     lake = workspace.lakehouse
     assert lake.count(BRONZE_REVIEWS) == 4
-    bronze_q = lake.read(BRONZE_QUARANTINE).to_dicts()
+    bronze_q = read_view(lake, BRONZE_QUARANTINE).to_dicts()
     assert [(q["_line"], q["reason"].split(":")[0], q["raw"]) for q in bronze_q] == [
         (5, "invalid JSON", '{"asin": "B1", "overall": 5.0, "revi')
     ]
-    silver_q = lake.read(SILVER_QUARANTINE).sort("_line")
+    silver_q = read_view(lake, SILVER_QUARANTINE).sort("_line")
     assert silver_q.select("_line", "reason").rows() == [
         (3, "overall out of range: 9.0"),
         (4, "missing asin"),
@@ -169,7 +179,7 @@ def test_a_changed_file_replaces_its_rows_and_can_withdraw_silver_rows(
     workspace.write_landing_file("amazon_metadata/partition_0/part-00000.json.gz", [product(1)])
     sync_partitions(instance, workspace.landing)
     materialize_all(instance, workspace)
-    assert workspace.lakehouse.count(BRONZE_QUARANTINE) == 1
+    assert count_view(workspace.lakehouse, BRONZE_QUARANTINE) == 1
 
     workspace.write_landing_file(
         "amazon_reviews/partition_0/part-00000.json.gz", [review(n) for n in range(3)]
@@ -180,10 +190,10 @@ def test_a_changed_file_replaces_its_rows_and_can_withdraw_silver_rows(
 
     lake = workspace.lakehouse
     assert lake.count(BRONZE_REVIEWS) == 3
-    assert lake.count(BRONZE_QUARANTINE) == 0
+    assert count_view(lake, BRONZE_QUARANTINE) == 0
     assert lake.count(SILVER_REVIEWS) == 3
     assert lake.count(GOLD_REVIEWS_ENRICHED) == 3
-    manifest = lake.read(BRONZE_INGESTED_FILES, where=pl.col("dataset") == "amazon_reviews")
+    manifest = read_view(lake, BRONZE_INGESTED_FILES, where=pl.col("dataset") == "amazon_reviews")
     assert manifest.select("rows", "quarantined").rows() == [(3, 0)]
 
 
@@ -464,7 +474,17 @@ def test_each_partition_of_a_range_run_reports_its_own_counts(
         (m.asset_key.to_user_string(), m.partition): {k: v.value for k, v in m.metadata.items()}
         for m in (e.materialization for e in result.get_asset_materialization_events())
     }
-    assert len(events) == 6
+    # Each folder of each table the run writes: bronze, its quarantine and manifest, silver and
+    # its quarantine.
+    assert len(events) == 3 * 5
+    assert {key for key, _ in events} == {
+        "bronze/amazon_reviews",
+        "bronze/amazon_reviews_quarantine",
+        "bronze/amazon_reviews_ingested_files",
+        "silver/amazon_reviews",
+        "silver/amazon_reviews_quarantine",
+    }
+    assert events[("bronze/amazon_reviews_quarantine", "partition_2")]["dagster/row_count"] == 3
     for folder, size in sizes.items():
         bronze = events[("bronze/amazon_reviews", folder)]
         assert (bronze["partition_row_count"], bronze["rows_written"]) == (size + 1, size + 1)
@@ -595,7 +615,7 @@ def test_unreadable_files_and_folders_are_contained_and_named(tmp_path, monkeypa
         lake = workspace.lakehouse
         assert lake.count(BRONZE_REVIEWS) == 5
         assert lake.count(SILVER_REVIEWS) == 5
-        quarantine = lake.read(BRONZE_QUARANTINE).select("_source_file", "_line", "reason")
+        quarantine = read_view(lake, BRONZE_QUARANTINE).select("_source_file", "_line", "reason")
         assert quarantine.rows() == [
             (
                 "amazon_reviews/partition_0/locked.json.gz",
@@ -608,7 +628,7 @@ def test_unreadable_files_and_folders_are_contained_and_named(tmp_path, monkeypa
         assert ingest(workspace, instance, "reviews_ingest_job", *folders) == {}
         assert lake.count(BRONZE_REVIEWS) == 9
         assert lake.count(SILVER_REVIEWS) == 9
-        assert lake.count(BRONZE_QUARANTINE) == 0
+        assert count_view(lake, BRONZE_QUARANTINE) == 0
 
 
 def test_one_category_under_two_spellings_is_one_group_in_gold(

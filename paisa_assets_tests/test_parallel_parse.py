@@ -25,8 +25,9 @@ import polars as pl
 import psutil
 import pytest
 
-from paisa_assets.assets.bronze import IngestOutcome, ingest_partitions
+from paisa_assets.bronze_ingest import IngestOutcome, ingest_partitions
 from paisa_assets.generator import generate_landing_zone
+from paisa_assets.lake_views import read_view
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.landing_zone import (
     METADATA_DATASET,
@@ -131,7 +132,7 @@ def ingest(landing: Path, lake: Path, parser: FileParser) -> tuple[dict[str, Any
         )
     contents = {}
     for table in TABLES:
-        frame = lakehouse.read(table).drop("_ingested_at")
+        frame = read_view(lakehouse, table).drop("_ingested_at")
         key = [c for c in ("_source_file", "_line") if c in frame.columns]
         contents[table] = frame.sort([*key, *frame.columns], nulls_last=True)
     return contents, outcomes
@@ -315,7 +316,7 @@ def test_a_worker_imports_neither_dagster_nor_the_engines() -> None:
 
 CRASH_SCRIPT = """
 import sys
-from paisa_assets.assets.bronze import ingest_partitions
+from paisa_assets.bronze_ingest import ingest_partitions
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.landing_zone import LocalLandingZone
 from paisa_assets.transforms.parallel_parse import FileParser

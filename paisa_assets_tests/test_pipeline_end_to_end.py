@@ -11,21 +11,29 @@ import polars as pl
 import pytest
 from dagster import DagsterInstance
 
+from paisa_assets import registry
 from paisa_assets.generator import GenerationReport, generate_landing_zone
+from paisa_assets.lake_views import count_view, read_view
 from paisa_assets.runner import sync_partitions
 from paisa_assets.tables import (
     BRONZE_INGESTED_FILES,
     BRONZE_METADATA,
+    BRONZE_METADATA_FILES,
+    BRONZE_METADATA_QUARANTINE,
     BRONZE_QUARANTINE,
     BRONZE_REVIEWS,
+    BRONZE_REVIEWS_FILES,
+    BRONZE_REVIEWS_QUARANTINE,
     GOLD_CATEGORY_MONTHLY,
     GOLD_KPIS,
     GOLD_PRODUCT_SUMMARY,
     GOLD_REVIEWS_ENRICHED,
     GOLD_TABLES,
     SILVER_METADATA,
+    SILVER_METADATA_QUARANTINE,
     SILVER_QUARANTINE,
     SILVER_REVIEWS,
+    SILVER_REVIEWS_QUARANTINE,
 )
 from paisa_assets_tests.conftest import Workspace, make_workspace, materialize_all
 
@@ -35,11 +43,14 @@ pytestmark = pytest.mark.xdist_group("test_pipeline_end_to_end")
 ALL_TABLES = [
     BRONZE_REVIEWS,
     BRONZE_METADATA,
-    BRONZE_QUARANTINE,
-    BRONZE_INGESTED_FILES,
+    BRONZE_REVIEWS_QUARANTINE,
+    BRONZE_METADATA_QUARANTINE,
+    BRONZE_REVIEWS_FILES,
+    BRONZE_METADATA_FILES,
     SILVER_REVIEWS,
     SILVER_METADATA,
-    SILVER_QUARANTINE,
+    SILVER_REVIEWS_QUARANTINE,
+    SILVER_METADATA_QUARANTINE,
     *GOLD_TABLES,
 ]
 
@@ -67,7 +78,7 @@ def count(workspace: Workspace, table: str, **equals: str) -> int:
     where = pl.lit(True)
     for column, value in equals.items():
         where = where & (pl.col(column) == value)
-    return workspace.lakehouse.count(table, where)
+    return count_view(workspace.lakehouse, table, where)
 
 
 def test_bronze_holds_every_parsed_line_and_quarantines_the_rest(lake) -> None:
@@ -81,9 +92,9 @@ def test_bronze_holds_every_parsed_line_and_quarantines_the_rest(lake) -> None:
     assert count(workspace, BRONZE_QUARANTINE, dataset="amazon_metadata") == (
         report.metadata.malformed_lines
     )
-    reasons = workspace.lakehouse.read(BRONZE_QUARANTINE)["reason"].to_list()
+    reasons = read_view(workspace.lakehouse, BRONZE_QUARANTINE)["reason"].to_list()
     assert all(r.startswith(("invalid JSON", "not a JSON object")) for r in reasons)
-    files = workspace.lakehouse.read(BRONZE_INGESTED_FILES)
+    files = read_view(workspace.lakehouse, BRONZE_INGESTED_FILES)
     assert files.height == report.reviews.files + report.metadata.files
     assert (files["rows"] == 0).sum() == report.reviews.empty_files + report.metadata.empty_files
 
@@ -104,7 +115,7 @@ def test_silver_is_deduplicated_and_quarantines_contract_violations(lake) -> Non
     workspace, report, _ = lake
     assert count(workspace, SILVER_REVIEWS) == report.reviews.unique_keys == 3_000
     assert count(workspace, SILVER_METADATA) == report.metadata.unique_keys
-    quarantine = workspace.lakehouse.read(SILVER_QUARANTINE)
+    quarantine = read_view(workspace.lakehouse, SILVER_QUARANTINE)
     reviews_q = quarantine.filter(pl.col("dataset") == "amazon_reviews")
     assert reviews_q.height == report.reviews.contract_violations
     assert set(reviews_q["reason"]) >= {
@@ -187,3 +198,12 @@ def test_running_everything_again_changes_no_table(lake) -> None:
     before = workspace.versions(ALL_TABLES)
     materialize_all(instance, workspace)
     assert workspace.versions(ALL_TABLES) == before
+
+
+def test_every_table_on_disk_has_the_columns_and_types_the_registry_declares(lake) -> None:
+    workspace, _, _ = lake
+    written = [table for table in registry.TABLES if workspace.lakehouse.exists(table)]
+    assert len(written) >= 14  # batch bronze, silver and their side tables, gold
+    for table in written:
+        on_disk = workspace.lakehouse.scan(table).collect_schema()
+        assert dict(on_disk) == dict(registry.table(table).polars_schema()), table

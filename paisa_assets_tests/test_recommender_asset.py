@@ -14,7 +14,8 @@ import polars as pl
 import pytest
 from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult
 
-from paisa_assets.assets.recommender import RECOMMENDER_MODEL
+from paisa_assets.lake_views import read_view
+from paisa_assets.ml.recommender_champion import RECOMMENDER_MODEL
 from paisa_assets.runner import sync_partitions
 from paisa_assets.tables import (
     GOLD_MODEL_EVALUATIONS,
@@ -38,6 +39,7 @@ RECOMMENDER_OUTPUTS = [
     AssetKey("recommender"),
     AssetKey(["gold", "recommendations"]),
     AssetKey(["gold", "similar_products"]),
+    AssetKey(["gold", "recommender_evaluations"]),
 ]
 
 
@@ -50,11 +52,7 @@ def trained(
         job = workspace.defs.resolve_implicit_global_asset_job_def()
         result = job.execute_in_process(
             instance=instance,
-            asset_selection=[
-                AssetKey("recommender"),
-                AssetKey(["gold", "recommendations"]),
-                AssetKey(["gold", "similar_products"]),
-            ],
+            asset_selection=RECOMMENDER_OUTPUTS,
             raise_on_error=False,
         )
         yield workspace, result
@@ -88,7 +86,7 @@ def test_recommender_beats_popularity_and_item_mean(
     assert champion is not None and int(champion.version) == meta["model_version"]
 
     row = (
-        workspace.lakehouse.read(GOLD_MODEL_EVALUATIONS)
+        read_view(workspace.lakehouse, GOLD_MODEL_EVALUATIONS)
         .filter(pl.col("model") == RECOMMENDER_MODEL)
         .row(0, named=True)
     )
@@ -238,9 +236,11 @@ def test_a_version_below_its_gate_leaves_the_champions_tables(tmp_path: Path) ->
             e.asset_key: e.materialization.metadata
             for e in second.get_asset_materialization_events()
         }
-        for key in RECOMMENDER_OUTPUTS[1:]:
+        for key in RECOMMENDER_OUTPUTS[1:3]:
             assert kept[key]["updated"].value is False
-        flags = lake.read(GOLD_MODEL_EVALUATIONS).filter(pl.col("model") == RECOMMENDER_MODEL)
+        # The evaluations table records every version, promoted or not.
+        assert kept[RECOMMENDER_OUTPUTS[3]]["rows_written"].value == 1
+        flags = read_view(lake, GOLD_MODEL_EVALUATIONS).filter(pl.col("model") == RECOMMENDER_MODEL)
         assert flags.filter("is_champion")["version"].to_list() == [champion]
 
 

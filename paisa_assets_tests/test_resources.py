@@ -9,7 +9,7 @@ import pytest
 
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.landing_zone import LocalLandingZone
-from paisa_assets.resources.sql_quoting import sql_string
+from paisa_assets.sql_quoting import sql_string
 
 
 def test_sql_string_doubles_quotes() -> None:

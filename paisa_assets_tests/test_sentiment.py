@@ -18,17 +18,7 @@ import pytest
 from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult
 
 from paisa_assets import settings
-from paisa_assets.assets.sentiment import (
-    CUTOFF_DATE_TAG,
-    CUTOFF_ID_TAG,
-    MIN_ROC_AUC,
-    REVIEW_SENTIMENT_SCHEMA,
-    SENTIMENT_MODEL,
-    ChampionComparison,
-    promotion_decision,
-    sentiment_of,
-    unseen_by_champion,
-)
+from paisa_assets.lake_views import read_view
 from paisa_assets.ml.classification_metrics import (
     ClassifierScores,
     classification_report_for,
@@ -37,7 +27,17 @@ from paisa_assets.ml.classification_metrics import (
 from paisa_assets.ml.labels import LabelSource, NeutralRating, rating_labels, textblob_labels
 from paisa_assets.ml.neutral_band import calibrate_neutral_band, classify, three_class_labels
 from paisa_assets.ml.sentiment import LABEL, SentimentConfig, evaluate, train_in_memory
+from paisa_assets.ml.sentiment_champion import (
+    CUTOFF_DATE_TAG,
+    CUTOFF_ID_TAG,
+    MIN_ROC_AUC,
+    SENTIMENT_MODEL,
+    ChampionComparison,
+    promotion_decision,
+    unseen_by_champion,
+)
 from paisa_assets.ml.sentiment_data import fit_sentiment, temporal_split
+from paisa_assets.ml.sentiment_scoring import REVIEW_SENTIMENT_SCHEMA, sentiment_of
 from paisa_assets.ml.text_cleaning import clean_texts
 from paisa_assets.runner import materialize_everything, sync_partitions
 from paisa_assets.tables import (
@@ -61,6 +61,7 @@ REAL_EVENTS = SHARED_DATATHON / "stream_events_sample.jsonl"
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks/bench_sentiment_real.py"
 SENTIMENT = AssetKey("sentiment_model")
 REVIEW_SENTIMENT = AssetKey(["gold", "review_sentiment"])
+SENTIMENT_EVALUATIONS = AssetKey(["gold", "sentiment_model_evaluations"])
 
 
 # --- pure transforms ------------------------------------------------------------------------
@@ -275,6 +276,8 @@ def trained(
 def run_assets(
     workspace: Workspace, instance: DagsterInstance, keys: list[AssetKey], **config: object
 ) -> ExecuteInProcessResult:
+    if SENTIMENT in keys:  # the model's asset also writes its evaluations table
+        keys = [*keys, SENTIMENT_EVALUATIONS]
     job = workspace.defs.resolve_implicit_global_asset_job_def()
     run_config = {"ops": {"sentiment_model": {"config": config}}} if config else {}
     return job.execute_in_process(
@@ -336,7 +339,7 @@ def test_classifier_beats_both_baselines_and_scores_every_gold_review(
     assert set(scored["sentiment"].unique()) == {"negative", "neutral", "positive"}
     assert scored["model_version"].unique().to_list() == [meta["model_version"]]
 
-    evaluations = workspace.lakehouse.read(GOLD_MODEL_EVALUATIONS)
+    evaluations = read_view(workspace.lakehouse, GOLD_MODEL_EVALUATIONS)
     row = evaluations.filter(pl.col("version") == meta["model_version"]).row(0, named=True)
     assert row["is_champion"] and row["run_id"] == meta["mlflow_run_id"]
     assert json.loads(row["metrics"])["roc_auc"] == meta["roc_auc"]
@@ -360,7 +363,7 @@ def test_a_neutral_band_chosen_on_held_out_reviews_labels_the_scores(
     low, high = float(champion.tags["neutral_low"]), float(champion.tags["neutral_high"])
     assert 0 <= low <= high <= 1
     row = (
-        workspace.lakehouse.read(GOLD_MODEL_EVALUATIONS)
+        read_view(workspace.lakehouse, GOLD_MODEL_EVALUATIONS)
         .filter(pl.col("version") == int(champion.version))
         .row(0, named=True)
     )
@@ -403,7 +406,7 @@ def test_a_worse_model_does_not_take_the_champion_alias(
     assert meta["decision"].startswith("not promoted: ROC AUC")
     assert meta["decision"].endswith(f"champion v{before} stays")
     assert not check_passed(worse)
-    flags = workspace.lakehouse.read(GOLD_MODEL_EVALUATIONS).filter(
+    flags = read_view(workspace.lakehouse, GOLD_MODEL_EVALUATIONS).filter(
         pl.col("model") == SENTIMENT_MODEL
     )
     assert flags.filter("is_champion")["version"].to_list() == [before]

@@ -18,6 +18,7 @@ from deltalake import DeltaTable
 from paisa_assets.checks_stream import eh_streaming_reconciles_with_hub
 from paisa_assets.events import SequenceRange, StreamEvent
 from paisa_assets.generator.stream import generated_payloads
+from paisa_assets.lake_views import count_view, read_view
 from paisa_assets.resources.local_event_log import LocalEventLog
 from paisa_assets.tables import (
     BRONZE_EH_STREAMING,
@@ -156,7 +157,7 @@ def test_malformed_bodies_are_quarantined_with_their_reason(stream: Stream) -> N
     ]
     stream.log.publish(bodies, partition_key="one-partition")
     stream.run(stream.tick())
-    bronze_q = stream.lake.read(BRONZE_QUARANTINE, where=pl.col("dataset") == "eh_streaming")
+    bronze_q = read_view(stream.lake, BRONZE_QUARANTINE, where=pl.col("dataset") == "eh_streaming")
     assert sorted(zip(bronze_q["_line"], bronze_q["reason"], strict=True)) == [
         (0, "body is not valid JSON: invalid literal, expected 'null': line 1 column 1 (char 0)"),
         (1, "missing required field(s): reviewerID, overall"),
@@ -169,14 +170,14 @@ def test_malformed_bodies_are_quarantined_with_their_reason(stream: Stream) -> N
             "reviewerID is not a JSON string: a JSON array",
         ),
     ]
-    silver_q = stream.lake.read(SILVER_QUARANTINE)
+    silver_q = read_view(stream.lake, SILVER_QUARANTINE)
     assert silver_q.select("dataset", "_line", "reason").rows() == [
         ("reviews_streaming", 4, "overall is not a number: five")
     ]
     assert stream.lake.count(SILVER_REVIEWS_STREAMING) == 2
     # Nothing is processed twice on the next run.
     stream.rerun({"ops": {"bronze__eh_streaming": {"config": {"ranges": []}}}})
-    assert stream.lake.count(BRONZE_QUARANTINE) == 6
+    assert count_view(stream.lake, BRONZE_QUARANTINE) == 6
 
 
 def test_runs_are_bounded_by_the_events_per_run_limit(
@@ -224,7 +225,7 @@ def test_replaying_the_4140_real_events(stream: Stream) -> None:
     stream.run(stream.tick())
     assert stream.lake.count(BRONZE_EH_STREAMING) == 4_140
     assert stream.lake.count(BRONZE_REVIEWS_STREAMING) == 4_140
-    assert stream.lake.count(BRONZE_QUARANTINE) == 0
+    assert count_view(stream.lake, BRONZE_QUARANTINE) == 0
     silver = stream.lake.read(SILVER_REVIEWS_STREAMING)
     assert silver.height == expected
     assert silver["review_id"].n_unique() == expected

@@ -12,32 +12,30 @@ from datetime import UTC, datetime
 import duckdb
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
+from paisa_assets.asset_specs import other_asset
 from paisa_assets.dashboard import queries
+from paisa_assets.lake_views import scan_table
 from paisa_assets.resources.dashboard_site import DashboardSite
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.warehouse import Warehouse, register_delta
-from paisa_assets.tables import (
-    BRONZE_EH_STREAMING,
-    GOLD_CATEGORY_MONTHLY,
-    GOLD_KPIS,
-    GOLD_PRODUCT_SUMMARY,
-    GOLD_RECOMMENDATIONS,
-    GOLD_REVIEW_SENTIMENT,
-    GOLD_REVIEWS_ENRICHED,
-    asset_key,
-)
+from paisa_assets.tables import UNION_VIEWS, asset_key
 
-# The assets whose tables the page reads. Side tables have no asset of their own: quarantine
-# and row counts come with the bronze and silver runs, gold.model_evaluations with each model's
-# training asset (upstream of gold.review_sentiment, so the lineage still shows it).
-DASHBOARD_INPUTS = (
-    GOLD_REVIEWS_ENRICHED,
-    GOLD_PRODUCT_SUMMARY,
-    GOLD_CATEGORY_MONTHLY,
-    GOLD_KPIS,
-    GOLD_REVIEW_SENTIMENT,
-    GOLD_RECOMMENDATIONS,
-    BRONZE_EH_STREAMING,
+
+def tables_of(relation: str) -> tuple[str, ...]:
+    """The Delta tables behind a relation the queries read (a union view has several)."""
+    return UNION_VIEWS.get(relation, (relation,))
+
+
+# Every table the page reads (each relation of the queries, the tables it counts rows of).
+DASHBOARD_INPUTS = tuple(
+    dict.fromkeys(
+        table
+        for relation in (
+            *(source.table for source in queries.SOURCES.values()),
+            *queries.COUNTED_TABLES,
+        )
+        for table in tables_of(relation)
+    )
 )
 
 
@@ -46,14 +44,27 @@ def dashboard_session(
     lakehouse: Lakehouse, warehouse: Warehouse
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A DuckDB engine with every relation of `queries.SOURCES` registered, each projected to the
-    columns the queries use (so no review text or event body is streamed for a count)."""
+    columns the queries use (so no review text or event body is streamed for a count). A union
+    view is registered over those of its tables that exist."""
     with warehouse.engine() as con:
         con.execute("SET TimeZone = 'UTC'")
-        missing = [
-            name
-            for name, source in queries.SOURCES.items()
-            if not register_delta(con, name, lakehouse, source.table, source.schema.names())
-        ]
+        missing = []
+        for name, source in queries.SOURCES.items():
+            tables = tables_of(source.table)
+            parts = []
+            for index, table in enumerate(tables):
+                part = name if len(tables) == 1 else f"{name}__{index}"
+                if register_delta(con, part, lakehouse, table, source.schema.names()):
+                    parts.append(part)
+                elif (legacy := scan_table(lakehouse, table)) is not None:
+                    # A lake from before the split: the table's slice of the old shared table.
+                    con.register(part, legacy.select(source.schema.names()).collect().to_arrow())
+                    parts.append(part)
+            if not parts:
+                missing.append(name)
+            elif len(tables) > 1:
+                union = " UNION ALL BY NAME ".join(f"SELECT * FROM {part}" for part in parts)
+                con.execute(f"CREATE TEMP VIEW {name} AS {union}")
         queries.register(con, {}, only=missing)  # each missing table reads as empty
         yield con
 
@@ -77,7 +88,7 @@ def table_rows(lakehouse: Lakehouse) -> dict[str, int | None]:
     "stream freshness, the classifier's ROC curve and confusion matrix, recommendation examples "
     "and data quality. Panels whose table does not exist yet say so.",
     kinds={"html", "plotly", "duckdb"},
-    tags={"layer": "reporting"},
+    **other_asset("dashboard"),
 )
 def dashboard(
     context: AssetExecutionContext,

@@ -1,9 +1,4 @@
-"""Gold: reader-facing tables rebuilt from silver with DuckDB, and the warehouse file.
-
-Gold tables are full rebuilds (price imputation needs every product's price), streamed from
-DuckDB into Delta in bounded memory. Each rebuild records the Delta versions of its inputs in
-its commit, so a run whose inputs have not changed writes nothing: re-running changes no table.
-"""
+"""Gold assets (rebuilt by `gold_build`) and the warehouse file that exposes them to SQL."""
 
 from collections.abc import Callable
 
@@ -16,80 +11,27 @@ from dagster import (
     asset,
 )
 
-from paisa_assets.assets.reporting import table_metadata
-from paisa_assets.resources.lakehouse import Lakehouse, retry_on_conflict
+from paisa_assets.asset_specs import other_asset, table_asset
+from paisa_assets.gold_build import (
+    ENRICHED_INPUT,
+    GOLD_INPUTS,
+    rebuild_gold_table,
+)
+from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.warehouse import Warehouse
 from paisa_assets.tables import (
+    BRONZE_QUARANTINE,
     GOLD_CATEGORY_MONTHLY,
     GOLD_KPIS,
     GOLD_PRODUCT_SUMMARY,
     GOLD_REVIEWS_ENRICHED,
     GOLD_TABLES,
     QUARANTINE_TABLES,
-    SILVER_METADATA,
-    SILVER_REVIEWS,
-    SILVER_REVIEWS_STREAMING,
+    SILVER_QUARANTINE,
+    UNION_VIEWS,
     asset_key,
 )
 from paisa_assets.transforms import gold as sql
-from paisa_assets.transforms.schemas import SILVER_METADATA_SCHEMA, SILVER_REVIEWS_SCHEMA
-from paisa_assets.transforms.stream_reviews import SILVER_STREAM_SCHEMA
-
-INPUTS_KEY = "paisa_inputs"
-EMPTY_SCHEMAS = {
-    SILVER_REVIEWS: SILVER_REVIEWS_SCHEMA,
-    SILVER_METADATA: SILVER_METADATA_SCHEMA,
-    SILVER_REVIEWS_STREAMING: SILVER_STREAM_SCHEMA,
-}
-
-
-def input_versions(lakehouse: Lakehouse, inputs: dict[str, str]) -> dict[str, int | None]:
-    return {table: lakehouse.version(table) for table in inputs.values()}
-
-
-def rebuild_gold_table(
-    context: AssetExecutionContext,
-    lakehouse: Lakehouse,
-    warehouse: Warehouse,
-    *,
-    table: str,
-    inputs: dict[str, str],
-    query: Callable[[duckdb.DuckDBPyConnection], pa.RecordBatchReader],
-) -> MaterializeResult:
-    """Rebuild `table` from `inputs` ({relation name: table}) unless they are unchanged.
-
-    Gold runs may overlap (the gold sensor's run, a streaming run's gold, a run by hand). Each
-    rebuild commits against the gold version it started from, so a rebuild that another one
-    overtook fails to commit and runs again: it then sees what the winner recorded and either
-    finds gold up to date or rebuilds from newer silver. An older rebuild never lands on top
-    of a newer one.
-    """
-
-    def attempt() -> MaterializeResult:
-        base = lakehouse.delta_table(table)  # the version this rebuild replaces (read first)
-        versions = input_versions(lakehouse, inputs)
-        recorded = lakehouse.last_commit_metadata(table).get(INPUTS_KEY)
-        if recorded == versions and base is not None:
-            context.log.info(f"{table}: inputs unchanged since the last build ({versions})")
-            return MaterializeResult(
-                metadata=table_metadata(
-                    lakehouse, table, {"written": 0}, up_to_date=MetadataValue.bool(True)
-                )
-            )
-        with warehouse.session(lakehouse, inputs, EMPTY_SCHEMAS) as con:
-            lakehouse.replace(table, query(con), metadata={INPUTS_KEY: versions}, read_version=base)
-        written = lakehouse.count(table)
-        return MaterializeResult(
-            metadata=table_metadata(
-                lakehouse,
-                table,
-                {"written": written},
-                up_to_date=MetadataValue.bool(False),
-                inputs=MetadataValue.json(versions),
-            )
-        )
-
-    return retry_on_conflict(attempt, f"{table} (rebuild)")
 
 
 def build_gold_asset(
@@ -97,16 +39,13 @@ def build_gold_asset(
     *,
     inputs: dict[str, str],
     query: Callable[[duckdb.DuckDBPyConnection], pa.RecordBatchReader],
-    description: str,
 ):
     @asset(
-        key=asset_key(table),
-        pool=table,
-        deps=[asset_key(source) for source in inputs.values()],
-        group_name="gold",
-        description=description,
-        kinds={"delta", "duckdb"},
-        tags={"layer": "gold"},
+        **table_asset(
+            table,
+            deps=[asset_key(source) for source in inputs.values()],
+            kinds={"delta", "duckdb"},
+        )
     )
     def _gold(
         context: AssetExecutionContext, lakehouse: Lakehouse, warehouse: Warehouse
@@ -118,43 +57,25 @@ def build_gold_asset(
     return _gold
 
 
-ENRICHED_INPUT = {"reviews_enriched": GOLD_REVIEWS_ENRICHED}
-
-GOLD_INPUTS = {
-    "silver_reviews": SILVER_REVIEWS,
-    "silver_metadata": SILVER_METADATA,
-    "silver_reviews_streaming": SILVER_REVIEWS_STREAMING,
-}
-
 gold_reviews_enriched = build_gold_asset(
     GOLD_REVIEWS_ENRICHED,
     inputs=GOLD_INPUTS,
     query=sql.reviews_enriched,
-    description=(
-        "One row per review (review_id), batch and stream (`source`), left-joined to product "
-        "metadata (`has_metadata`). Renamed for readers: reviewer_id, reviewer_name, rating, "
-        "review_text, votes. `price` is the listed price, else the mean price of the product's "
-        "main category, else the global mean (`price_imputed`); `listed_price` is the raw one. "
-        "Adds year, month, review_words and image_count."
-    ),
 )
 gold_product_summary = build_gold_asset(
     GOLD_PRODUCT_SUMMARY,
     inputs=ENRICHED_INPUT,
     query=sql.product_summary,
-    description="One row per reviewed product: reviews, average rating, verified share, price.",
 )
 gold_category_monthly = build_gold_asset(
     GOLD_CATEGORY_MONTHLY,
     inputs=ENRICHED_INPUT,
     query=sql.category_monthly,
-    description="One row per main category (Unknown when absent), year and month.",
 )
 gold_kpis = build_gold_asset(
     GOLD_KPIS,
     inputs=ENRICHED_INPUT,
     query=sql.kpis,
-    description="A single row: reviews, reviewers, products, average rating, batch/stream split.",
 )
 
 
@@ -162,20 +83,25 @@ gold_kpis = build_gold_asset(
     key=["warehouse", "duckdb"],
     pool="warehouse.duckdb",
     # After maintenance too: its views name a version's files, which vacuum may later delete.
-    deps=[*(asset_key(table) for table in GOLD_TABLES), "lake_maintenance"],
+    deps=[
+        *(asset_key(table) for table in (*GOLD_TABLES, *QUARANTINE_TABLES)),
+        "lake_maintenance",
+    ],
     group_name="serving",
+    **other_asset("warehouse/duckdb"),
     description="The DuckDB file (default data/warehouse.duckdb) exposing every gold table as "
     '`gold.<name>` to any SQL client: `paisa sql "select * from gold.kpis"`, and the '
-    "quarantine tables as `bronze.quarantine` and `silver.quarantine` (batch and stream rows, "
-    "by `dataset`), as of this run.",
+    "quarantine tables, each on its own and all of a layer as the views `bronze.quarantine` and "
+    "`silver.quarantine` (batch and stream rows, by `dataset`), as of this run.",
     kinds={"duckdb"},
 )
 def warehouse_views(
     context: AssetExecutionContext, lakehouse: Lakehouse, warehouse: Warehouse
 ) -> MaterializeResult:
-    # The quarantine tables too (batch and stream rows alike, told apart by `dataset`), so
-    # `paisa sql "select * from bronze.quarantine"` answers where users look.
-    exposed = warehouse.publish(lakehouse, [*GOLD_TABLES, *QUARANTINE_TABLES])
+    # The quarantine tables too, and a view over each layer's (batch and stream rows alike,
+    # told apart by `dataset`), so `paisa sql "select * from bronze.quarantine"` answers.
+    quarantine_views = {view: UNION_VIEWS[view] for view in (BRONZE_QUARANTINE, SILVER_QUARANTINE)}
+    exposed = warehouse.publish(lakehouse, [*GOLD_TABLES, *QUARANTINE_TABLES], quarantine_views)
     context.log.info(f"warehouse {warehouse.database_path()}: {exposed}")
     return MaterializeResult(
         metadata={

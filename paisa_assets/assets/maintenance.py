@@ -3,6 +3,7 @@
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
+from paisa_assets.asset_specs import other_asset
 from paisa_assets.maintenance import DEFAULT_RETENTION_HOURS, check_retention, maintain
 from paisa_assets.resources.lakehouse import Lakehouse, retry_on_conflict
 from paisa_assets.tables import ALL_TABLES
@@ -21,7 +22,7 @@ class MaintenanceConfig(Config):
     key=LAKE_MAINTENANCE,
     group_name="maintenance",
     kinds={"delta"},
-    tags={"layer": "maintenance"},
+    **other_asset(LAKE_MAINTENANCE),
     description="Compacts every Delta table's small files (same rows, a new version), writes a "
     "log checkpoint and vacuums files no version younger than the retention references. "
     "Metadata: live files and bytes before and after, per table and in total.",

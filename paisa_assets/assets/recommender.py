@@ -13,14 +13,11 @@ always agree with `paisa-recommender@champion`. A lake too small to train on (no
 enough reviews) is reported by the check and leaves the champion's tables. Versions are not
 compared with each other on one test set as the classifier's are: a recommender must be refitted
 on today's reviews to serve today's reviewers, so yesterday's fit has no fair test set left.
-mlflow, scipy (the model) and pandas (MLflow's serving example) are imported where they are
-used: every Dagster step process imports this module (see resources/mlflow_tracking.py).
+mlflow is imported where it is used (see resources/mlflow_tracking.py for why).
 """
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
-import polars as pl
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -35,24 +32,26 @@ from dagster import (
 )
 from pydantic import Field
 
-from paisa_assets.assets.model_evaluations import record_evaluation
-from paisa_assets.assets.reporting import table_metadata
+from paisa_assets.asset_specs import other_asset, table_spec
+from paisa_assets.materialization_metadata import table_metadata
+from paisa_assets.ml.evaluations_table import record_evaluation
+from paisa_assets.ml.recommender_champion import (
+    RECOMMENDER_MODEL,
+    decide_champion,
+    log_model,
+    read_interactions,
+)
 from paisa_assets.ml.significance import SIGNIFICANCE
 from paisa_assets.resources.lakehouse import Lakehouse
-from paisa_assets.resources.mlflow_tracking import MlflowTracking, log_json_artifacts
+from paisa_assets.resources.mlflow_tracking import MlflowTracking
 from paisa_assets.tables import (
     GOLD_RECOMMENDATIONS,
+    GOLD_RECOMMENDER_EVALUATIONS,
     GOLD_REVIEWS_ENRICHED,
     GOLD_SIMILAR_PRODUCTS,
     asset_key,
 )
 
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from paisa_assets.ml.recommender import PaisaRecommender, RecommenderEvaluation
-
-RECOMMENDER_MODEL = "paisa-recommender"
 RECOMMENDER = AssetKey("recommender")
 GATE_CHECK = "significantly_beats_popularity_and_item_mean"
 
@@ -65,75 +64,6 @@ class RecommenderConfig(Config):
     neighbours: int = Field(default=50, description="Neighbours kept per product.")
 
 
-def read_interactions(lakehouse: Lakehouse) -> tuple[pl.DataFrame, int]:
-    """(usable interactions, rows without a reviewer, product, rating or date)."""
-    from paisa_assets.ml.recommender import INTERACTION_COLUMNS
-
-    reviews = lakehouse.read(GOLD_REVIEWS_ENRICHED, columns=list(INTERACTION_COLUMNS))
-    usable = reviews.drop_nulls(["reviewer_id", "asin", "rating", "review_date"])
-    return usable, reviews.height - usable.height
-
-
-def quality_gate(evaluation: "RecommenderEvaluation") -> tuple[bool, list[str]]:
-    """(passed, reasons it did not): significantly better than popularity (paired tests at
-    `SIGNIFICANCE`), not merely a larger figure, and a better rating predictor than the item
-    mean. The first version faces the same gate as every later one."""
-    reasons = []
-    if not evaluation.significantly_beats_popularity():
-        reasons.append(
-            f"not significantly better than popularity: HR {evaluation.hit_rate:.4f} vs "
-            f"{evaluation.popularity_hit_rate:.4f}, McNemar p "
-            f"{evaluation.popularity_hit_p_value:.2g} ({evaluation.popularity_hit_wins} wins, "
-            f"{evaluation.popularity_hit_losses} losses), NDCG difference 99% interval "
-            f"[{evaluation.popularity_ndcg_difference_low:.4f}, "
-            f"{evaluation.popularity_ndcg_difference_high:.4f}]"
-        )
-    if not evaluation.rmse < evaluation.item_mean_rmse:
-        reasons.append(
-            f"RMSE {evaluation.rmse:.4f} not below the item mean's {evaluation.item_mean_rmse:.4f}"
-        )
-    return not reasons, reasons
-
-
-def serving_example(model: "PaisaRecommender") -> "pd.DataFrame":
-    """A known reviewer, and a new one who names a category (a cold start)."""
-    import pandas as pd
-
-    from paisa_assets.ml.recommender import CATEGORY, USER
-
-    return pd.DataFrame(
-        {
-            USER: [str(model.reviewers[0]), "a-new-reviewer"],
-            CATEGORY: [None, str(model.categories[0]) if model.categories.size else None],
-        }
-    )
-
-
-def log_model(
-    mlflow_tracking: MlflowTracking,
-    model: "PaisaRecommender",
-    evaluation: "RecommenderEvaluation",
-    k: int,
-) -> tuple[str, int]:
-    import mlflow
-    import mlflow.pyfunc
-
-    from paisa_assets.ml.recommender_pyfunc import RecommenderModel
-
-    with mlflow_tracking.start_run("recommender") as run:
-        mlflow.log_params(model.get_params() | {"k": k, "min_history": evaluation.min_history})
-        mlflow.log_metrics({name.replace(".", "_"): v for name, v in evaluation.metrics().items()})
-        log_json_artifacts({"evaluation": evaluation.as_dict()})
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=RecommenderModel(model, k),
-            input_example=serving_example(model),
-            registered_model_name=RECOMMENDER_MODEL,
-            pip_requirements=["numpy", "scipy", "polars", "pandas"],
-        )
-    return run.info.run_id, int(info.registered_model_version)
-
-
 @multi_asset(
     pool="recommender",
     specs=[
@@ -142,6 +72,7 @@ def log_model(
             deps=[asset_key(GOLD_REVIEWS_ENRICHED)],
             group_name="ml",
             kinds={"scipy", "mlflow"},
+            **other_asset("recommender"),
             description=(
                 "EASE + item-neighbour recommender over the recency-weighted history with a "
                 "category-popularity back-off and a kNN-baseline rating model, fitted on every "
@@ -150,23 +81,10 @@ def log_model(
                 f"`{RECOMMENDER_MODEL}`; `champion` only if significantly better."
             ),
         ),
-        AssetSpec(
-            asset_key(GOLD_RECOMMENDATIONS),
-            deps=[RECOMMENDER],
-            group_name="ml",
-            kinds={"delta"},
-            description="Top 10 products per reviewer (reviewer_id, rank, asin, score, reason) "
-            "from the champion version only, never one the reviewer already reviewed; "
-            "reviewers with too little history are filled with their categories' "
-            "best-sellers (`popular_in_category`), then overall best-sellers (`popular`).",
-        ),
-        AssetSpec(
-            asset_key(GOLD_SIMILAR_PRODUCTS),
-            deps=[RECOMMENDER],
-            group_name="ml",
-            kinds={"delta"},
-            description="Up to 10 products per product (asin, rank, similar_asin, similarity): "
-            "the shrunk probability that a reviewer of asin also reviewed similar_asin.",
+        table_spec(GOLD_RECOMMENDATIONS, deps=[RECOMMENDER], kinds={"delta"}),
+        table_spec(GOLD_SIMILAR_PRODUCTS, deps=[RECOMMENDER], kinds={"delta"}),
+        table_spec(
+            GOLD_RECOMMENDER_EVALUATIONS, deps=[asset_key(GOLD_REVIEWS_ENRICHED)], kinds={"delta"}
         ),
     ],
     check_specs=[
@@ -185,7 +103,7 @@ def recommender(
     lakehouse: Lakehouse,
     mlflow_tracking: MlflowTracking,
 ) -> Iterator[MaterializeResult | AssetCheckResult]:
-    from paisa_assets.ml.recommender import PaisaRecommender, evaluate
+    from paisa_assets.ml.recommender import PaisaRecommender, evaluate  # scipy: only here
 
     interactions, unusable = read_interactions(lakehouse)
     params = {"neighbours": config.neighbours}
@@ -200,16 +118,7 @@ def recommender(
         return
     model = PaisaRecommender(**params).fit(interactions)
     run_id, version = log_model(mlflow_tracking, model, evaluation, config.k)
-    passed, reasons = quality_gate(evaluation)
-    champion = mlflow_tracking.champion(RECOMMENDER_MODEL)
-    champion_version = version if passed else (int(champion.version) if champion else None)
-    decision = (
-        "promoted: significantly better than popularity, RMSE below the item mean"
-        if passed
-        else f"not promoted ({'; '.join(reasons)}); champion stays "
-        + (f"v{champion_version}" if champion_version else "unset")
-    )
-    mlflow_tracking.tag_version(RECOMMENDER_MODEL, version, {"champion_decision": decision})
+    passed, champion_version, decision = decide_champion(mlflow_tracking, evaluation, version)
     if passed:
         # Tables first, alias last: the alias never names a version whose rows are not in
         # gold (a crash in between leaves the previous champion named, and a rerun refits).
@@ -221,6 +130,7 @@ def recommender(
     metrics = evaluation.metrics()
     record_evaluation(
         lakehouse,
+        GOLD_RECOMMENDER_EVALUATIONS,
         model=RECOMMENDER_MODEL,
         version=version,
         run_id=run_id,
@@ -259,6 +169,12 @@ def recommender(
             for name in metrics
             if name.split(".")[-1].startswith(("hit", "ndcg", "rmse"))
         },
+    )
+    yield MaterializeResult(
+        asset_key=asset_key(GOLD_RECOMMENDER_EVALUATIONS),
+        metadata=table_metadata(
+            lakehouse, GOLD_RECOMMENDER_EVALUATIONS, {"written": 1}, model_version=version
+        ),
     )
     if not passed:
         yield from _kept_tables(decision)
@@ -313,5 +229,9 @@ def _kept_outputs(
         passed=False,
         severity=AssetCheckSeverity.WARN,
         description=reason,
+    )
+    yield MaterializeResult(
+        asset_key=asset_key(GOLD_RECOMMENDER_EVALUATIONS),
+        metadata={"updated": MetadataValue.bool(False), "reason": MetadataValue.text(reason)},
     )
     yield from _kept_tables(reason)

@@ -1,299 +1,71 @@
-"""Silver: typed, validated, deduplicated rows, one landing folder per partition.
-
-Deduplication is global (across partitions and re-runs) and independent of the order in which
-partitions run: each key has one winning copy by a fixed rule, enforced inside the Delta MERGE,
-and every silver row remembers the partition that owns it. A partition's run is authoritative
-for the rows it owns, so a re-ingested file can also withdraw rows.
+"""Silver assets: one per landing dataset, one landing folder per partition; each writes its
+silver table and its quarantine (see `silver_merge`).
 """
 
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Iterator
 
-import polars as pl
 from dagster import (
     AssetExecutionContext,
     BackfillPolicy,
     DynamicPartitionsDefinition,
     MaterializeResult,
-    asset,
+    multi_asset,
 )
 
-from paisa_assets.assets.reporting import (
-    Tally,
+from paisa_assets.asset_specs import table_spec
+from paisa_assets.materialization_metadata import (
     partitioned_result,
     rows_per_partition,
     table_metadata,
+    table_results,
 )
-from paisa_assets.faults import crash_point
 from paisa_assets.partitions import metadata_partitions, reviews_partitions
-from paisa_assets.resources.lakehouse import Lakehouse, to_arrow
-from paisa_assets.resources.landing_zone import METADATA_DATASET, REVIEWS_DATASET
-from paisa_assets.resources.sql_quoting import in_list, sql_string
-from paisa_assets.tables import (
-    BRONZE_METADATA,
-    BRONZE_REVIEWS,
-    SILVER_METADATA,
-    SILVER_QUARANTINE,
-    SILVER_REVIEWS,
-    asset_key,
-)
-from paisa_assets.transforms.dedupe import position_before
-from paisa_assets.transforms.metadata import dedupe_metadata, split_metadata
-from paisa_assets.transforms.reviews import dedupe_reviews, split_reviews
-from paisa_assets.transforms.schemas import QUARANTINE_SCHEMA
+from paisa_assets.resources.lakehouse import Lakehouse
 
 # Partitions merged together in one MERGE: a backfill of thousands of folders then makes a few
 # large commits instead of one per folder, while memory stays bounded by this many bronze rows.
-CHUNK_ROWS = 250_000
-
-SILVER_QUARANTINE_SCHEMA = pl.Schema({"dataset": pl.String(), **QUARANTINE_SCHEMA})
-
-# The winning copy of a key, by position (folder, file, line; see `transforms.dedupe`): the
-# same total order `dedupe_reviews` and `dedupe_metadata` apply inside a chunk, so the result
-# does not depend on how folders were grouped into runs. Reviews: the first arrival wins.
-FIRST_POSITION_WINS = position_before("s", "t")
-# Metadata: the latest copy (the last position) wins.
-LAST_POSITION_WINS = position_before("t", "s")
-
-
-@dataclass(frozen=True)
-class SilverSpec:
-    """Everything that differs between the two silver tables; the code path is shared."""
-
-    dataset: str
-    bronze_table: str
-    silver_table: str
-    key: str
-    split: Callable[[pl.DataFrame], tuple[pl.DataFrame, pl.DataFrame]]
-    dedupe: Callable[[pl.DataFrame], pl.DataFrame]
-    wins: str
-    # Bronze columns whose trimmed values locate a key's copies (review_id is a hash of two).
-    lookup: tuple[str, ...]
-
-
-REVIEWS = SilverSpec(
-    REVIEWS_DATASET,
-    BRONZE_REVIEWS,
-    SILVER_REVIEWS,
-    "review_id",
-    split_reviews,
-    dedupe_reviews,
-    FIRST_POSITION_WINS,
-    ("asin", "reviewerID"),
+from paisa_assets.silver_merge import (
+    METADATA,
+    REVIEWS,
+    SilverOutcome,
+    SilverSpec,
+    refresh_partitions,
 )
-METADATA = SilverSpec(
-    METADATA_DATASET,
-    BRONZE_METADATA,
-    SILVER_METADATA,
-    "asin",
-    split_metadata,
-    dedupe_metadata,
-    LAST_POSITION_WINS,
-    ("asin",),
+from paisa_assets.tables import (
+    asset_key,
 )
 
 
-@dataclass
-class SilverOutcome(Tally):
-    bronze_rows: int = 0
-    quarantined: int = 0
-    duplicates: int = 0
-    owned_rows: int = 0
-    inserted: int = 0
-    updated: int = 0
-    deleted: int = 0
-    promoted: int = 0
+def build_silver_asset(spec: SilverSpec, partitions_def: DynamicPartitionsDefinition):
+    """The one writer of a silver table and of its quarantine."""
+    deps = [asset_key(spec.bronze_table)]
 
-
-def chunk_partitions(
-    lakehouse: Lakehouse, bronze_table: str, partitions: Sequence[str]
-) -> Iterator[list[str]]:
-    """Group consecutive partitions until their bronze rows reach CHUNK_ROWS."""
-    scan = lakehouse.scan(bronze_table)
-    sizes: dict[str, int] = {}
-    if scan is not None:
-        counts = scan.filter(pl.col("_partition").is_in(partitions)).group_by("_partition").len()
-        sizes = dict(counts.collect().iter_rows())  # type: ignore[arg-type]
-    chunk: list[str] = []
-    rows = 0
-    for partition in partitions:
-        chunk.append(partition)
-        rows += sizes.get(partition, 0)
-        if rows >= CHUNK_ROWS:
-            yield chunk
-            chunk, rows = [], 0
-    if chunk:
-        yield chunk
-
-
-def in_arrival_order(partitions: Sequence[str]) -> list[str]:
-    """The partitions in position order (`partition_2` before `partition_10`, see `dedupe`).
-
-    The result does not depend on the order (the winning copy of a key is decided inside the
-    MERGE), but the cost does: when chunks go in first-arrival order, a later chunk's duplicate
-    never beats the silver copy, every MERGE of a backfill is insert-only, and no silver file is
-    rewritten (see `plan_merge`). Dagster hands partitions over in the order they were added,
-    which for folders named `partition_0`..`partition_199` is not the files' order.
-    """
-    return sorted(partitions, key=lambda partition: (len(partition), partition))
-
-
-def replace_quarantine(
-    lakehouse: Lakehouse, dataset: str, partitions: Sequence[str], rows: pl.DataFrame
-) -> None:
-    """Make the silver quarantine of these partitions exactly `rows`; no commit if unchanged."""
-    scope = (pl.col("dataset") == dataset) & pl.col("_partition").is_in(partitions)
-    existing = lakehouse.read(SILVER_QUARANTINE, where=scope, schema=SILVER_QUARANTINE_SCHEMA)
-    new = rows.select(pl.lit(dataset).alias("dataset"), pl.all()).cast(
-        dict(SILVER_QUARANTINE_SCHEMA)  # type: ignore[arg-type]
-    )
-    order = ["_source_file", "_line"]
-    if existing.height == new.height and existing.sort(order).equals(new.sort(order)):
-        return
-    lakehouse.overwrite_where(
-        SILVER_QUARANTINE,
-        new,
-        f"dataset = {sql_string(dataset)} AND {in_list('_partition', partitions)}",
-        partition_by=["dataset"],
-    )
-
-
-@dataclass(frozen=True)
-class PreparedChunk:
-    """A chunk's bronze rows typed, split and deduplicated: everything that reads only bronze."""
-
-    partitions: list[str]
-    bronze_rows: int
-    typed_rows: int
-    winners: pl.DataFrame
-    quarantine: pl.DataFrame
-
-
-def prepare_chunk(lakehouse: Lakehouse, spec: SilverSpec, partitions: list[str]) -> PreparedChunk:
-    bronze = lakehouse.read(spec.bronze_table, where=pl.col("_partition").is_in(partitions))
-    typed, quarantine = spec.split(bronze)
-    return PreparedChunk(partitions, bronze.height, typed.height, spec.dedupe(typed), quarantine)
-
-
-def surviving_copies(
-    lakehouse: Lakehouse, spec: SilverSpec, partitions: list[str], winners: pl.DataFrame
-) -> pl.DataFrame:
-    """The best valid copy, held by a folder outside `partitions`, of every key whose silver row
-    these folders own but no longer hold (a re-ingested file withdrew it).
-
-    Deleting such a row would lose a valid key that another folder still has, and nothing
-    re-runs that folder; its copy is promoted in the same MERGE instead. Withdrawn keys are few,
-    so their copies are looked up in bronze by key (only the lookup columns are scanned).
-    """
-    owned = lakehouse.read(
-        spec.silver_table,
-        columns=list(dict.fromkeys([spec.key, *spec.lookup])),
-        where=pl.col("_partition").is_in(partitions),
-    )
-    withdrawn = owned.join(winners.select(spec.key), on=spec.key, how="anti")
-    if withdrawn.is_empty():
-        return winners.head(0)
-    scan = lakehouse.scan(spec.bronze_table)
-    assert scan is not None
-    located = pl.lit(True)
-    for column in spec.lookup:
-        located = located & pl.col(column).str.strip_chars().is_in(withdrawn[column].implode())
-    candidates = scan.filter(~pl.col("_partition").is_in(partitions) & located).collect()
-    typed, _ = spec.split(candidates)  # invalid copies are quarantined by their own folder's run
-    survivors = typed.filter(pl.col(spec.key).is_in(withdrawn[spec.key].implode()))
-    return spec.dedupe(survivors)
-
-
-def apply_chunk(lakehouse: Lakehouse, spec: SilverSpec, chunk: PreparedChunk) -> SilverOutcome:
-    """Bring silver in line with bronze for the chunk's partitions, in one MERGE: the chunk's
-    winners, and the surviving copies (from other folders) of keys the chunk withdrew."""
-    partitions = chunk.partitions
-    promoted = (
-        surviving_copies(lakehouse, spec, partitions, chunk.winners)
-        if lakehouse.exists(spec.silver_table)
-        else chunk.winners.head(0)
-    )
-    source = pl.concat([chunk.winners, promoted]) if promoted.height else chunk.winners
-    lakehouse.ensure(
-        SILVER_QUARANTINE,
-        to_arrow(pl.DataFrame(schema=SILVER_QUARANTINE_SCHEMA)).schema,
-        partition_by=["dataset"],
-    )
-    owned = in_list("t._partition", partitions)
-    changed = (
-        "t._source_file <> s._source_file OR t._line <> s._line OR t._ingested_at <> s._ingested_at"
-    )
-    metrics = lakehouse.merge(
-        spec.silver_table,
-        source,
-        keys=[spec.key],
-        update_when=f"({owned} AND ({changed})) OR {spec.wins}",
-        delete_unmatched_when=owned,
-    )
-    # Silver is committed, its quarantine is not: the re-run's MERGE is a no-op and the
-    # quarantine is written then (the reconciliation check fails until it is).
-    crash_point(f"silver.after_merge:{spec.silver_table}")
-    replace_quarantine(lakehouse, spec.dataset, partitions, chunk.quarantine)
-    owned_rows = lakehouse.count(spec.silver_table, pl.col("_partition").is_in(partitions))
-    return SilverOutcome(
-        bronze_rows=chunk.bronze_rows,
-        quarantined=chunk.quarantine.height,
-        duplicates=chunk.typed_rows - owned_rows,
-        owned_rows=owned_rows,
-        inserted=metrics.get("num_target_rows_inserted", 0),
-        updated=metrics.get("num_target_rows_updated", 0),
-        deleted=metrics.get("num_target_rows_deleted", 0),
-        promoted=promoted.height,
-    )
-
-
-def refresh_partitions(
-    lakehouse: Lakehouse, spec: SilverSpec, partitions: Sequence[str]
-) -> Iterator[tuple[list[str], SilverOutcome]]:
-    """Refresh silver chunk by chunk (yielding each chunk's partitions and outcome),
-    preparing the next chunk while this one commits.
-
-    Preparing reads only bronze, so it cannot depend on the commit running beside it; the two
-    overlap on the machine's cores (Polars, DuckDB and delta-rs release the GIL), at the cost of
-    holding one more prepared chunk (CHUNK_ROWS rows) in memory.
-    """
-    chunks = list(chunk_partitions(lakehouse, spec.bronze_table, in_arrival_order(partitions)))
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="silver-prepare") as pool:
-        upcoming = pool.submit(prepare_chunk, lakehouse, spec, chunks[0]) if chunks else None
-        for index in range(len(chunks)):
-            assert upcoming is not None
-            prepared = upcoming.result()
-            if index + 1 < len(chunks):
-                upcoming = pool.submit(prepare_chunk, lakehouse, spec, chunks[index + 1])
-            yield prepared.partitions, apply_chunk(lakehouse, spec, prepared)
-            del prepared
-
-
-def build_silver_asset(
-    spec: SilverSpec, partitions_def: DynamicPartitionsDefinition, description: str
-):
-    @asset(
-        key=asset_key(spec.silver_table),
+    @multi_asset(
+        name=spec.silver_table.replace(".", "__"),
         pool=spec.silver_table,
-        deps=[asset_key(spec.bronze_table)],
-        group_name="silver",
-        partitions_def=partitions_def,
         backfill_policy=BackfillPolicy.single_run(),
-        description=description,
-        kinds={"delta", "polars"},
-        tags={"layer": "silver"},
+        specs=[
+            table_spec(
+                spec.silver_table,
+                deps=deps,
+                kinds={"delta", "polars"},
+                partitions_def=partitions_def,
+            ),
+            table_spec(
+                spec.quarantine_table, deps=deps, kinds={"delta"}, partitions_def=partitions_def
+            ),
+        ],
     )
-    def _silver(context: AssetExecutionContext, lakehouse: Lakehouse) -> MaterializeResult:
+    def _silver(
+        context: AssetExecutionContext, lakehouse: Lakehouse
+    ) -> Iterator[MaterializeResult]:
         total = SilverOutcome()
         for chunk, outcome in refresh_partitions(lakehouse, spec, context.partition_keys):
             context.log.info(f"{spec.silver_table} {chunk[0]}..{chunk[-1]}: {outcome}")
             total.add(outcome)
         partitions = list(context.partition_keys)
         bronze = rows_per_partition(lakehouse, spec.bronze_table, partitions)
-        quarantined = rows_per_partition(
-            lakehouse, SILVER_QUARANTINE, partitions, pl.col("dataset") == spec.dataset
-        )
+        quarantined = rows_per_partition(lakehouse, spec.quarantine_table, partitions)
         owned = rows_per_partition(lakehouse, spec.silver_table, partitions)
         per_partition = {}
         for partition in partitions:
@@ -304,7 +76,7 @@ def build_silver_asset(
             }
             counts["duplicates"] = counts["in"] - counts["written"] - counts["quarantined"]
             per_partition[partition] = (counts, {})
-        return partitioned_result(
+        yield partitioned_result(
             context,
             lakehouse,
             spec.silver_table,
@@ -323,23 +95,12 @@ def build_silver_asset(
                     "promoted_from_other_folders": total.promoted,
                 },
             ),
+            asset_key=asset_key(spec.silver_table),
         )
+        yield from table_results(lakehouse, {spec.quarantine_table: {"written": total.quarantined}})
 
     return _silver
 
 
-silver_amazon_reviews = build_silver_asset(
-    REVIEWS,
-    reviews_partitions,
-    "One row per review (review_id = hash of reviewerID and asin), typed: overall 1-5, "
-    "review_date, verified, vote, style JSON, image list. Duplicates across partitions and "
-    "re-runs are dropped (first arrival wins: landing folder in numeric order, file, line); "
-    "contract violations go to silver.quarantine.",
-)
-silver_amazon_metadata = build_silver_asset(
-    METADATA,
-    metadata_partitions,
-    "One row per product (asin; the latest copy wins: the last landing folder in numeric order, "
-    "then file, then line) with cleaned main_cat, title and brand, parsed price (single, "
-    "range min/max/mid, invalid flag) and sales rank.",
-)
+silver_amazon_reviews = build_silver_asset(REVIEWS, reviews_partitions)
+silver_amazon_metadata = build_silver_asset(METADATA, metadata_partitions)

@@ -1,97 +1,31 @@
-"""Streaming: Event Hubs events -> bronze.eh_streaming -> bronze.reviews_streaming ->
-silver.reviews_streaming, exactly once by construction.
+"""Streaming assets: Event Hubs events -> bronze.eh_streaming -> bronze.reviews_streaming ->
+silver.reviews_streaming, each step's work in `streaming.steps` (exactly once, see there)."""
 
-Every event is identified by (source id, partition id, sequence number): the source id names
-the hub (namespace, name and creation time, or the local log's own id), so switching sources or
-recreating a hub never makes a new event look like one already held. Every write is keyed by it
-(or, in silver, by review_id), so a retried run, a reset sensor cursor, a crash between a write
-and a cursor update, or a duplicate delivery changes nothing. Which events still need work is
-read from the tables themselves, never from a cursor.
-"""
+from collections.abc import Iterator
 
-from datetime import UTC, datetime
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset, multi_asset
 
-import polars as pl
-from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
-from pydantic import Field
-
-from paisa_assets.assets.bronze import QUARANTINE_SCHEMA as BRONZE_QUARANTINE_SCHEMA
-from paisa_assets.assets.reporting import table_metadata
-from paisa_assets.assets.silver import SILVER_QUARANTINE_SCHEMA
-from paisa_assets.events import SequenceRange, SourceSnapshot
-from paisa_assets.faults import crash_point
-from paisa_assets.jobs import streaming_job
+from paisa_assets.asset_specs import table_asset, table_spec
+from paisa_assets.events import SequenceRange
+from paisa_assets.materialization_metadata import table_metadata, table_results
 from paisa_assets.resources.event_source import EventSource
 from paisa_assets.resources.lakehouse import Lakehouse
-from paisa_assets.run_health import active_runs, fail_runs_with_dead_workers
-from paisa_assets.settings import EVENTHUB_MAX_EVENTS_PER_RUN, resolved
-from paisa_assets.streaming.ingest import migrate_to_source_ids, read_ranges
-from paisa_assets.streaming.plan import plan_ranges, reconcile
-from paisa_assets.streaming.progress import floors, held_intervals
-from paisa_assets.streaming.runs import in_flight_ranges, tag_extra_ranges
+from paisa_assets.streaming.ingest import migrate_to_source_ids
+from paisa_assets.streaming.runs import tag_extra_ranges
+from paisa_assets.streaming.steps import decide_pending_reviews, ingest_ranges, parse_pending_events
+from paisa_assets.streaming.work import StreamBatchConfig, newer_ranges
 from paisa_assets.tables import (
     BRONZE_EH_STREAMING,
-    BRONZE_QUARANTINE,
     BRONZE_REVIEWS_STREAMING,
-    SILVER_QUARANTINE,
+    BRONZE_STREAM_QUARANTINE,
     SILVER_REVIEWS_STREAMING,
     SILVER_STREAM_DECIDED,
+    SILVER_STREAM_QUARANTINE,
     asset_key,
 )
-from paisa_assets.transforms.stream_events import (
-    EH_STREAMING_SCHEMA,
-    EVENT_KEY,
-    REVIEWS_STREAMING_SCHEMA,
-    address_key,
-    events_to_rows,
-    parse_events,
-)
-from paisa_assets.transforms.stream_reviews import (
-    SILVER_STREAM_SCHEMA,
-    decisions,
-    dedupe_stream_reviews,
-    split_stream_reviews,
-)
-
-STREAM_DATASET = "eh_streaming"
-SILVER_STREAM_DATASET = "reviews_streaming"
-# The earliest enqueued copy of a review wins, then the lowest (partition, sequence number).
-EARLIEST_ENQUEUED_WINS = (
-    "s.enqueued_time < t.enqueued_time OR (s.enqueued_time = t.enqueued_time AND "
-    "(s._source_file < t._source_file OR (s._source_file = t._source_file AND s._line < t._line)))"
-)
 
 
-class StreamRange(Config):
-    partition_id: str
-    first: int
-    last: int
-
-
-class StreamBatchConfig(Config):
-    """Which events this run ingests; the sensor fills `ranges` (and `source_id`, the source it
-    planned from, so that in-flight ranges of another source are not taken for this one's).
-    Whatever the config says, the run also takes, up to `max_events_per_partition` in all (by
-    default PAISA_EVENTHUB_MAX_EVENTS_PER_RUN), the events that arrived since it was planned and
-    no other run is fetching: a run queued behind another starts with the freshest plan, not
-    the one made when it was queued. Left empty (a run launched by hand), that is all it takes."""
-
-    ranges: list[StreamRange] = Field(default_factory=list)
-    source_id: str = ""
-    max_events_per_partition: int | None = None
-
-
-@asset(
-    key=asset_key(BRONZE_EH_STREAMING),
-    pool=BRONZE_EH_STREAMING,
-    group_name="bronze",
-    description="One row per Event Hubs event: source_id (which hub: namespace, name and "
-    "creation, or the local log's id), partition_id, sequence_number (the three are the key), "
-    "offset, enqueued_time, partition_key, properties (JSON), body as text, _ingested_at. "
-    "MERGE on the key: a repeated range or a duplicate delivery adds nothing.",
-    kinds={"delta", "polars", "azure"},
-    tags={"layer": "bronze"},
-)
+@asset(**table_asset(BRONZE_EH_STREAMING, kinds={"delta", "polars", "azure"}))
 def bronze_eh_streaming(
     context: AssetExecutionContext,
     config: StreamBatchConfig,
@@ -112,30 +46,9 @@ def bronze_eh_streaming(
         tag_extra_ranges(context.instance, context.run_id, extra)
         context.log.info(f"also fetching {sum(r.size for r in extra)} event(s) newer than the plan")
     ranges = [*ranges, *extra]
-    received = inserted = 0
-    ingested_at = datetime.now(UTC)
-    for wanted, events in zip(ranges, read_ranges(event_source, ranges), strict=True):
-        received += len(events)
-        if len(events) < wanted.size:
-            context.log.warning(f"{wanted}: {len(events)} of {wanted.size} events received")
-        rows = events_to_rows(events, ingested_at, snapshot.source_id).unique(
-            EVENT_KEY, keep="first"
-        )
-        metrics = lakehouse.merge(
-            BRONZE_EH_STREAMING,
-            rows,
-            keys=EVENT_KEY,
-            insert_only=True,
-            partition_by=["partition_id"],
-        )
-        inserted += metrics.get("num_target_rows_inserted", 0)
-        # One range is committed, the next is not: the sensor asks again for what is missing.
-        crash_point("streaming.after_range")
-    # What the hub can no longer give (expired before bronze read it) is said, never skipped.
-    report = reconcile(snapshot.bounds, held_intervals(lakehouse, snapshot.source_id), {})
-    expired = {r.partition_id: r.expired for r in report}
-    if any(expired.values()):
-        context.log.warning(f"expired before ingestion, per partition: {expired}")
+    received, inserted, expired = ingest_ranges(
+        lakehouse, event_source, snapshot, ranges, context.log.warning
+    )
     return MaterializeResult(
         metadata=table_metadata(
             lakehouse,
@@ -150,193 +63,64 @@ def bronze_eh_streaming(
     )
 
 
-def newer_ranges(
-    context: AssetExecutionContext,
-    config: StreamBatchConfig,
-    snapshot: SourceSnapshot,
-    lakehouse: Lakehouse,
-    planned: list[SequenceRange],
-) -> list[SequenceRange]:
-    """What this run can take on beyond `planned`: retained events not held and not in flight in
-    another run, within what is left of the per-partition limit."""
-    limit = config.max_events_per_partition or int(resolved(EVENTHUB_MAX_EVENTS_PER_RUN))
-    others = [
-        record
-        for record in active_runs(context.instance, streaming_job.name)
-        if record.dagster_run.run_id != context.run_id
-    ]
-    # A run killed with no daemon to notice (an in-process run, `paisa demo`) would otherwise
-    # keep its ranges "in flight" for ever.
-    dead = fail_runs_with_dead_workers(context.instance, others)
-    for record in dead:
-        context.log.warning(f"run {record.dagster_run.run_id}: worker gone, marked failed")
-    others = [record for record in others if record not in dead]
-    taken = in_flight_ranges(others, snapshot.source_id)
-    budget = {pid: limit for pid in snapshot.bounds}
-    for own in planned:
-        taken.setdefault(own.partition_id, []).append((own.first, own.last))
-        budget[own.partition_id] = budget.get(own.partition_id, limit) - own.size
-    held = held_intervals(lakehouse, snapshot.source_id, floors(snapshot))
-    return plan_ranges(snapshot.bounds, held, taken, budget)
-
-
-def pending_events(
-    lakehouse: Lakehouse, source: tuple[str, pl.Schema], done: list[pl.LazyFrame]
-) -> pl.DataFrame:
-    """Rows of the `source` table whose event key is in none of the `done` key sets: the work
-    of a streaming step, read from the tables rather than a cursor."""
-    table, schema = source
-    rows = lakehouse.scan(table)
-    if rows is None:
-        rows = pl.LazyFrame(schema=schema)
-    return rows.join(pl.concat(done), on=EVENT_KEY, how="anti").collect()
-
-
-def _keys(lakehouse: Lakehouse, table: str) -> pl.LazyFrame:
-    scan = lakehouse.scan(table)
-    if scan is None:
-        return pl.LazyFrame(schema={k: EH_STREAMING_SCHEMA[k] for k in EVENT_KEY})
-    return scan.select(EVENT_KEY)
-
-
-def quarantined_event_keys(lakehouse: Lakehouse, table: str, dataset: str) -> pl.LazyFrame:
-    """Keys of quarantined events, read back from their address (`_source_file`, `_line`)."""
-    scan = lakehouse.scan(table)
-    if scan is None:
-        return pl.LazyFrame(schema={k: EH_STREAMING_SCHEMA[k] for k in EVENT_KEY})
-    return scan.filter(pl.col("dataset") == dataset).select(
-        address_key(pl.col("_source_file"), pl.col("_line"))
-    )
-
-
-@asset(
-    key=asset_key(BRONZE_REVIEWS_STREAMING),
+@multi_asset(
+    name="bronze__reviews_streaming",
     pool=BRONZE_REVIEWS_STREAMING,
-    deps=[asset_key(BRONZE_EH_STREAMING)],
-    group_name="bronze",
-    description="One row per event whose body is a JSON review with asin, reviewerID and overall: "
-    "every value as sent (strings), internal_partition, partition_number, the event key "
-    "(source_id, partition_id, sequence_number) and enqueued_time. Other events go to "
-    "bronze.quarantine (dataset eh_streaming) with the reason.",
-    kinds={"delta", "polars"},
-    tags={"layer": "bronze"},
+    specs=[
+        table_spec(table, deps=[asset_key(BRONZE_EH_STREAMING)], kinds=kinds)
+        for table, kinds in (
+            (BRONZE_REVIEWS_STREAMING, {"delta", "polars"}),
+            (BRONZE_STREAM_QUARANTINE, {"delta"}),
+        )
+    ],
 )
 def bronze_reviews_streaming(
     context: AssetExecutionContext, event_source: EventSource, lakehouse: Lakehouse
-) -> MaterializeResult:
-    migrate_to_source_ids(lakehouse, BRONZE_REVIEWS_STREAMING, event_source)
-    pending = pending_events(
-        lakehouse,
-        (BRONZE_EH_STREAMING, EH_STREAMING_SCHEMA),
-        [
-            _keys(lakehouse, BRONZE_REVIEWS_STREAMING),
-            quarantined_event_keys(lakehouse, BRONZE_QUARANTINE, STREAM_DATASET),
-        ],
-    )
-    parsed, quarantine = parse_events(pending)
-    lakehouse.merge(BRONZE_REVIEWS_STREAMING, parsed, keys=EVENT_KEY, insert_only=True)
-    now = datetime.now(UTC)
-    lakehouse.ensure(BRONZE_QUARANTINE, BRONZE_QUARANTINE_SCHEMA, partition_by=["dataset"])
-    if quarantine.height:
-        lakehouse.merge(
-            BRONZE_QUARANTINE,
-            quarantine.select(
-                pl.lit(STREAM_DATASET).alias("dataset"),
-                "_partition",
-                "_source_file",
-                "_line",
-                "raw",
-                "reason",
-                pl.lit(now, dtype=pl.Datetime("us", "UTC")).alias("_ingested_at"),
-            ),
-            keys=["dataset", "_source_file", "_line"],
-            insert_only=True,
-        )
+) -> Iterator[MaterializeResult]:
+    done = parse_pending_events(lakehouse, event_source)
     context.log.info(
-        f"{pending.height} new event(s): {parsed.height} parsed, {quarantine.height} quarantined"
+        f"{done.pending} new event(s): {done.parsed} parsed, {done.quarantined} quarantined"
     )
-    return MaterializeResult(
-        metadata=table_metadata(
-            lakehouse,
-            BRONZE_REVIEWS_STREAMING,
-            {"in": pending.height, "written": parsed.height, "quarantined": quarantine.height},
-        )
+    yield from table_results(
+        lakehouse,
+        {
+            BRONZE_REVIEWS_STREAMING: {
+                "in": done.pending,
+                "written": done.parsed,
+                "quarantined": done.quarantined,
+            },
+            BRONZE_STREAM_QUARANTINE: {"written": done.quarantined},
+        },
     )
 
 
-@asset(
-    key=asset_key(SILVER_REVIEWS_STREAMING),
+@multi_asset(
+    name="silver__reviews_streaming",
     pool=SILVER_REVIEWS_STREAMING,
-    deps=[asset_key(BRONZE_REVIEWS_STREAMING)],
-    group_name="silver",
-    description="One row per stream review (review_id), typed like silver.amazon_reviews; "
-    "review_date is the enqueued day when the event has none; processed_at is when silver "
-    "saw it. The earliest enqueued copy of a review wins; contract violations go to "
-    "silver.quarantine (dataset reviews_streaming). Every event silver has decided (kept, "
-    "lost to another copy, quarantined) is recorded once in silver.reviews_streaming_decided, "
-    "so each event is processed once.",
-    kinds={"delta", "polars"},
-    tags={"layer": "silver"},
+    specs=[
+        table_spec(table, deps=[asset_key(BRONZE_REVIEWS_STREAMING)], kinds=kinds)
+        for table, kinds in (
+            (SILVER_REVIEWS_STREAMING, {"delta", "polars"}),
+            (SILVER_STREAM_QUARANTINE, {"delta"}),
+            (SILVER_STREAM_DECIDED, {"delta"}),
+        )
+    ],
 )
 def silver_reviews_streaming(
     context: AssetExecutionContext, lakehouse: Lakehouse
-) -> MaterializeResult:
-    pending = pending_events(
+) -> Iterator[MaterializeResult]:
+    done = decide_pending_reviews(lakehouse)
+    written = done.inserted + done.updated
+    yield from table_results(
         lakehouse,
-        (BRONZE_REVIEWS_STREAMING, REVIEWS_STREAMING_SCHEMA),
-        [_keys(lakehouse, SILVER_STREAM_DECIDED)],
-    )
-    now = datetime.now(UTC)
-    silver, quarantine = split_stream_reviews(pending, now)
-    winners = dedupe_stream_reviews(silver)
-    metrics = lakehouse.merge(
-        SILVER_REVIEWS_STREAMING, winners, keys=["review_id"], update_when=EARLIEST_ENQUEUED_WINS
-    )
-    lakehouse.ensure(
-        SILVER_QUARANTINE,
-        pl.DataFrame(schema=SILVER_QUARANTINE_SCHEMA).to_arrow().schema,
-        partition_by=["dataset"],
-    )
-    if quarantine.height:
-        lakehouse.merge(
-            SILVER_QUARANTINE,
-            quarantine.select(pl.lit(SILVER_STREAM_DATASET).alias("dataset"), pl.all()),
-            keys=["dataset", "_source_file", "_line"],
-            insert_only=True,
-        )
-    # Recorded last: a crash before this line only makes the next run decide these again
-    # (the MERGEs above are idempotent), never skips one.
-    kept = lakehouse.read(
-        SILVER_REVIEWS_STREAMING,
-        columns=["_source_file", "_line"],
-        where=pl.col("review_id").is_in(winners["review_id"].implode()),
-    )
-    lakehouse.merge(
-        SILVER_STREAM_DECIDED,
-        decisions(pending, kept, quarantine, now),
-        keys=EVENT_KEY,
-        insert_only=True,
-    )
-    inserted = metrics.get("num_target_rows_inserted", 0)
-    updated = metrics.get("num_target_rows_updated", 0)
-    return MaterializeResult(
-        metadata=table_metadata(
-            lakehouse,
-            SILVER_REVIEWS_STREAMING,
-            {
-                "in": pending.height,
-                "written": inserted + updated,
-                "quarantined": quarantine.height,
-                "duplicates": silver.height - inserted - updated,
+        {
+            SILVER_REVIEWS_STREAMING: {
+                "in": done.pending,
+                "written": written,
+                "quarantined": done.quarantined,
+                "duplicates": done.typed - written,
             },
-        )
+            SILVER_STREAM_QUARANTINE: {"written": done.quarantined},
+            SILVER_STREAM_DECIDED: {"written": done.decided},
+        },
     )
-
-
-__all__ = [
-    "SILVER_STREAM_SCHEMA",
-    "StreamBatchConfig",
-    "bronze_eh_streaming",
-    "bronze_reviews_streaming",
-    "silver_reviews_streaming",
-]

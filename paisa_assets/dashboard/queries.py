@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from paisa_assets import registry
 from paisa_assets.tables import (
     BRONZE_EH_STREAMING,
     BRONZE_METADATA,
@@ -36,6 +37,7 @@ from paisa_assets.tables import (
     SILVER_QUARANTINE,
     SILVER_REVIEWS,
     SILVER_REVIEWS_STREAMING,
+    UNION_VIEWS,
 )
 
 SENTIMENTS = ("negative", "neutral", "positive")
@@ -62,139 +64,72 @@ class Source:
     schema: pl.Schema
 
 
+def source(table: str, *columns: str) -> Source:
+    """The relation `table` (a table or a union view), projected to `columns`, with the types
+    the registry declares for them."""
+    declared = registry.table(UNION_VIEWS.get(table, (table,))[0]).polars_schema()
+    return Source(table, pl.Schema({name: declared[name] for name in columns}))
+
+
 SOURCES: dict[str, Source] = {
-    "reviews": Source(
+    "reviews": source(
         GOLD_REVIEWS_ENRICHED,
-        pl.Schema(
-            {
-                "review_id": pl.String(),
-                "source": pl.String(),
-                "asin": pl.String(),
-                "reviewer_id": pl.String(),
-                "rating": pl.Int32(),
-                "review_date": pl.Date(),
-                "year": pl.Int32(),
-                "verified": pl.Boolean(),
-                "brand": pl.String(),
-            }
-        ),
+        "review_id",
+        "source",
+        "asin",
+        "reviewer_id",
+        "rating",
+        "review_date",
+        "year",
+        "verified",
+        "brand",
     ),
-    "review_texts": Source(
+    "review_texts": source(
         GOLD_REVIEWS_ENRICHED,
-        pl.Schema(
-            {
-                "review_id": pl.String(),
-                "source": pl.String(),
-                "asin": pl.String(),
-                "rating": pl.Int32(),
-                "review_date": pl.Date(),
-                "title": pl.String(),
-                "summary": pl.String(),
-                "review_text": pl.String(),
-            }
-        ),
+        "review_id",
+        "source",
+        "asin",
+        "rating",
+        "review_date",
+        "title",
+        "summary",
+        "review_text",
     ),
-    "kpis": Source(
-        GOLD_KPIS,
-        pl.Schema(
-            {
-                "reviews": pl.Int64(),
-                "reviewers": pl.Int64(),
-                "products": pl.Int64(),
-                "avg_rating": pl.Float64(),
-            }
-        ),
-    ),
-    "products": Source(
+    "kpis": source(GOLD_KPIS, "reviews", "reviewers", "products", "avg_rating"),
+    "products": source(
         GOLD_PRODUCT_SUMMARY,
-        pl.Schema(
-            {
-                "asin": pl.String(),
-                "title": pl.String(),
-                "brand": pl.String(),
-                "main_cat": pl.String(),
-                "price": pl.Float64(),
-                "price_imputed": pl.Boolean(),
-                "reviews": pl.Int64(),
-                "avg_rating": pl.Float64(),
-            }
-        ),
+        "asin",
+        "title",
+        "brand",
+        "main_cat",
+        "price",
+        "price_imputed",
+        "reviews",
+        "avg_rating",
     ),
-    "category_monthly": Source(
-        GOLD_CATEGORY_MONTHLY,
-        pl.Schema(
-            {
-                "main_cat": pl.String(),
-                "year": pl.Int32(),
-                "month": pl.Int32(),
-                "reviews": pl.Int64(),
-                "avg_rating": pl.Float64(),
-            }
-        ),
+    "category_monthly": source(
+        GOLD_CATEGORY_MONTHLY, "main_cat", "year", "month", "reviews", "avg_rating"
     ),
-    "events": Source(
-        BRONZE_EH_STREAMING,
-        pl.Schema({"enqueued_time": TIMESTAMP, "_ingested_at": TIMESTAMP}),
+    "events": source(BRONZE_EH_STREAMING, "enqueued_time", "_ingested_at"),
+    "bronze_quarantine": source(
+        BRONZE_QUARANTINE, "dataset", "reason", "_source_file", "_line", "_ingested_at"
     ),
-    "bronze_quarantine": Source(
-        BRONZE_QUARANTINE,
-        pl.Schema(
-            {
-                "dataset": pl.String(),
-                "reason": pl.String(),
-                "_source_file": pl.String(),
-                "_line": pl.Int64(),
-                "_ingested_at": TIMESTAMP,
-            }
-        ),
+    "silver_quarantine": source(SILVER_QUARANTINE, "dataset", "reason", "_source_file", "_line"),
+    "review_sentiment": source(
+        GOLD_REVIEW_SENTIMENT, "review_id", "sentiment", "model_version", "scored_at"
     ),
-    "silver_quarantine": Source(
-        SILVER_QUARANTINE,
-        pl.Schema(
-            {
-                "dataset": pl.String(),
-                "reason": pl.String(),
-                "_source_file": pl.String(),
-                "_line": pl.Int64(),
-            }
-        ),
-    ),
-    "review_sentiment": Source(
-        GOLD_REVIEW_SENTIMENT,
-        pl.Schema(
-            {
-                "review_id": pl.String(),
-                "sentiment": pl.String(),
-                "model_version": pl.Int64(),
-                "scored_at": TIMESTAMP,
-            }
-        ),
-    ),
-    "model_evaluations": Source(
+    "model_evaluations": source(
         GOLD_MODEL_EVALUATIONS,
-        pl.Schema(
-            {
-                "model": pl.String(),
-                "version": pl.Int64(),
-                "run_id": pl.String(),
-                "trained_at": TIMESTAMP,
-                "is_champion": pl.Boolean(),
-                "metrics": pl.String(),
-                "details": pl.String(),
-            }
-        ),
+        "model",
+        "version",
+        "run_id",
+        "trained_at",
+        "is_champion",
+        "metrics",
+        "details",
     ),
-    "recommendations": Source(
-        GOLD_RECOMMENDATIONS,
-        pl.Schema(
-            {
-                "reviewer_id": pl.String(),
-                "rank": pl.Int32(),
-                "asin": pl.String(),
-                "score": pl.Float64(),
-                "reason": pl.String(),
-            }
-        ),
+    "recommendations": source(
+        GOLD_RECOMMENDATIONS, "reviewer_id", "rank", "asin", "score", "reason"
     ),
 }
 

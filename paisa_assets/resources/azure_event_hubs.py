@@ -75,8 +75,8 @@ class AzureEventHubs(EventSource):
         try:
             with self._consumer() as consumer:
                 hub = consumer.get_eventhub_properties()
-            # Each management request is a connection of its own (about 0.4 s with the
-            # client's polling): the partitions are asked side by side.
+            # Each management request is a connection of its own (with the client's polling):
+            # the partitions are asked side by side.
             ids = list(hub["partition_ids"])
             with ThreadPoolExecutor(max_workers=min(8, len(ids) or 1)) as pool:
                 properties = list(pool.map(self._partition_properties, ids))
@@ -142,7 +142,7 @@ class AzureEventHubs(EventSource):
                 "starting_position_inclusive": True,
                 # The whole range as one batch: a batch smaller than max_batch_size is handed
                 # over only after max_wait_time, so a range of 500 in batches of 300 would wait
-                # 3 s for its last 200 events.
+                # that long for its last 200 events.
                 "max_batch_size": min(MAX_BATCH, wanted.size),
                 "prefetch": min(MAX_BATCH, wanted.size),
                 "max_wait_time": MAX_WAIT_SECONDS,

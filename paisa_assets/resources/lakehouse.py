@@ -22,9 +22,9 @@ from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundErr
 from pydantic import Field
 
 from paisa_assets import faults
+from paisa_assets.delta_duckdb import plan_merge
 from paisa_assets.resources.azure_storage import AzureStorage
-from paisa_assets.resources.delta_duckdb import plan_merge
-from paisa_assets.resources.sql_quoting import quote_ident
+from paisa_assets.sql_quoting import quote_ident
 
 T = TypeVar("T")
 Data = pa.Table | pa.RecordBatchReader | pl.DataFrame
@@ -169,15 +169,22 @@ class Lakehouse(ConfigurableResource):
             scan = scan.filter(where)
         return int(scan.select(pl.len()).collect().item())
 
-    def ensure(self, table: str, schema: pa.Schema, partition_by: list[str] | None = None) -> None:
-        """Create the table empty if it does not exist, so concurrent writers never race to
-        create it with an unguarded overwrite."""
+    def ensure(
+        self,
+        table: str,
+        schema: pa.Schema,
+        partition_by: list[str] | None = None,
+        *,
+        initial: pa.Table | None = None,
+    ) -> None:
+        """Create the table empty (or holding `initial`, in the same commit) if it does not
+        exist, so concurrent writers never race to create it with an unguarded overwrite."""
         if self.exists(table):
             return
         try:
             write_deltalake(
                 self.uri(table),
-                schema.empty_table(),
+                schema.empty_table() if initial is None else initial.cast(schema),
                 mode="ignore",
                 partition_by=partition_by,
                 storage_options=self._options(),

@@ -16,9 +16,10 @@ from typing import BinaryIO
 from dagster import ConfigurableResource, get_dagster_logger
 from pydantic import Field
 
-REVIEWS_DATASET = "amazon_reviews"
-METADATA_DATASET = "amazon_metadata"
-DATASETS = (REVIEWS_DATASET, METADATA_DATASET)
+from paisa_assets.registry import LANDING_DATASETS, METADATA_DATASET, REVIEWS_DATASET
+
+DATASETS = LANDING_DATASETS
+__all__ = ["DATASETS", "METADATA_DATASET", "REVIEWS_DATASET", "LandingFile", "LandingZone"]
 
 
 @dataclass(frozen=True)

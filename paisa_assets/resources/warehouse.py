@@ -14,7 +14,7 @@ import polars as pl
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from paisa_assets.resources.delta_duckdb import parquet_view, register_version
+from paisa_assets.delta_duckdb import parquet_view, register_version
 from paisa_assets.resources.lakehouse import Lakehouse
 
 
@@ -97,8 +97,14 @@ class Warehouse(ConfigurableResource):
             time.sleep(random.uniform(pause / 2, pause))
             pause = min(pause * 2, 2.0)
 
-    def publish(self, lakehouse: Lakehouse, tables: list[str]) -> dict[str, str]:
-        """Expose each Delta table in the warehouse file as `layer.name`.
+    def publish(
+        self,
+        lakehouse: Lakehouse,
+        tables: list[str],
+        unions: Mapping[str, Sequence[str]] | None = None,
+    ) -> dict[str, str]:
+        """Expose each Delta table in the warehouse file as `layer.name`, and each of `unions`
+        ({view: tables}) as a view over those of its tables that exist.
 
         A local lake is exposed as views over the Parquet files of the table's current Delta
         version (no copy, readable by any DuckDB client with no extension); a remote lake is
@@ -110,20 +116,12 @@ class Warehouse(ConfigurableResource):
         exposed: dict[str, str] = {}
         with self._connect_exclusive(target) as con:
             for table in tables:
-                layer, name = table.split(".")
-                con.execute(f'CREATE SCHEMA IF NOT EXISTS "{layer}"')
+                con.execute(f'CREATE SCHEMA IF NOT EXISTS "{table.split(".")[0]}"')
                 dt = lakehouse.delta_table(table)
                 if dt is None:
                     continue
-                qualified = f'"{layer}"."{name}"'
-                existing = con.execute(
-                    "SELECT table_type FROM information_schema.tables "
-                    "WHERE table_schema = ? AND table_name = ?",
-                    [layer, name],
-                ).fetchone()
-                if existing:
-                    kind = "VIEW" if existing[0] == "VIEW" else "TABLE"
-                    con.execute(f"DROP {kind} {qualified}")
+                qualified = _qualified(table)
+                _drop(con, table)
                 view = parquet_view(dt) if lakehouse.is_local() else None
                 if view is not None:
                     con.execute(f"CREATE VIEW {qualified} AS {view}")
@@ -133,4 +131,31 @@ class Warehouse(ConfigurableResource):
                 con.execute(f"CREATE TABLE {qualified} AS SELECT * FROM _source")
                 con.unregister("_source")
                 exposed[table] = "table"
+            for view, parts in (unions or {}).items():
+                present = [part for part in parts if part in exposed]
+                con.execute(f'CREATE SCHEMA IF NOT EXISTS "{view.split(".")[0]}"')
+                _drop(con, view)
+                if present:
+                    selects = [f"SELECT * FROM {_qualified(part)}" for part in present]
+                    union = " UNION ALL BY NAME ".join(selects)
+                    con.execute(f"CREATE VIEW {_qualified(view)} AS {union}")
+                    exposed[view] = "union of " + ", ".join(present)
         return exposed
+
+
+def _qualified(table: str) -> str:
+    layer, name = table.split(".")
+    return f'"{layer}"."{name}"'
+
+
+def _drop(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Drop the view or table `layer.name` if there is one (republishing replaces it)."""
+    layer, name = table.split(".")
+    existing = con.execute(
+        "SELECT table_type FROM information_schema.tables "
+        "WHERE table_schema = ? AND table_name = ?",
+        [layer, name],
+    ).fetchone()
+    if existing:
+        kind = "VIEW" if existing[0] == "VIEW" else "TABLE"
+        con.execute(f"DROP {kind} {_qualified(table)}")

@@ -25,8 +25,8 @@ from dagster import (
     sensor,
 )
 
-from paisa_assets.assets.gold import GOLD_INPUTS, INPUTS_KEY, input_versions
 from paisa_assets.checks import asset_checks
+from paisa_assets.gold_build import GOLD_INPUTS, INPUTS_KEY, input_versions
 from paisa_assets.jobs import gold_job
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.run_health import live_active_runs

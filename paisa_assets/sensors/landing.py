@@ -19,6 +19,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import polars as pl
 from dagster import (
     DagsterInstance,
     DefaultSensorStatus,
@@ -31,6 +32,7 @@ from dagster import (
 )
 
 from paisa_assets.jobs import INGEST_JOBS
+from paisa_assets.lake_views import read_view
 from paisa_assets.partitions import (
     PARTITIONS,
     RANGE_END_TAG,
@@ -293,9 +295,13 @@ def silver_unfinished(instance: DagsterInstance, dataset: str, folders: Sequence
 
 
 def read_manifest(lakehouse: Lakehouse) -> dict[str, str]:
-    if not lakehouse.exists(BRONZE_INGESTED_FILES):
-        return {}
-    manifest = lakehouse.read(BRONZE_INGESTED_FILES, columns=["_source_file", "fingerprint"])
+    """Fingerprint of every ingested file of every dataset (paths start with the dataset)."""
+    manifest = read_view(
+        lakehouse,
+        BRONZE_INGESTED_FILES,
+        columns=["_source_file", "fingerprint"],
+        schema={"_source_file": pl.String(), "fingerprint": pl.String()},
+    )
     return dict(manifest.iter_rows())  # type: ignore[arg-type]
 
 

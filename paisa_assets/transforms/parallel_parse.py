@@ -48,8 +48,8 @@ PARSE_WORKERS = "PAISA_PARSE_WORKERS"  # 0 or 1: no pool; unset: min(2, usable c
 DEFAULT_MAX_WORKERS = 2  # the caller's own work (casting, Parquet) is the bottleneck past this
 # Only files up to this size (compressed) go to the pool: their bytes sit in memory while queued.
 PARALLEL_MAX_FILE_BYTES = 16 * 2**20
-# Below this many compressed bytes to parse in all, starting the workers (~0.3 s, more when the
-# caller's __main__ is heavy, see `FileParser`) costs more than parsing on one core.
+# Below this many compressed bytes to parse in all, starting the workers (more when the caller's
+# __main__ is heavy, see `FileParser`) costs more than parsing on one core.
 PARALLEL_MIN_BYTES = 8 * 2**20
 # A worker gives a file back to the caller (which then streams it) past either bound, so a file
 # that inflates to far more than its compressed size never sits whole in two processes' memory.

@@ -17,17 +17,24 @@ from dagster import DagsterInstance
 from deltalake import DeltaTable
 
 from paisa_assets.generator import GenerationReport
+from paisa_assets.lake_views import count_view, read_view
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.tables import (
     BRONZE_INGESTED_FILES,
     BRONZE_METADATA,
+    BRONZE_METADATA_FILES,
+    BRONZE_METADATA_QUARANTINE,
     BRONZE_QUARANTINE,
     BRONZE_REVIEWS,
+    BRONZE_REVIEWS_FILES,
+    BRONZE_REVIEWS_QUARANTINE,
     GOLD_KPIS,
     GOLD_REVIEWS_ENRICHED,
     SILVER_METADATA,
+    SILVER_METADATA_QUARANTINE,
     SILVER_QUARANTINE,
     SILVER_REVIEWS,
+    SILVER_REVIEWS_QUARANTINE,
 )
 from paisa_assets_tests.conftest import Workspace, local_settings_env, make_workspace
 
@@ -35,11 +42,14 @@ REPO = Path(__file__).resolve().parents[2]
 BATCH_TABLES = [
     BRONZE_REVIEWS,
     BRONZE_METADATA,
-    BRONZE_QUARANTINE,
-    BRONZE_INGESTED_FILES,
+    BRONZE_REVIEWS_QUARANTINE,
+    BRONZE_METADATA_QUARANTINE,
+    BRONZE_REVIEWS_FILES,
+    BRONZE_METADATA_FILES,
     SILVER_REVIEWS,
     SILVER_METADATA,
-    SILVER_QUARANTINE,
+    SILVER_REVIEWS_QUARANTINE,
+    SILVER_METADATA_QUARANTINE,
     GOLD_REVIEWS_ENRICHED,
     GOLD_KPIS,
 ]
@@ -112,16 +122,18 @@ def assert_exact(lake: Lakehouse, expected: Expected, stream_reviews: int = 0) -
     counts = {
         "bronze_reviews": lake.count(BRONZE_REVIEWS),
         "bronze_metadata": lake.count(BRONZE_METADATA),
-        "bronze_quarantine": lake.count(BRONZE_QUARANTINE, pl.col("dataset") != "eh_streaming"),
+        "bronze_quarantine": count_view(
+            lake, BRONZE_QUARANTINE, pl.col("dataset") != "eh_streaming"
+        ),
         "silver_reviews": lake.count(SILVER_REVIEWS),
         "silver_metadata": lake.count(SILVER_METADATA),
-        "silver_quarantine": lake.count(SILVER_QUARANTINE),
-        "files": lake.count(BRONZE_INGESTED_FILES),
+        "silver_quarantine": count_view(lake, SILVER_QUARANTINE),
+        "files": count_view(lake, BRONZE_INGESTED_FILES),
     }
     assert counts == vars(expected)
     bronze = lake.read(BRONZE_REVIEWS, columns=["_source_file", "_line"])
     assert bronze.n_unique() == bronze.height  # no line ingested twice
-    manifest = lake.read(BRONZE_INGESTED_FILES, columns=["_source_file"])
+    manifest = read_view(lake, BRONZE_INGESTED_FILES, columns=["_source_file"])
     assert manifest["_source_file"].n_unique() == manifest.height
     assert lake.read(SILVER_REVIEWS)["review_id"].n_unique() == expected.silver_reviews
     gold = lake.read(GOLD_REVIEWS_ENRICHED, columns=["review_id"])

@@ -22,9 +22,9 @@ from dagster import AssetKey, DagsterInstance, build_asset_context, build_sensor
 from deltalake import DeltaTable
 from deltalake.exceptions import CommitFailedError
 
-from paisa_assets.assets.gold import GOLD_INPUTS, INPUTS_KEY, input_versions, rebuild_gold_table
 from paisa_assets.generator import generate_landing_zone
 from paisa_assets.generator.stream import generated_payloads
+from paisa_assets.gold_build import GOLD_INPUTS, INPUTS_KEY, input_versions, rebuild_gold_table
 from paisa_assets.resources.lakehouse import Lakehouse, retry_on_conflict
 from paisa_assets.resources.local_event_log import LocalEventLog
 from paisa_assets.runner import sync_partitions
@@ -237,7 +237,11 @@ def test_a_partition_run_checks_its_own_partitions_while_another_is_in_flight(
         in_flight = job.execute_in_process(
             instance=instance,
             partition_key="partition_1",
-            asset_selection=[AssetKey(["bronze", "amazon_reviews"])],
+            asset_selection=[  # bronze's asset writes its quarantine and manifest too
+                AssetKey(["bronze", "amazon_reviews"]),
+                AssetKey(["bronze", "amazon_reviews_quarantine"]),
+                AssetKey(["bronze", "amazon_reviews_ingested_files"]),
+            ],
         )
         assert in_flight.success
         again = job.execute_in_process(

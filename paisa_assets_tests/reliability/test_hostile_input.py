@@ -23,6 +23,7 @@ import pytest
 from dagster import DagsterInstance, SensorResult, SkipReason
 
 from paisa_assets.generator.stream import generated_payloads
+from paisa_assets.lake_views import read_view
 from paisa_assets.resources.landing_zone import LocalLandingZone
 from paisa_assets.resources.local_event_log import LocalEventLog
 from paisa_assets.sensors import plan_landing_runs
@@ -82,7 +83,7 @@ class Hostile:
 
     def bronze_quarantine(self, dataset: str = "amazon_reviews") -> dict[str, tuple]:
         """File name -> (line, reason) of every bronze quarantine row of the dataset."""
-        rows = self.lake.read(BRONZE_QUARANTINE, where=pl.col("dataset") == dataset)
+        rows = read_view(self.lake, BRONZE_QUARANTINE, where=pl.col("dataset") == dataset)
         return {
             r["_source_file"].rsplit("/", 1)[-1]: (r["_line"], r["reason"], r["raw"])
             for r in rows.to_dicts()
@@ -276,7 +277,9 @@ def test_bad_files_and_lines_are_quarantined_with_their_reason(hostile: Hostile)
 
 
 def test_empty_files_are_recorded_with_no_rows_and_no_quarantine(hostile: Hostile) -> None:
-    manifest = hostile.lake.read(BRONZE_INGESTED_FILES, where=pl.col("dataset") == "amazon_reviews")
+    manifest = read_view(
+        hostile.lake, BRONZE_INGESTED_FILES, where=pl.col("dataset") == "amazon_reviews"
+    )
     rows = {
         r["_source_file"].rsplit("/", 1)[-1]: (r["rows"], r["quarantined"])
         for r in manifest.to_dicts()
@@ -290,7 +293,9 @@ def test_empty_files_are_recorded_with_no_rows_and_no_quarantine(hostile: Hostil
 
 
 def test_wrong_types_are_quarantined_in_silver_and_new_fields_rescued(hostile: Hostile) -> None:
-    quarantine = hostile.lake.read(SILVER_QUARANTINE, where=pl.col("dataset") == "amazon_reviews")
+    quarantine = read_view(
+        hostile.lake, SILVER_QUARANTINE, where=pl.col("dataset") == "amazon_reviews"
+    )
     assert sorted(quarantine.select("_line", "reason").rows()) == [
         (1, "overall is not a number: five"),
         (2, 'vote is not an integer: {"n":1}'),
@@ -317,7 +322,9 @@ def test_a_10_mb_review_lands_whole_and_every_good_row_is_there_once(hostile: Ho
 
 
 def test_event_bodies_that_are_not_json_are_quarantined(hostile: Hostile) -> None:
-    quarantine = hostile.lake.read(BRONZE_QUARANTINE, where=pl.col("dataset") == "eh_streaming")
+    quarantine = read_view(
+        hostile.lake, BRONZE_QUARANTINE, where=pl.col("dataset") == "eh_streaming"
+    )
     assert sorted(quarantine.select("_line", "reason").rows()) == [
         (0, "body is not valid JSON: invalid literal, expected 'null': line 1 column 1 (char 0)"),
         (1, "body is not valid UTF-8"),

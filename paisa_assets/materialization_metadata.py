@@ -5,21 +5,22 @@ Every asset reports the same shape so the Dagster UI reads the same from bronze 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from typing import Any
 
 import polars as pl
-import pyarrow as pa
 from dagster import (
     AssetExecutionContext,
+    AssetKey,
     AssetObservation,
     MaterializeResult,
     MetadataValue,
-    TableColumn,
-    TableSchema,
 )
 
+from paisa_assets.asset_specs import column_schema
 from paisa_assets.resources.lakehouse import Lakehouse
+from paisa_assets.tables import asset_key
 
 PREVIEW_ROWS = 5
 PREVIEW_CELL_CHARS = 60
@@ -32,10 +33,6 @@ class Tally:
     def add(self, other: Tally) -> None:
         for f in fields(self):
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
-
-
-def column_schema(schema: pa.Schema) -> TableSchema:
-    return TableSchema(columns=[TableColumn(f.name, str(f.type)) for f in schema])
 
 
 def markdown_preview(frame: pl.DataFrame) -> str:
@@ -74,7 +71,8 @@ def table_metadata(
     if scope is not None:
         scan = scan.filter(scope)
     metadata["dagster/row_count"] = MetadataValue.int(lakehouse.count(table, scope))
-    metadata["dagster/column_schema"] = column_schema(dt.to_pyarrow_dataset().schema)
+    # The columns on disk, each described by the registry.
+    metadata["dagster/column_schema"] = column_schema(table, dt.to_pyarrow_dataset().schema)
     metadata["delta_version"] = MetadataValue.int(dt.version())
     metadata["preview"] = MetadataValue.md(markdown_preview(scan.head(PREVIEW_ROWS).collect()))
     return metadata | extra
@@ -100,6 +98,8 @@ def partitioned_result(
     table: str,
     per_partition: dict[str, tuple[dict[str, int], dict[str, int]]],
     metadata: dict[str, Any],
+    *,
+    asset_key: AssetKey | None = None,
 ) -> MaterializeResult:
     """The result of a run over landing folders: each folder's own figures, the table's rows.
 
@@ -113,7 +113,9 @@ def partitioned_result(
     materialization, else the latest observation: it is left out of the per-folder events (a
     folder's figure would show as the table's) and reported, for the whole table, in an
     observation. `table_row_count` in every event says the same.
+    `asset_key`: which asset of a multi-asset (default: the step's only one).
     """
+    asset_key = asset_key or context.asset_key
     rows = rows_per_partition(lakehouse, table, list(per_partition))
     for partition, (counts, extra) in per_partition.items():
         scoped: dict[str, Any] = {
@@ -121,10 +123,21 @@ def partitioned_result(
         }
         scoped |= {name: MetadataValue.int(n) for name, n in extra.items()}
         scoped["partition_row_count"] = MetadataValue.int(rows.get(partition, 0))
-        context.add_asset_metadata(scoped, partition_key=partition)
+        context.add_asset_metadata(scoped, asset_key=asset_key, partition_key=partition)
     table_rows = metadata.pop("dagster/row_count")
     metadata["table_row_count"] = table_rows
     context.log_event(
-        AssetObservation(asset_key=context.asset_key, metadata={"dagster/row_count": table_rows})
+        AssetObservation(asset_key=asset_key, metadata={"dagster/row_count": table_rows})
     )
-    return MaterializeResult(metadata=metadata)
+    return MaterializeResult(asset_key=asset_key, metadata=metadata)
+
+
+def table_results(
+    lakehouse: Lakehouse, counts: dict[str, dict[str, int]]
+) -> Iterator[MaterializeResult]:
+    """One result per table a multi-asset wrote ({table: its counts}), each described by
+    `table_metadata`."""
+    for table, table_counts in counts.items():
+        yield MaterializeResult(
+            asset_key=asset_key(table), metadata=table_metadata(lakehouse, table, table_counts)
+        )

@@ -1,8 +1,10 @@
-"""`gold.model_evaluations`: every trained model version, its test metrics and the champion flag.
+"""A model's evaluations table: every trained version, its test metrics and the champion flag.
 
-MLflow is where a data scientist looks; this table is where the dashboard and SQL users look, so
-a model's figures are queryable beside the data it was trained on. Both model assets record
-through `record_evaluation`, which also re-flags the champion among that model's versions.
+MLflow is where a data scientist looks; these tables are where the dashboard and SQL users look,
+so a model's figures are queryable beside the data it was trained on. Each model asset writes
+its own table (`gold.sentiment_model_evaluations`, `gold.recommender_evaluations`; the warehouse
+view `gold.model_evaluations` shows both) through `record_evaluation`, which also re-flags the
+champion among that model's versions.
 """
 
 import datetime as dt
@@ -11,8 +13,8 @@ from typing import Any
 
 import polars as pl
 
+from paisa_assets.lake_views import arrow_schema, ensure_table
 from paisa_assets.resources.lakehouse import Lakehouse
-from paisa_assets.tables import GOLD_MODEL_EVALUATIONS
 
 MODEL_EVALUATIONS_SCHEMA = {
     "model": pl.String,
@@ -27,6 +29,7 @@ MODEL_EVALUATIONS_SCHEMA = {
 
 def record_evaluation(
     lakehouse: Lakehouse,
+    table: str,
     *,
     model: str,
     version: int,
@@ -48,9 +51,8 @@ def record_evaluation(
         },
         schema=MODEL_EVALUATIONS_SCHEMA,
     )
-    earlier = lakehouse.read(
-        GOLD_MODEL_EVALUATIONS, where=pl.col("model") == model, schema=MODEL_EVALUATIONS_SCHEMA
-    )
+    ensure_table(lakehouse, table, arrow_schema(MODEL_EVALUATIONS_SCHEMA))
+    earlier = lakehouse.read(table, where=pl.col("model") == model)
     rows = pl.concat([earlier.select(new.columns).cast(new.schema), new])
     rows = rows.with_columns(is_champion=pl.col("version") == (champion_version or -1))
-    lakehouse.merge(GOLD_MODEL_EVALUATIONS, rows, keys=["model", "version"])
+    lakehouse.merge(table, rows, keys=["model", "version"])

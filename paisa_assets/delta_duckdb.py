@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import DeltaTable
 
-from paisa_assets.resources.sql_quoting import quote_ident, sql_string
+from paisa_assets.sql_quoting import quote_ident, sql_string
 
 if TYPE_CHECKING:
     import pyarrow.dataset as pads  # importing it imports pandas: a type here, not a need
@@ -40,8 +40,8 @@ def register_version(
     """Expose this version of the table to `con` as `name`.
 
     On a local lake DuckDB reads the version's Parquet files itself (`parquet_view`): it then
-    reads only the columns and row groups a query needs, which made a unique-key check over a
-    million reviews 13x faster than streaming every column through Arrow. A remote lake (no
+    reads only the columns and row groups a query needs, instead of streaming every column
+    through Arrow. A remote lake (no
     DuckDB Azure extension offline), or a version DuckDB cannot read that way, is streamed.
     """
     view = parquet_view(dt, columns) if local else None
@@ -82,8 +82,8 @@ def plan_merge(
     delta-rs rewrites every target file holding a row an update or delete clause touches, and
     reads the whole target, every column, to find the rows it inserts. Keys are hashes, so the
     ~1,000 rows a silver chunk used to update were spread over every file: each chunk of a
-    backfill rewrote all of silver, and even without updates each read all of it (4.3 s per
-    chunk at 3M reviews), quadratic in the table's size. DuckDB answers both questions from the
+    backfill rewrote all of silver, and even without updates each read all of it: quadratic in
+    the table's size. DuckDB answers both questions from the
     key and predicate columns alone. The predicates are the MERGE's own (aliases `s` and `t`),
     so the plan cannot disagree with it. `update_when` None means no update clause; "true"
     updates every matched row.
