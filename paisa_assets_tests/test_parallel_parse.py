@@ -45,7 +45,7 @@ from paisa_assets.transforms.bronze_parse import ParsedBatch, parse_json_lines
 from paisa_assets.transforms.parallel_parse import PARSE_WORKERS, FileParser, default_workers
 from paisa_assets.transforms.schemas import BRONZE_METADATA_COLUMNS, BRONZE_REVIEWS_COLUMNS
 from paisa_assets_tests.conftest import review
-from paisa_assets_tests.parse_faults import (
+from paisa_assets_tests.support.parse_faults import (
     FAIL_MARK,
     PID_FOLDER,
     exit_on_marked_file,
@@ -321,7 +321,7 @@ from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.landing_zone import LocalLandingZone
 from paisa_assets.transforms.parallel_parse import FileParser
 from paisa_assets.transforms.schemas import BRONZE_REVIEWS_COLUMNS
-from paisa_assets_tests.parse_faults import record_pid
+from paisa_assets_tests.support.parse_faults import record_pid
 
 zone = LocalLandingZone(root=sys.argv[1])
 with FileParser(2, min_bytes=0, parse_in_worker=record_pid) as parser:

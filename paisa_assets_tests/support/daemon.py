@@ -12,7 +12,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
@@ -49,11 +49,26 @@ class Daemon:
     env: dict[str, str]
     process: subprocess.Popen
     log_path: Path
+    # Opened once while the daemon runs: tests poll `runs()` every second, and opening an
+    # instance costs some 30 times the query (storage set-up, schema checks). Every query still
+    # reads what the daemon's processes have written since.
+    _shared: DagsterInstance | None = field(default=None, init=False, repr=False)
 
     @contextmanager
     def instance(self) -> Iterator[DagsterInstance]:
+        if self._shared is not None:
+            yield self._shared
+            return
         with DagsterInstance.from_config(self.env["DAGSTER_HOME"]) as instance:
             yield instance
+
+    def _open(self) -> None:
+        self._shared = DagsterInstance.from_config(self.env["DAGSTER_HOME"])
+
+    def _close(self) -> None:
+        if self._shared is not None:
+            self._shared.dispose()
+            self._shared = None
 
     def runs(self, job: str | None = None, statuses: list[DagsterRunStatus] | None = None):
         with self.instance() as instance:
@@ -85,9 +100,12 @@ def running_daemon(root: Path, **extra_env: str) -> Iterator[Daemon]:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        daemon = Daemon(env, process, log_path)
         try:
-            yield Daemon(env, process, log_path)
+            daemon._open()
+            yield daemon
         finally:
+            daemon._close()
             # The daemon's children ignore SIGTERM at times: end the whole process group.
             with_group = process.pid
             with suppress(ProcessLookupError):
