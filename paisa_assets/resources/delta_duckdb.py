@@ -112,14 +112,18 @@ def plan_merge(
     return MergePlan(0, 0, pc.unique(unmatched.combine_chunks()).sort())
 
 
-def parquet_view(dt: DeltaTable, columns: Sequence[str] | None = None) -> str | None:
+def parquet_view(
+    dt: DeltaTable, columns: Sequence[str] | None = None, files: Sequence[str] | None = None
+) -> str | None:
     """SQL selecting the version's rows straight from its Parquet files, or None.
+
+    `files` limits it to some of them (the files a version added, for an incremental update).
 
     Columns come out in the Delta schema's order. Partition values live in the folder names
     (`col=value`, percent-encoded: DuckDB decodes them); only string partition columns are read
     that way, so a value such as `2023` is never re-typed. An empty version has no file to read.
     """
-    files = dt.file_uris()
+    files = dt.file_uris() if files is None else files
     schema = dt.schema()
     partition_columns = set(dt.metadata().partition_columns)
     types = {field.name: getattr(field.type, "type", None) for field in schema.fields}

@@ -335,6 +335,20 @@ class Lakehouse(ConfigurableResource):
             writer_properties=WRITER_PROPERTIES,
         )
 
+    def record(self, table: str, metadata: dict[str, Any]) -> int:
+        """An empty commit carrying `metadata`: an incremental gold update that changed no row
+        still records the input versions it is up to date with."""
+        dt = self.delta_table(table)
+        assert dt is not None, f"{table} does not exist"
+        write_deltalake(
+            dt,
+            pa.schema(dt.schema().to_arrow()).empty_table(),  # type: ignore[arg-type]
+            mode="append",
+            partition_by=dt.metadata().partition_columns or None,
+            commit_properties=self._commit(metadata),
+        )
+        return self.version(table)  # type: ignore[return-value]
+
     def _commit(self, metadata: dict[str, Any] | None) -> CommitProperties:
         return CommitProperties(custom_metadata=metadata, max_commit_retries=MAX_COMMIT_RETRIES)
 

@@ -93,7 +93,8 @@ SELECT
     count(*) FILTER (WHERE source = 'batch') AS batch_reviews,
     count(*) FILTER (WHERE source = 'stream') AS stream_reviews,
     min(review_date) AS first_review_date,
-    max(review_date) AS last_review_date
+    max(review_date) AS last_review_date,
+    count(verified) AS verified_known_reviews
 FROM reviews_enriched
 GROUP BY asin
 """
@@ -106,7 +107,9 @@ SELECT
     count(*) AS reviews,
     avg(rating) AS avg_rating,
     avg(CAST(verified AS DOUBLE)) AS verified_share,
-    avg(price) AS avg_price
+    avg(price) AS avg_price,
+    count(verified) AS verified_known_reviews,
+    count(price) AS priced_reviews
 FROM reviews_enriched
 GROUP BY ALL
 """
@@ -121,7 +124,8 @@ SELECT
     count(*) FILTER (WHERE source = 'batch') AS batch_reviews,
     count(*) FILTER (WHERE source = 'stream') AS stream_reviews,
     min(review_date) AS first_review_date,
-    max(review_date) AS last_review_date
+    max(review_date) AS last_review_date,
+    count(verified) AS verified_known_reviews
 FROM reviews_enriched
 """
 

@@ -1,0 +1,633 @@
+"""Incremental gold: update what changed in silver since the versions gold recorded.
+
+Every gold build records the Delta versions of its inputs in its commit. What changed since is
+read from the Delta log: the files the inputs' current versions hold and the recorded versions
+did not (added) and the reverse (removed). Their rows, compared column by column, give the
+changed keys; a file a MERGE rewrote cancels out except for the rows it really changed. Nothing
+else of the lake is read, except where a change reaches beyond its rows (a product's metadata,
+a category's mean price, a reviewer's or product's first or last review), so a new landing
+folder or a stream batch costs the same on any lake size.
+
+`transforms.gold_incremental.plan_gold_update` decides between this and a full rebuild; the SQL
+lives there too. This module does the reading and the writing (no Dagster).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+from deltalake import DeltaTable
+
+from paisa_assets.resources.delta_duckdb import parquet_view, register_version
+from paisa_assets.resources.lakehouse import Lakehouse
+from paisa_assets.resources.sql_quoting import in_list, sql_string
+from paisa_assets.resources.warehouse import Warehouse
+from paisa_assets.tables import (
+    GOLD_CATEGORY_MONTHLY,
+    GOLD_KPIS,
+    GOLD_PRODUCT_SUMMARY,
+    GOLD_REVIEWS_ENRICHED,
+    SILVER_METADATA,
+    SILVER_REVIEWS,
+    SILVER_REVIEWS_STREAMING,
+)
+from paisa_assets.transforms import gold as gold_sql
+from paisa_assets.transforms.gold_incremental import (
+    CATEGORY_MONTHLY_UPDATE_SQL,
+    ENRICHED_DELTA_COLUMNS,
+    ENRICHED_DELTA_SQL,
+    KPIS_UPDATE_SQL,
+    MAX_CHANGED_SHARE,
+    MAX_DELETED_ROWS,
+    PRODUCT_SUMMARY_UPDATE_SQL,
+    AggregateSpec,
+    GoldFacts,
+    GoldPlan,
+    changed_keys_sql,
+    null_safe_match,
+    plan_gold_update,
+)
+from paisa_assets.transforms.schemas import SILVER_METADATA_SCHEMA, SILVER_REVIEWS_SCHEMA
+from paisa_assets.transforms.stream_reviews import SILVER_STREAM_SCHEMA
+
+# Silver columns gold.reviews_enriched reads: a change elsewhere (lineage columns such as
+# `_partition` after a promotion) does not touch gold.
+REVIEW_COLUMNS = [
+    "review_id",
+    "asin",
+    "reviewerID",
+    "reviewerName",
+    "overall",
+    "summary",
+    "reviewText",
+    "review_date",
+    "verified",
+    "vote",
+    "style",
+    "image",
+    "_ingested_at",
+]
+METADATA_COLUMNS = [
+    "asin",
+    "title",
+    "brand",
+    "main_cat",
+    "category",
+    "price",
+    "rank",
+    "rank_category",
+]
+# Stream reviews looked up in batch silver by a literal IN list (DuckDB then reads the other
+# columns only for matching rows); a larger set is joined instead.
+MAX_LITERAL_KEYS = 5_000
+
+# The relations the gold queries read, and the schema each reads as before its table exists.
+GOLD_SOURCES = {
+    "silver_reviews": SILVER_REVIEWS,
+    "silver_metadata": SILVER_METADATA,
+    "silver_reviews_streaming": SILVER_REVIEWS_STREAMING,
+}
+EMPTY_SCHEMAS = {
+    SILVER_REVIEWS: SILVER_REVIEWS_SCHEMA,
+    SILVER_METADATA: SILVER_METADATA_SCHEMA,
+    SILVER_REVIEWS_STREAMING: SILVER_STREAM_SCHEMA,
+}
+
+AGGREGATES = {
+    GOLD_PRODUCT_SUMMARY: AggregateSpec(
+        ("asin",), PRODUCT_SUMMARY_UPDATE_SQL, gold_sql.PRODUCT_SUMMARY_SQL
+    ),
+    GOLD_CATEGORY_MONTHLY: AggregateSpec(
+        ("main_cat", "year", "month"), CATEGORY_MONTHLY_UPDATE_SQL, gold_sql.CATEGORY_MONTHLY_SQL
+    ),
+    GOLD_KPIS: AggregateSpec((), KPIS_UPDATE_SQL, gold_sql.KPIS_SQL),
+}
+
+
+@dataclass(frozen=True)
+class FileDiff:
+    """The files of a table's current version not in an older one (added), and the reverse."""
+
+    table: str
+    added: list[str]
+    removed: list[str]
+    added_rows: int
+    removed_rows: int
+    readable: bool  # every removed file is still on disk
+    partition_columns: list[str] = field(default_factory=list)
+
+    @property
+    def changed_rows(self) -> int:
+        return self.added_rows + self.removed_rows
+
+    @property
+    def empty(self) -> bool:
+        return not self.added and not self.removed
+
+
+def _files(dt: DeltaTable, root: str) -> dict[str, int]:
+    actions = pa.table(dt.get_add_actions(flatten=True))
+    paths = actions.column("path").to_pylist()
+    rows = actions.column("num_records").to_pylist()
+    return {os.path.join(root, p): int(n or 0) for p, n in zip(paths, rows, strict=True)}
+
+
+def file_diff(lakehouse: Lakehouse, table: str, since: int | None) -> FileDiff:
+    """What changed in `table` since version `since` (None: the table did not exist), from the
+    Delta log alone. Unreadable when that version's log or files are gone (vacuumed)."""
+    dt = lakehouse.delta_table(table)
+    root = lakehouse.uri(table)
+    now = _files(dt, root) if dt is not None else {}
+    partitions = list(dt.metadata().partition_columns) if dt is not None else []
+    before: dict[str, int] = {}
+    readable = True
+    if since is not None:
+        try:
+            before = _files(DeltaTable(root, version=since), root)
+        except Exception:  # a log cleaned up or unreadable: rebuild instead
+            readable = False
+    added = [f for f in now if f not in before]
+    removed = [f for f in before if f not in now]
+    readable = readable and all(os.path.exists(f) for f in removed)
+    return FileDiff(
+        table,
+        added,
+        removed,
+        sum(now[f] for f in added),
+        sum(before[f] for f in removed),
+        readable,
+        partitions,
+    )
+
+
+def _facts(
+    lakehouse: Lakehouse,
+    table: str,
+    recorded: Mapping[str, int | None] | None,
+    current: Mapping[str, int | None],
+    diffs: list[FileDiff],
+    expected_columns: list[str] | None,
+    rebuild_requested: bool,
+) -> GoldFacts:
+    dt = lakehouse.delta_table(table)
+    columns = [f.name for f in dt.schema().fields] if dt is not None else []
+    rows = 0
+    for source in current:
+        source_dt = lakehouse.delta_table(source)
+        if source_dt is not None:
+            rows += sum(_files(source_dt, lakehouse.uri(source)).values())
+    return GoldFacts(
+        table_exists=dt is not None,
+        recorded=recorded,
+        current=current,
+        schema_matches=expected_columns is None or columns == expected_columns,
+        inputs_readable=all(d.readable for d in diffs),
+        changed_rows=sum(d.changed_rows for d in diffs),
+        input_rows=rows,
+        rebuild_requested=rebuild_requested,
+        local=lakehouse.is_local(),
+    )
+
+
+def plan_for(
+    lakehouse: Lakehouse,
+    table: str,
+    recorded: Mapping[str, int | None] | None,
+    current: Mapping[str, int | None],
+    expected_columns: list[str] | None,
+    rebuild_requested: bool = False,
+) -> tuple[GoldPlan, list[FileDiff]]:
+    """The plan for `table`, and the input diffs an update would read."""
+    diffs: list[FileDiff] = []
+    comparable = (
+        recorded is not None
+        and set(recorded) == set(current)
+        and lakehouse.exists(table)
+        and lakehouse.is_local()
+    )
+    if comparable:
+        assert recorded is not None
+        diffs = [file_diff(lakehouse, t, recorded[t]) for t in current if recorded[t] is not None]
+    facts = _facts(lakehouse, table, recorded, current, diffs, expected_columns, rebuild_requested)
+    return plan_gold_update(facts), diffs
+
+
+def expected_columns(warehouse: Warehouse, table: str) -> list[str]:
+    """The columns the current code writes to `table`: its query's result on empty inputs."""
+    with warehouse.engine() as con:
+        for name, source in GOLD_SOURCES.items():
+            con.register(name, pl.DataFrame(schema=EMPTY_SCHEMAS[source]).to_arrow())
+        if table == GOLD_REVIEWS_ENRICHED:
+            return list(gold_sql.reviews_enriched(con).schema.names)
+        con.execute(
+            f"CREATE TEMP TABLE reviews_enriched AS {gold_sql.REVIEWS_ENRICHED_SQL} LIMIT 0"
+        )
+        return list(con.sql(AGGREGATES[table].rebuild_sql).columns)
+
+
+def _ids(con: duckdb.DuckDBPyConnection, name: str, values: list[str]) -> None:
+    """A one-column temp table `name` (`id`) of these values."""
+    con.register(f"__{name}", pa.table({"id": pa.array(values, pa.string())}))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT DISTINCT id FROM __{name}")
+    con.unregister(f"__{name}")
+
+
+def _view(con: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
+    con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {sql}')
+
+
+def _table_view(
+    con: duckdb.DuckDBPyConnection,
+    lakehouse: Lakehouse,
+    table: str,
+    columns: list[str],
+    files: list[str] | None = None,
+) -> str:
+    """SQL reading these columns of (some files of) `table`'s current version; no rows, typed,
+    when the table does not exist or no file is given."""
+    dt = lakehouse.delta_table(table)
+    view = parquet_view(dt, columns, files=files) if dt is not None else None
+    if view is not None:
+        return view
+    if dt is not None:
+        schema = pa.schema(dt.schema().to_arrow())  # type: ignore[arg-type]
+    else:
+        schema = pl.DataFrame(schema=EMPTY_SCHEMAS[table]).to_arrow().schema
+    name = "__empty_" + table.replace(".", "_")
+    con.register(name, schema.empty_table())
+    return f"SELECT {_cols(columns)} FROM {name}"
+
+
+# ---- gold.reviews_enriched ----------------------------------------------------------------
+
+
+def _mean_price_changes(
+    con: duckdb.DuckDBPyConnection, lakehouse: Lakehouse, since: int
+) -> tuple[list[str], bool]:
+    """Main categories (and whether reviews with no category) whose imputed price changed.
+
+    A review without a listed price gets its category's mean price, else the global mean (see
+    `transforms.gold`), both over every product: a metadata change can move the price of other
+    products' reviews. Compared between the recorded and the current version of the metadata
+    (three columns of a table a tenth the size of the reviews).
+    """
+    then = DeltaTable(lakehouse.uri(SILVER_METADATA), version=since)
+    _view(con, "meta_then", parquet_view(then, ["main_cat", "price"]) or _no_meta())
+    _view(con, "meta_now", _table_view(con, lakehouse, SILVER_METADATA, ["main_cat", "price"]))
+    means = """
+        WITH cat AS (SELECT main_cat, avg(price) AS m FROM {t}
+                     WHERE price IS NOT NULL AND main_cat IS NOT NULL GROUP BY main_cat),
+             g AS (SELECT avg(price) AS m FROM {t} WHERE price IS NOT NULL),
+             cats AS (SELECT DISTINCT main_cat FROM {t} WHERE main_cat IS NOT NULL)
+        SELECT cats.main_cat, coalesce(cat.m, g.m) AS effective
+        FROM cats LEFT JOIN cat USING (main_cat) CROSS JOIN g
+        UNION ALL SELECT NULL, m FROM g
+    """
+    rows = con.execute(
+        f"SELECT coalesce(a.main_cat, b.main_cat) FROM ({means.format(t='meta_then')}) AS a "
+        f"FULL JOIN ({means.format(t='meta_now')}) AS b "
+        "ON a.main_cat IS NOT DISTINCT FROM b.main_cat "
+        "WHERE a.effective IS DISTINCT FROM b.effective"
+    ).fetchall()
+    return [r[0] for r in rows if r[0] is not None], any(r[0] is None for r in rows)
+
+
+def _no_meta() -> str:
+    return "SELECT CAST(NULL AS VARCHAR) AS main_cat, CAST(NULL AS DOUBLE) AS price WHERE false"
+
+
+def _changed(
+    con: duckdb.DuckDBPyConnection, lakehouse: Lakehouse, diff: FileDiff, key: str, cols: list[str]
+) -> list[str]:
+    if diff.empty:
+        return []
+    _view(con, "added", _table_view(con, lakehouse, diff.table, cols, diff.added))
+    _view(con, "removed", _removed_view(diff, cols))
+    return [r[0] for r in con.execute(changed_keys_sql(key, cols)).fetchall() if r[0] is not None]
+
+
+def _removed_view(diff: FileDiff, columns: list[str], like: str = "added") -> str:
+    """The rows of files an older version held (still on disk: `FileDiff.readable`); none, with
+    the columns of relation `like`, when no file was removed."""
+    if not diff.removed:
+        return f"SELECT * FROM {like} WHERE false"
+    listing = ", ".join(sql_string(f) for f in diff.removed)
+    hive = "true, hive_types_autocast = false" if diff.partition_columns else "false"
+    cols = ", ".join(f'"{c}"' for c in columns)
+    return (
+        f"SELECT {cols} FROM read_parquet([{listing}], union_by_name = true, "
+        f"hive_partitioning = {hive})"
+    )
+
+
+def affected_reviews(
+    con: duckdb.DuckDBPyConnection,
+    lakehouse: Lakehouse,
+    recorded: Mapping[str, int | None],
+    diffs: Mapping[str, FileDiff],
+    report: dict[str, Any],
+) -> list[str]:
+    """Fill temp table `affected_ids` (review_id): the reviews whose enriched row may change.
+
+    Returns the changed batch reviews, whose current rows are all in the files silver added.
+    """
+    empty = FileDiff("", [], [], 0, 0, True)
+    batch = _changed(con, lakehouse, diffs.get(SILVER_REVIEWS, empty), "review_id", REVIEW_COLUMNS)
+    stream = _changed(
+        con, lakehouse, diffs.get(SILVER_REVIEWS_STREAMING, empty), "review_id", REVIEW_COLUMNS
+    )
+    meta_diff = diffs.get(SILVER_METADATA, empty)
+    asins = _changed(con, lakehouse, meta_diff, "asin", METADATA_COLUMNS)
+    _ids(con, "affected", [*batch, *stream])
+    categories: list[str] = []
+    no_category = False
+    since = recorded.get(SILVER_METADATA)
+    if not meta_diff.empty and since is not None:
+        categories, no_category = _mean_price_changes(con, lakehouse, since)
+    if asins:  # every review of a product whose metadata changed
+        _ids(con, "changed_asins", asins)
+        for source in (SILVER_REVIEWS, SILVER_REVIEWS_STREAMING):
+            view = _table_view(con, lakehouse, source, ["review_id", "asin"])
+            con.execute(
+                f"INSERT INTO affected SELECT review_id FROM ({view}) "
+                "WHERE asin IN (SELECT id FROM changed_asins)"
+            )
+    if categories or no_category:  # reviews priced by a mean that moved
+        matches = [in_list("main_cat", categories)] if categories else []
+        if no_category:
+            matches.append("main_cat IS NULL")
+        view = _table_view(
+            con, lakehouse, GOLD_REVIEWS_ENRICHED, ["review_id", "main_cat", "listed_price"]
+        )
+        con.execute(
+            f"INSERT INTO affected SELECT review_id FROM ({view}) "
+            f"WHERE listed_price IS NULL AND ({' OR '.join(matches)})"
+        )
+    con.execute("CREATE OR REPLACE TEMP TABLE affected_ids AS SELECT DISTINCT id FROM affected")
+    report.update(
+        changed_batch_reviews=len(batch),
+        changed_stream_reviews=len(stream),
+        changed_products=len(asins),
+        categories_with_a_new_mean_price=len(categories) + int(no_category),
+    )
+    return batch
+
+
+def _register_affected_inputs(
+    con: duckdb.DuckDBPyConnection,
+    lakehouse: Lakehouse,
+    batch_diff: FileDiff | None,
+    batch_changed: list[str],
+) -> None:
+    """The relations `transforms.gold.reviews_enriched` reads, limited to the affected reviews
+    (metadata whole: its means are over every product).
+
+    A changed batch review sits in a file its silver version added, so only those files are
+    read for it; other affected reviews (stream reviews that may have a batch copy, reviews of
+    changed products) are looked up in every batch file, by a literal list when short (DuckDB
+    then reads the other columns only for the rows that match).
+    """
+    added = batch_diff.added if batch_diff is not None else []
+    parts = []
+    if added:
+        view = _table_view(con, lakehouse, SILVER_REVIEWS, REVIEW_COLUMNS, added)
+        parts.append(f"SELECT * FROM ({view}) WHERE review_id IN (SELECT id FROM affected_ids)")
+    known = set(batch_changed)
+    others = [r[0] for r in con.execute("SELECT id FROM affected_ids").fetchall()]
+    others = [k for k in others if k not in known]
+    dt = lakehouse.delta_table(SILVER_REVIEWS)
+    rest = [f for f in dt.file_uris() if f not in set(added)] if dt is not None else []
+    if others and rest:
+        view = _table_view(con, lakehouse, SILVER_REVIEWS, REVIEW_COLUMNS, rest)
+        if len(others) <= MAX_LITERAL_KEYS:
+            parts.append(f"SELECT * FROM ({view}) WHERE {in_list('review_id', others)}")
+        else:
+            parts.append(f"SELECT * FROM ({view}) WHERE review_id IN (SELECT id FROM affected_ids)")
+    if not parts:
+        parts.append(
+            f"SELECT * FROM ({_table_view(con, lakehouse, SILVER_REVIEWS, REVIEW_COLUMNS, [])})"
+        )
+    con.execute("CREATE OR REPLACE TEMP TABLE silver_reviews AS " + " UNION ALL ".join(parts))
+    stream = _table_view(con, lakehouse, SILVER_REVIEWS_STREAMING, REVIEW_COLUMNS)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE silver_reviews_streaming AS SELECT * FROM ({stream}) "
+        "WHERE review_id IN (SELECT id FROM affected_ids)"
+    )
+    _view(con, "silver_metadata", _table_view(con, lakehouse, SILVER_METADATA, METADATA_COLUMNS))
+
+
+def update_reviews_enriched(
+    lakehouse: Lakehouse,
+    warehouse: Warehouse,
+    recorded: Mapping[str, int | None],
+    diffs: list[FileDiff],
+    commit: dict[str, Any],
+    report: dict[str, Any],
+) -> bool:
+    """Recompute the enriched rows of the affected reviews and MERGE them into gold (deleting
+    those no longer in silver). False: too much changed, rebuild instead."""
+    by_table = {d.table: d for d in diffs}
+    with warehouse.engine() as con:
+        batch_changed = affected_reviews(con, lakehouse, recorded, by_table, report)
+        (affected,) = con.execute("SELECT count(*) FROM affected_ids").fetchall()[0]
+        report["affected_reviews"] = affected
+        if affected > MAX_CHANGED_SHARE * max(lakehouse.count(GOLD_REVIEWS_ENRICHED), 1):
+            return False
+        rows = pa.table([], schema=pa.schema([]))
+        gone: list[str] = []
+        if affected:
+            _register_affected_inputs(con, lakehouse, by_table.get(SILVER_REVIEWS), batch_changed)
+            rows = gold_sql.reviews_enriched(con).read_all()
+            con.register("rows_now", rows.select(["review_id"]))
+            gone = [
+                r[0]
+                for r in con.execute(
+                    "SELECT id FROM affected_ids ANTI JOIN rows_now ON rows_now.review_id = id"
+                ).fetchall()
+            ]
+    if len(gone) > MAX_DELETED_ROWS:
+        return False
+    counts = {"num_target_rows_inserted": 0, "num_target_rows_updated": 0}
+    counts["num_target_rows_deleted"] = 0
+    if rows.num_rows or gone:
+        frame = pl.from_arrow(rows) if rows.num_rows else _empty_enriched(lakehouse)
+        assert isinstance(frame, pl.DataFrame)
+        counts = lakehouse.merge(
+            GOLD_REVIEWS_ENRICHED,
+            frame,
+            keys=["review_id"],
+            update_when="true",
+            delete_unmatched_when=in_list("t.review_id", gone) if gone else None,
+            metadata=commit,
+        )
+    report.update(
+        inserted=counts.get("num_target_rows_inserted", 0),
+        updated=counts.get("num_target_rows_updated", 0),
+        deleted=counts.get("num_target_rows_deleted", 0),
+    )
+    return True
+
+
+def _empty_enriched(lakehouse: Lakehouse) -> pl.DataFrame:
+    return lakehouse.read(GOLD_REVIEWS_ENRICHED, where=pl.lit(False))
+
+
+# ---- the aggregates of gold.reviews_enriched ----------------------------------------------
+
+
+def update_aggregate(
+    lakehouse: Lakehouse,
+    warehouse: Warehouse,
+    table: str,
+    diff: FileDiff,
+    commit: dict[str, Any],
+    report: dict[str, Any],
+) -> bool:
+    """Fold the changed enriched rows into the aggregate's affected groups and replace the
+    table (small: a row per product, per category-month, or one). False: rebuild instead."""
+    spec = AGGREGATES[table]
+    base = lakehouse.delta_table(table)
+    assert base is not None
+    columns = [f.name for f in base.schema().fields]
+    with warehouse.engine() as con:
+        _view(
+            con,
+            "added",
+            _table_view(con, lakehouse, diff.table, ENRICHED_DELTA_COLUMNS, diff.added),
+        )
+        _view(con, "removed", _removed_view(diff, ENRICHED_DELTA_COLUMNS))
+        con.execute(f"CREATE TEMP TABLE delta AS {ENRICHED_DELTA_SQL}")
+        (changes,) = con.execute("SELECT count(*) FROM delta").fetchall()[0]
+        report["changed_reviews"] = changes
+        if not changes:
+            return True  # the caller records the new input versions
+        register_version(con, "old", base, local=True)
+        if table == GOLD_KPIS:
+            _presence(con, lakehouse, diff)
+        con.execute(f"CREATE TEMP TABLE updated AS {spec.update_sql}")
+        dirty = con.execute(
+            f"SELECT {_cols(spec.group) or '1'} FROM updated WHERE dirty AND reviews > 0"
+        ).fetchall()
+        report["groups_updated"] = con.execute("SELECT count(*) FROM updated").fetchall()[0][0]
+        report["groups_recomputed"] = len(dirty)
+        # Sums come out of DuckDB as HUGEINT: written with the table's own types.
+        old = con.sql("SELECT * FROM old")
+        types = dict(zip(old.columns, old.types, strict=True))
+        typed = ", ".join(f'CAST("{c}" AS {types[c]}) AS "{c}"' for c in columns)
+        if dirty and not spec.group:
+            return False  # the KPIs lost their first or last review: rebuild them
+        parts = [
+            f"SELECT {_cols(columns)} FROM old AS o WHERE NOT EXISTS (SELECT 1 FROM updated AS u "
+            f"WHERE {null_safe_match('o', 'u', spec.group)})"
+            if spec.group
+            else None,
+            f"SELECT {typed} FROM updated WHERE NOT dirty"
+            + (" AND reviews > 0" if spec.group else ""),
+        ]
+        if dirty:
+            (key,) = spec.group  # only product_summary has dates per group
+            view = _table_view(con, lakehouse, GOLD_REVIEWS_ENRICHED, _enriched_columns(lakehouse))
+            keys = [row[0] for row in dirty]
+            _ids(con, "dirty_keys", keys)
+            _view(
+                con,
+                "reviews_enriched",
+                f"SELECT * FROM ({view}) WHERE {key} IN (SELECT id FROM dirty_keys)",
+            )
+            parts.append(f"SELECT {typed} FROM ({spec.rebuild_sql})")
+        query = " UNION ALL ".join(p for p in parts if p is not None)
+        lakehouse.replace(
+            table,
+            con.sql(query).to_arrow_reader(gold_sql.BATCH_ROWS),
+            metadata=commit,
+            read_version=base,
+        )
+    return True
+
+
+def _cols(columns: Sequence[str]) -> str:
+    return ", ".join(f'"{c}"' for c in columns)
+
+
+def _enriched_columns(lakehouse: Lakehouse) -> list[str]:
+    dt = lakehouse.delta_table(GOLD_REVIEWS_ENRICHED)
+    assert dt is not None
+    return [f.name for f in dt.schema().fields]
+
+
+def _presence(con: duckdb.DuckDBPyConnection, lakehouse: Lakehouse, diff: FileDiff) -> None:
+    """Temp table `presence` (kind, id, before, after): for every reviewer and product of the
+    changed rows, whether gold held a review of it before the change and holds one after.
+
+    Gold before = the files both versions share + the removed files; after = shared + added.
+    Only the shared files' two key columns are read, filtered to the touched keys.
+    """
+    con.execute(
+        "CREATE TEMP TABLE touched AS "
+        "SELECT DISTINCT 'reviewer' AS kind, reviewer_id AS id FROM delta "
+        "WHERE reviewer_id IS NOT NULL UNION "
+        "SELECT DISTINCT 'product', asin FROM delta WHERE asin IS NOT NULL"
+    )
+    dt = lakehouse.delta_table(GOLD_REVIEWS_ENRICHED)
+    assert dt is not None
+    added = set(diff.added)
+    shared = [f for f in dt.file_uris() if f not in added]
+    keys = ["reviewer_id", "asin"]
+    _view(con, "shared", _table_view(con, lakehouse, GOLD_REVIEWS_ENRICHED, keys, shared))
+    _view(con, "added_keys", _table_view(con, lakehouse, GOLD_REVIEWS_ENRICHED, keys, diff.added))
+    _view(con, "removed_keys", _removed_view(diff, keys, like="added_keys"))
+    sides = []
+    for side, relation in (
+        ("shared", "shared"),
+        ("added", "added_keys"),
+        ("removed", "removed_keys"),
+    ):
+        for kind, column in (("reviewer", "reviewer_id"), ("product", "asin")):
+            sides.append(
+                f"SELECT DISTINCT '{kind}' AS kind, {column} AS id, '{side}' AS side "
+                f"FROM {relation} WHERE {column} IN (SELECT id FROM touched WHERE kind = '{kind}')"
+            )
+    con.execute(
+        "CREATE TEMP TABLE presence AS SELECT t.kind, t.id, "
+        "coalesce(bool_or(s.side IN ('shared', 'removed')), false) AS before, "
+        "coalesce(bool_or(s.side IN ('shared', 'added')), false) AS after "
+        f"FROM touched AS t LEFT JOIN ({' UNION ALL '.join(sides)}) AS s "
+        "ON s.kind = t.kind AND s.id = t.id GROUP BY t.kind, t.id"
+    )
+
+
+# ---- one entry point per gold table -------------------------------------------------------
+
+
+def update_gold_table(
+    lakehouse: Lakehouse,
+    warehouse: Warehouse,
+    table: str,
+    recorded: Mapping[str, int | None],
+    diffs: list[FileDiff],
+    commit: dict[str, Any],
+) -> dict[str, Any] | None:
+    """Update `table` in place for the changes `diffs` describe; None when a full rebuild is
+    needed after all (more changed than the plan could see from file statistics).
+
+    The commit records the new input versions even when no row changed (an empty commit), so
+    the gold sensor sees gold up to date.
+    """
+    report: dict[str, Any] = {}
+    before = lakehouse.version(table)
+    if table == GOLD_REVIEWS_ENRICHED:
+        done = update_reviews_enriched(lakehouse, warehouse, recorded, diffs, commit, report)
+    else:
+        (diff,) = diffs
+        done = update_aggregate(lakehouse, warehouse, table, diff, commit, report)
+    if not done:
+        return None
+    if lakehouse.version(table) == before:
+        lakehouse.record(table, commit)
+    return report
