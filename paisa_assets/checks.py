@@ -10,6 +10,7 @@ from functools import partial
 import polars as pl
 from dagster import (
     AssetCheckExecutionContext,
+    AssetCheckKey,
     AssetCheckResult,
     AssetChecksDefinition,
     AssetCheckSeverity,
@@ -21,8 +22,11 @@ from dagster import (
 
 from paisa_assets.assets.bronze import QUARANTINE_SCHEMA as BRONZE_QUARANTINE_ARROW
 from paisa_assets.assets.silver import SILVER_QUARANTINE_SCHEMA
+from paisa_assets.check_scope import check_scope
+from paisa_assets.checks_changed import changed_partitions, unique_keys_of_changes
+from paisa_assets.delta_changes import row_count
 from paisa_assets.resources.lakehouse import Lakehouse
-from paisa_assets.resources.sql_quoting import sql_string
+from paisa_assets.resources.sql_quoting import in_list, sql_string
 from paisa_assets.resources.warehouse import Warehouse
 from paisa_assets.tables import (
     BRONZE_METADATA,
@@ -84,6 +88,21 @@ def unique_key_check(table: str, keys: Sequence[str]) -> AssetChecksDefinition:
     def _check(
         context: AssetCheckExecutionContext, lakehouse: Lakehouse, warehouse: Warehouse
     ) -> AssetCheckResult:
+        scope = check_scope(context, AssetCheckKey(asset_key(table), name), lakehouse, [table])
+        if not scope.full:
+            checked, null_keys, duplicates = unique_keys_of_changes(
+                lakehouse, warehouse, table, keys, scope.diffs[table]
+            )
+            return AssetCheckResult(
+                passed=duplicates == 0 and null_keys == 0,
+                metadata={
+                    "rows": MetadataValue.int(row_count(lakehouse, table)),
+                    "rows_checked": MetadataValue.int(checked),
+                    "duplicate_rows": MetadataValue.int(duplicates),
+                    "null_keys": MetadataValue.int(null_keys),
+                    **scope.metadata(),
+                },
+            )
         nulls = " OR ".join(f'"{k}" IS NULL' for k in keys)
         rows, null_keys, duplicates = _query(
             lakehouse,
@@ -97,8 +116,10 @@ def unique_key_check(table: str, keys: Sequence[str]) -> AssetChecksDefinition:
             passed=duplicates == 0 and null_keys == 0,
             metadata={
                 "rows": MetadataValue.int(rows),
+                "rows_checked": MetadataValue.int(rows),
                 "duplicate_rows": MetadataValue.int(duplicates),
                 "null_keys": MetadataValue.int(null_keys),
+                **scope.metadata(),
             },
         )
 
@@ -170,6 +191,35 @@ def reconciliation_check(
             if in_flight
             else "TRUE"
         )
+        tables = [bronze_table, silver_table, SILVER_QUARANTINE]
+        key = AssetCheckKey(asset_key(silver_table), "reconciles_with_bronze")
+        scope = check_scope(context, key, lakehouse, tables)
+        folders: list[str] | None = None  # None: every landing folder
+        if not scope.full:
+            with warehouse.engine() as con:
+                folders = changed_partitions(
+                    con, lakehouse, dict(scope.diffs), {SILVER_QUARANTINE: dataset}
+                )
+            folders = [f for f in folders if f not in in_flight]
+            if not folders:
+                return AssetCheckResult(
+                    passed=True,
+                    metadata={
+                        "landing_folders": MetadataValue.text("none changed"),
+                        **scope.metadata(),
+                    },
+                )
+            settled = f"{settled} AND {in_list('_partition', folders)}"
+        # Keys of the checked folders that silver holds under another folder (a duplicate
+        # whose first copy arrived elsewhere): looked up by their first key column only.
+        first = natural_key[0]
+        elsewhere = (
+            f' OR trim(s."{first}") IN (SELECT first_key FROM valid '
+            "ANTI JOIN (SELECT " + _key_digest("o", natural_key) + " AS natural_key "
+            f"FROM silver AS o WHERE {settled}) USING (natural_key))"
+            if folders is not None
+            else ""
+        )
         # Silver trims the key columns (both sides are trimmed here: a no-op on silver). The
         # key sets go to temp tables, which DuckDB spills whole past its memory limit: one
         # query of CTEs ran out of memory at 3M reviews under a 512 MB limit.
@@ -190,11 +240,13 @@ def reconciliation_check(
             temp_tables={
                 "q": "SELECT _source_file, _line FROM quarantine "
                 f"WHERE dataset = {sql_string(dataset)} AND {settled}",
-                "valid": f"SELECT DISTINCT {_key_digest('b', natural_key)} AS natural_key "
+                "valid": f"SELECT DISTINCT {_key_digest('b', natural_key)} AS natural_key, "
+                f'trim(b."{first}") AS first_key '
                 f"FROM (SELECT * FROM bronze WHERE {settled}) AS b "
                 "ANTI JOIN q ON q._source_file = b._source_file AND q._line = b._line",
                 "silver_keys": f"SELECT {_key_digest('s', natural_key)} AS natural_key, "
-                f"{settled} AS owned FROM silver AS s",
+                f"{settled} AS owned FROM silver AS s"
+                + (f" WHERE {settled}{elsewhere}" if folders is not None else ""),
             },
         )
         duplicates = bronze - quarantined - distinct_valid
@@ -202,10 +254,13 @@ def reconciliation_check(
             passed=missing == 0 and foreign == 0 and owned == owned_keys,
             metadata={
                 "landing_folders": MetadataValue.text(
-                    f"all but {len(in_flight)} still being ingested by another run: "
-                    + ", ".join(in_flight[:20])
-                    if in_flight
-                    else "all"
+                    (f"{len(folders)} changed: {', '.join(folders[:20])}" if folders else "all")
+                    + (
+                        f" but {len(in_flight)} still being ingested by another run: "
+                        + ", ".join(in_flight[:20])
+                        if in_flight
+                        else ""
+                    )
                 ),
                 "bronze_rows": MetadataValue.int(bronze),
                 "silver_rows": MetadataValue.int(owned),
@@ -214,6 +269,7 @@ def reconciliation_check(
                 "distinct_valid_keys_in_bronze": MetadataValue.int(distinct_valid),
                 "valid_keys_missing_from_silver": MetadataValue.int(missing),
                 "silver_rows_without_a_bronze_row": MetadataValue.int(foreign),
+                **scope.metadata(),
             },
         )
 

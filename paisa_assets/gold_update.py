@@ -14,9 +14,7 @@ lives there too. This module does the reading and the writing (no Dagster).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
@@ -24,9 +22,10 @@ import polars as pl
 import pyarrow as pa
 from deltalake import DeltaTable
 
+from paisa_assets.delta_changes import FileDiff, file_diff, removed_rows_sql, row_count
 from paisa_assets.resources.delta_duckdb import parquet_view, register_version
 from paisa_assets.resources.lakehouse import Lakehouse
-from paisa_assets.resources.sql_quoting import in_list, sql_string
+from paisa_assets.resources.sql_quoting import in_list
 from paisa_assets.resources.warehouse import Warehouse
 from paisa_assets.tables import (
     GOLD_CATEGORY_MONTHLY,
@@ -110,62 +109,6 @@ AGGREGATES = {
 }
 
 
-@dataclass(frozen=True)
-class FileDiff:
-    """The files of a table's current version not in an older one (added), and the reverse."""
-
-    table: str
-    added: list[str]
-    removed: list[str]
-    added_rows: int
-    removed_rows: int
-    readable: bool  # every removed file is still on disk
-    partition_columns: list[str] = field(default_factory=list)
-
-    @property
-    def changed_rows(self) -> int:
-        return self.added_rows + self.removed_rows
-
-    @property
-    def empty(self) -> bool:
-        return not self.added and not self.removed
-
-
-def _files(dt: DeltaTable, root: str) -> dict[str, int]:
-    actions = pa.table(dt.get_add_actions(flatten=True))
-    paths = actions.column("path").to_pylist()
-    rows = actions.column("num_records").to_pylist()
-    return {os.path.join(root, p): int(n or 0) for p, n in zip(paths, rows, strict=True)}
-
-
-def file_diff(lakehouse: Lakehouse, table: str, since: int | None) -> FileDiff:
-    """What changed in `table` since version `since` (None: the table did not exist), from the
-    Delta log alone. Unreadable when that version's log or files are gone (vacuumed)."""
-    dt = lakehouse.delta_table(table)
-    root = lakehouse.uri(table)
-    now = _files(dt, root) if dt is not None else {}
-    partitions = list(dt.metadata().partition_columns) if dt is not None else []
-    before: dict[str, int] = {}
-    readable = True
-    if since is not None:
-        try:
-            before = _files(DeltaTable(root, version=since), root)
-        except Exception:  # a log cleaned up or unreadable: rebuild instead
-            readable = False
-    added = [f for f in now if f not in before]
-    removed = [f for f in before if f not in now]
-    readable = readable and all(os.path.exists(f) for f in removed)
-    return FileDiff(
-        table,
-        added,
-        removed,
-        sum(now[f] for f in added),
-        sum(before[f] for f in removed),
-        readable,
-        partitions,
-    )
-
-
 def _facts(
     lakehouse: Lakehouse,
     table: str,
@@ -177,11 +120,7 @@ def _facts(
 ) -> GoldFacts:
     dt = lakehouse.delta_table(table)
     columns = [f.name for f in dt.schema().fields] if dt is not None else []
-    rows = 0
-    for source in current:
-        source_dt = lakehouse.delta_table(source)
-        if source_dt is not None:
-            rows += sum(_files(source_dt, lakehouse.uri(source)).values())
+    rows = sum(row_count(lakehouse, source) for source in current)
     return GoldFacts(
         table_exists=dt is not None,
         recorded=recorded,
@@ -313,17 +252,9 @@ def _changed(
 
 
 def _removed_view(diff: FileDiff, columns: list[str], like: str = "added") -> str:
-    """The rows of files an older version held (still on disk: `FileDiff.readable`); none, with
-    the columns of relation `like`, when no file was removed."""
-    if not diff.removed:
-        return f"SELECT * FROM {like} WHERE false"
-    listing = ", ".join(sql_string(f) for f in diff.removed)
-    hive = "true, hive_types_autocast = false" if diff.partition_columns else "false"
-    cols = ", ".join(f'"{c}"' for c in columns)
-    return (
-        f"SELECT {cols} FROM read_parquet([{listing}], union_by_name = true, "
-        f"hive_partitioning = {hive})"
-    )
+    """The rows of the files an older version held; none, with the columns of relation
+    `like`, when no file was removed."""
+    return removed_rows_sql(diff, columns) or f"SELECT * FROM {like} WHERE false"
 
 
 def affected_reviews(
