@@ -55,6 +55,9 @@ from paisa_assets.transforms.gold_incremental import (
 from paisa_assets.transforms.schemas import SILVER_METADATA_SCHEMA, SILVER_REVIEWS_SCHEMA
 from paisa_assets.transforms.stream_reviews import SILVER_STREAM_SCHEMA
 
+# A run with this tag rebuilds gold in full instead of updating it (the periodic reconciliation).
+REBUILD_TAG = "paisa/gold_rebuild"
+
 # Silver columns gold.reviews_enriched reads: a change elsewhere (lineage columns such as
 # `_partition` after a promotion) does not touch gold.
 REVIEW_COLUMNS = [

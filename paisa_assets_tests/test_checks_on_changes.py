@@ -12,8 +12,8 @@ from deltalake import DeltaTable, write_deltalake
 from paisa_assets.check_scope import FULL_CHECK_TAG
 from paisa_assets.resources.lakehouse import to_arrow
 from paisa_assets.runner import sync_partitions
-from paisa_assets.tables import SILVER_REVIEWS, asset_key
-from paisa_assets_tests.conftest import Workspace, review
+from paisa_assets.tables import GOLD_REVIEWS_ENRICHED, SILVER_REVIEWS, asset_key
+from paisa_assets_tests.conftest import Workspace, product, review
 
 RECONCILES = AssetCheckKey(asset_key(SILVER_REVIEWS), "reconciles_with_bronze")
 UNIQUE = AssetCheckKey(asset_key(SILVER_REVIEWS), "unique_not_null_review_id")
@@ -95,3 +95,24 @@ def test_the_periodic_reconciliation_checks_every_folder(lake) -> None:
     reconciled = evaluation(instance, RECONCILES)
     assert reconciled["passed"] and reconciled["landing_folders"] == "all"
     assert (reconciled["bronze_rows"], reconciled["silver_rows"]) == (15, 15)
+
+
+def test_the_reconciliation_job_rebuilds_gold_and_checks_whole_tables(lake) -> None:
+    workspace, instance = lake
+    assert ingest(workspace, instance, "partition_2")
+    workspace.write_landing_file(
+        "amazon_metadata/partition_0/part-0.json.gz", [product(n) for n in range(7)]
+    )
+    sync_partitions(instance, workspace.landing)
+    metadata = workspace.defs.resolve_job_def("metadata_ingest_job")
+    assert metadata.execute_in_process(instance=instance, partition_key="partition_0").success
+    job = workspace.defs.resolve_job_def("reconciliation_job")
+    assert job.execute_in_process(instance=instance).success
+    reconciled = evaluation(instance, RECONCILES)
+    assert reconciled["passed"] and str(reconciled["scope"]).startswith("full: ")
+    assert (reconciled["bronze_rows"], reconciled["silver_rows"]) == (15, 15)
+    gold = AssetCheckKey(asset_key(GOLD_REVIEWS_ENRICHED), "unique_not_null_review_id")
+    assert evaluation(instance, gold)["rows_checked"] == 15
+    event = instance.get_latest_materialization_event(asset_key(GOLD_REVIEWS_ENRICHED))
+    assert event is not None and event.asset_materialization is not None
+    assert event.asset_materialization.metadata["build"].value == "rebuild"

@@ -20,7 +20,13 @@ from dagster import (
 )
 
 from paisa_assets.assets.reporting import table_metadata
-from paisa_assets.gold_update import EMPTY_SCHEMAS, expected_columns, plan_for, update_gold_table
+from paisa_assets.gold_update import (
+    EMPTY_SCHEMAS,
+    REBUILD_TAG,
+    expected_columns,
+    plan_for,
+    update_gold_table,
+)
 from paisa_assets.resources.lakehouse import Lakehouse, retry_on_conflict
 from paisa_assets.resources.warehouse import Warehouse
 from paisa_assets.tables import (
@@ -38,8 +44,6 @@ from paisa_assets.tables import (
 from paisa_assets.transforms import gold as sql
 
 INPUTS_KEY = "paisa_inputs"
-# A run with this tag rebuilds gold in full instead of updating it (the periodic reconciliation).
-REBUILD_TAG = "paisa/gold_rebuild"
 
 
 def input_versions(lakehouse: Lakehouse, inputs: dict[str, str]) -> dict[str, int | None]:
