@@ -39,6 +39,9 @@ REVIEWS_PER_METADATA_FOLDER = 100_000
 FIRST_STREAM_EVENTS = 1_000
 STREAM_BATCH = 100
 GOAL_RATIO = 1.5
+# gold_job also scores new reviews with the champion sentiment model (a no-op without one, but
+# it imports MLflow): machine learning, not the lakehouse, so summed apart.
+ML_STEPS = {"gold__review_sentiment"}
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 STREAM_ALL = QUIET | {"ops": {"bronze__eh_streaming": {"config": {"ranges": []}}}}
 
@@ -148,9 +151,26 @@ def build(scratch: Path, scale: str) -> Path:
     return base
 
 
+def reconcile(scratch: Path, scale: str, base: Path) -> None:
+    """The periodic reconciliation once on the built lake: gold rebuilt, every check passing
+    over whole tables, so that the measured runs start from checks that passed (as they do
+    between two reconciliations in production)."""
+    from dagster import DagsterInstance
+
+    if (base / "reconciled.json").exists():
+        return
+    lake = Lake(scratch / f"landing_{scale}", base)
+    with DagsterInstance.get() as instance:
+        run = lake.run(instance, "reconciliation_job", run_config=QUIET)
+    (base / "reconciled.json").write_text(json.dumps(run))
+
+
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Summed step seconds per layer (assets and checks apart), and in all."""
     steps = [step for run in runs for step in run["steps"]]
+    for step in steps:
+        if step["step"] in ML_STEPS:
+            step["layer"] = "ml"
     layers = {
         layer: {
             "assets": round(
@@ -160,7 +180,7 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
                 sum(s["seconds"] for s in steps if s["layer"] == layer and s["kind"] == "check"), 3
             ),
         }
-        for layer in (*LAYERS, "serving")
+        for layer in (*LAYERS, "serving", "ml")
     }
     lake = sum(v["assets"] + v["checks"] for k, v in layers.items() if k in LAYERS)
     return {
@@ -187,6 +207,7 @@ def measure(scratch: Path, scale: str) -> dict[str, Any]:
     from paisa_assets.tables import GOLD_REVIEWS_ENRICHED, SILVER_REVIEWS
 
     base = build(scratch, scale)
+    reconcile(scratch, scale, base)
     built = json.loads((base / "built.json").read_text())
     work = scratch / f"lake_{scale}_run"
     shutil.rmtree(work, ignore_errors=True)
@@ -237,7 +258,9 @@ def main() -> None:
     scales = args.scales.split(",")
     if args.build_only:
         for scale in scales:
-            print(scale, build(scratch, scale))
+            base = build(scratch, scale)
+            reconcile(scratch, scale, base)
+            print(scale, base)
         return
     machine = machine_info()
     results = {scale: measure(scratch, scale) for scale in scales}

@@ -23,7 +23,11 @@ from dagster import (
 from paisa_assets.assets.bronze import QUARANTINE_SCHEMA as BRONZE_QUARANTINE_ARROW
 from paisa_assets.assets.silver import SILVER_QUARANTINE_SCHEMA
 from paisa_assets.check_scope import check_scope
-from paisa_assets.checks_changed import changed_partitions, unique_keys_of_changes
+from paisa_assets.checks_changed import (
+    changed_partitions,
+    count_in_changes,
+    unique_keys_of_changes,
+)
 from paisa_assets.delta_changes import row_count
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.sql_quoting import in_list, sql_string
@@ -135,13 +139,21 @@ def rating_range_check(table: str, column: str) -> AssetChecksDefinition:
     def _check(
         context: AssetCheckExecutionContext, lakehouse: Lakehouse, warehouse: Warehouse
     ) -> AssetCheckResult:
-        (bad,) = _query(
-            lakehouse,
-            warehouse,
-            f'SELECT count(*) FROM t WHERE "{column}" IS NULL OR "{column}" NOT BETWEEN 1 AND 5',
-            {"t": table},
+        key = AssetCheckKey(asset_key(table), f"{column.lower()}_between_1_and_5")
+        scope = check_scope(context, key, lakehouse, [table])
+        bad_rows = f'"{column}" IS NULL OR "{column}" NOT BETWEEN 1 AND 5'
+        if scope.full:
+            (bad,) = _query(
+                lakehouse, warehouse, f"SELECT count(*) FROM t WHERE {bad_rows}", {"t": table}
+            )
+        else:
+            bad = count_in_changes(
+                lakehouse, warehouse, table, [column], bad_rows, scope.diffs[table]
+            )
+        return AssetCheckResult(
+            passed=bad == 0,
+            metadata={"out_of_range": MetadataValue.int(bad), **scope.metadata()},
         )
-        return AssetCheckResult(passed=bad == 0, metadata={"out_of_range": MetadataValue.int(bad)})
 
     return _check
 

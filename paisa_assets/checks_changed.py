@@ -51,6 +51,22 @@ def unique_keys_of_changes(
     return int(rows), int(null_keys), int(duplicates)
 
 
+def count_in_changes(
+    lakehouse: Lakehouse,
+    warehouse: Warehouse,
+    table: str,
+    columns: Sequence[str],
+    where: str,
+    diff: FileDiff,
+) -> int:
+    """Rows the table gained since the last pass that match `where` (over `columns`)."""
+    added = _files_view(lakehouse, table, columns, diff.added)
+    if added is None:
+        return 0
+    with warehouse.engine() as con:
+        return int(con.execute(f"SELECT count(*) FROM ({added}) WHERE {where}").fetchall()[0][0])
+
+
 def changed_partitions(
     con: duckdb.DuckDBPyConnection,
     lakehouse: Lakehouse,
