@@ -62,6 +62,12 @@ class MergePlan:
     updates: int
     deletes: int
     new_rows: pa.Array | None = None
+    # With `prune_by` (a partition column): the source rows a pruned MERGE needs (new or
+    # updating), the partitions holding the target rows it updates or deletes, and the
+    # deleted rows' keys and partition (see `Lakehouse.merge`).
+    needed_rows: pa.Array | None = None
+    partitions: list[str] | None = None
+    deleted: pa.Table | None = None
 
 
 def plan_merge(
@@ -72,6 +78,8 @@ def plan_merge(
     update_when: str | None,
     delete_when: str | None,
     local: bool,
+    prune_by: str | None = None,
+    keys: Sequence[str] = (),
 ) -> MergePlan:
     """Count the target rows a MERGE would update and delete in this version; when there are
     none, find the source rows it would insert.
@@ -93,19 +101,39 @@ def plan_merge(
         # One pass from the (small) source side answers "matched?" and "updated?" per source
         # row; only unmatched target rows need a second look, and only when rows may be deleted
         # (`delete_when` filters the target scan, so DuckDB skips row groups by their stats).
+        part = f't."{prune_by}"' if prune_by else "NULL"
         matches = con.sql(
             f'SELECT s."__paisa_row" AS row, t."__paisa_found" IS NOT NULL AS matched, '
             f'coalesce(t."__paisa_found" IS NOT NULL AND ({update_when or "false"}), false) '
-            f'AS updated FROM source AS s LEFT JOIN (SELECT *, TRUE AS "__paisa_found" '
-            f"FROM target) AS t ON {on}"
+            f"AS updated, {part} AS part FROM source AS s LEFT JOIN (SELECT *, "
+            f'TRUE AS "__paisa_found" FROM target) AS t ON {on}'
         ).to_arrow_table()
         updates = pc.sum(matches["updated"].cast(pa.int64())).as_py() or 0
+        deleted = None
         deletes = 0
         if delete_when is not None:
-            deletes = con.sql(
-                f"SELECT count(*) FROM target AS t WHERE ({delete_when}) "
-                f"AND NOT EXISTS (SELECT 1 FROM source AS s WHERE {on})"
-            ).fetchall()[0][0]
+            # Pruned: the deleted rows' keys and partition (tombstones); else their count.
+            selected = (
+                ", ".join(f"t.{quote_ident(c)}" for c in dict.fromkeys([*keys, prune_by]))
+                if prune_by
+                else "count(*)"
+            )
+            deleted = con.sql(
+                f"SELECT {selected} FROM target AS t "
+                f"WHERE ({delete_when}) AND NOT EXISTS (SELECT 1 FROM source AS s WHERE {on})"
+            ).to_arrow_table()
+            deletes = deleted.num_rows if prune_by else deleted.column(0)[0].as_py()
+    if (updates or deletes) and prune_by:
+        needed = pc.or_(pc.invert(matches["matched"]), matches["updated"])
+        updated_parts = matches.filter(matches["updated"])["part"].to_pylist()
+        deleted_parts = deleted[prune_by].to_pylist() if deleted is not None else []
+        return MergePlan(
+            int(updates),
+            int(deletes),
+            needed_rows=pc.unique(matches.filter(needed)["row"].combine_chunks()).sort(),
+            partitions=sorted({str(p) for p in [*updated_parts, *deleted_parts]}),
+            deleted=deleted,
+        )
     if updates or deletes:
         return MergePlan(int(updates), int(deletes))
     unmatched = matches.filter(pc.invert(matches["matched"]))["row"]
