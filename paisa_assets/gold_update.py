@@ -223,17 +223,18 @@ def _mean_price_changes(
     _view(con, "meta_then", parquet_view(then, ["main_cat", "price"]) or _no_meta())
     _view(con, "meta_now", _table_view(con, lakehouse, SILVER_METADATA, ["main_cat", "price"]))
     means = """
-        WITH cat AS (SELECT main_cat, avg(price) AS m FROM {t}
+        WITH cat AS (SELECT main_cat, {mean} AS m FROM {t}
                      WHERE price IS NOT NULL AND main_cat IS NOT NULL GROUP BY main_cat),
-             g AS (SELECT avg(price) AS m FROM {t} WHERE price IS NOT NULL),
+             g AS (SELECT {mean} AS m FROM {t} WHERE price IS NOT NULL),
              cats AS (SELECT DISTINCT main_cat FROM {t} WHERE main_cat IS NOT NULL)
         SELECT cats.main_cat, coalesce(cat.m, g.m) AS effective
         FROM cats LEFT JOIN cat USING (main_cat) CROSS JOIN g
         UNION ALL SELECT NULL, m FROM g
     """
+    then = means.format(t="meta_then", mean=gold_sql.MEAN_PRICE)
+    now = means.format(t="meta_now", mean=gold_sql.MEAN_PRICE)
     rows = con.execute(
-        f"SELECT coalesce(a.main_cat, b.main_cat) FROM ({means.format(t='meta_then')}) AS a "
-        f"FULL JOIN ({means.format(t='meta_now')}) AS b "
+        f"SELECT coalesce(a.main_cat, b.main_cat) FROM ({then}) AS a FULL JOIN ({now}) AS b "
         "ON a.main_cat IS NOT DISTINCT FROM b.main_cat "
         "WHERE a.effective IS DISTINCT FROM b.effective"
     ).fetchall()
