@@ -231,10 +231,10 @@ def _mean_price_changes(
         FROM cats LEFT JOIN cat USING (main_cat) CROSS JOIN g
         UNION ALL SELECT NULL, m FROM g
     """
-    then = means.format(t="meta_then", mean=gold_sql.MEAN_PRICE)
-    now = means.format(t="meta_now", mean=gold_sql.MEAN_PRICE)
+    then_sql = means.format(t="meta_then", mean=gold_sql.MEAN_PRICE)
+    now_sql = means.format(t="meta_now", mean=gold_sql.MEAN_PRICE)
     rows = con.execute(
-        f"SELECT coalesce(a.main_cat, b.main_cat) FROM ({then}) AS a FULL JOIN ({now}) AS b "
+        f"SELECT coalesce(a.main_cat, b.main_cat) FROM ({then_sql}) AS a FULL JOIN ({now_sql}) AS b "
         "ON a.main_cat IS NOT DISTINCT FROM b.main_cat "
         "WHERE a.effective IS DISTINCT FROM b.effective"
     ).fetchall()
