@@ -234,7 +234,8 @@ def _mean_price_changes(
     then_sql = means.format(t="meta_then", mean=gold_sql.MEAN_PRICE)
     now_sql = means.format(t="meta_now", mean=gold_sql.MEAN_PRICE)
     rows = con.execute(
-        f"SELECT coalesce(a.main_cat, b.main_cat) FROM ({then_sql}) AS a FULL JOIN ({now_sql}) AS b "
+        f"SELECT coalesce(a.main_cat, b.main_cat) FROM ({then_sql}) AS a "
+        f"FULL JOIN ({now_sql}) AS b "
         "ON a.main_cat IS NOT DISTINCT FROM b.main_cat "
         "WHERE a.effective IS DISTINCT FROM b.effective"
     ).fetchall()
