@@ -4,9 +4,10 @@ Checks run over whole tables (after a partition run too), with DuckDB projecting
 columns a check needs, so they stay cheap on a large lake.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 
+import duckdb
 import polars as pl
 from dagster import (
     AssetCheckExecutionContext,
@@ -43,6 +44,8 @@ from paisa_assets.tables import (
     asset_key,
 )
 
+# Keys looked up by a literal IN list (DuckDB then decodes other columns only for matches).
+MAX_LITERAL_KEYS = 5_000
 BRONZE_QUARANTINE_COLUMNS = pl.Schema(pl.from_arrow(BRONZE_QUARANTINE_ARROW.empty_table()).schema)
 
 
@@ -52,13 +55,14 @@ def _query(
     sql: str,
     relations: dict[str, str],
     empty_when_missing: dict[str, pl.Schema] | None = None,
-    temp_tables: dict[str, str] | None = None,
+    temp_tables: dict[str, str | Callable[[duckdb.DuckDBPyConnection], str]] | None = None,
 ) -> tuple:
     """One row of SQL over Delta tables (see `Warehouse.session`), after creating
-    `temp_tables` ({name: query}) in order."""
+    `temp_tables` ({name: query, or a function of the connection giving it}) in order."""
     with warehouse.session(lakehouse, relations, empty_when_missing) as con:
         for name, query in (temp_tables or {}).items():
-            con.execute(f"CREATE TEMP TABLE {name} AS {query}")
+            sql_text = query(con) if callable(query) else query
+            con.execute(f"CREATE TEMP TABLE {name} AS {sql_text}")
         row = con.execute(sql).fetchone()
     assert row is not None
     return row
@@ -222,16 +226,37 @@ def reconciliation_check(
                     },
                 )
             settled = f"{settled} AND {in_list('_partition', folders)}"
-        # Keys of the checked folders that silver holds under another folder (a duplicate
-        # whose first copy arrived elsewhere): looked up by their first key column only.
+        # Checking changed folders only: their silver rows are read by partition, and the keys
+        # silver holds under another folder (a duplicate whose first copy arrived elsewhere)
+        # are looked up by their first key column, in a literal list DuckDB filters the scan by.
         first = natural_key[0]
-        elsewhere = (
-            f' OR trim(s."{first}") IN (SELECT first_key FROM valid '
-            "ANTI JOIN (SELECT " + _key_digest("o", natural_key) + " AS natural_key "
-            f"FROM silver AS o WHERE {settled}) USING (natural_key))"
-            if folders is not None
-            else ""
-        )
+
+        def silver_keys(con: duckdb.DuckDBPyConnection) -> str:
+            digest = _key_digest("s", natural_key)
+            if folders is None:
+                return f"SELECT {digest} AS natural_key, {settled} AS owned FROM silver AS s"
+            con.execute(
+                f"CREATE TEMP TABLE owned_keys AS SELECT {digest} AS natural_key "
+                f"FROM silver AS s WHERE {settled}"
+            )
+            leftover = [
+                row[0]
+                for row in con.execute(
+                    "SELECT DISTINCT first_key FROM valid ANTI JOIN owned_keys USING (natural_key)"
+                ).fetchall()
+            ]
+            elsewhere = (
+                f'trim(s."{first}") IN (SELECT first_key FROM valid)'
+                if len(leftover) > MAX_LITERAL_KEYS
+                else in_list(f'trim(s."{first}")', leftover)
+                if leftover
+                else "FALSE"
+            )
+            return (
+                "SELECT natural_key, TRUE AS owned FROM owned_keys UNION ALL "
+                f"SELECT {digest}, FALSE FROM silver AS s WHERE NOT ({settled}) AND {elsewhere}"
+            )
+
         # Silver trims the key columns (both sides are trimmed here: a no-op on silver). The
         # key sets go to temp tables, which DuckDB spills whole past its memory limit: one
         # query of CTEs ran out of memory at 3M reviews under a 512 MB limit.
@@ -256,9 +281,7 @@ def reconciliation_check(
                 f'trim(b."{first}") AS first_key '
                 f"FROM (SELECT * FROM bronze WHERE {settled}) AS b "
                 "ANTI JOIN q ON q._source_file = b._source_file AND q._line = b._line",
-                "silver_keys": f"SELECT {_key_digest('s', natural_key)} AS natural_key, "
-                f"{settled} AS owned FROM silver AS s"
-                + (f" WHERE {settled}{elsewhere}" if folders is not None else ""),
+                "silver_keys": silver_keys,
             },
         )
         duplicates = bronze - quarantined - distinct_valid
