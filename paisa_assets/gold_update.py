@@ -387,6 +387,7 @@ def update_reviews_enriched(
                     "SELECT id FROM affected_ids ANTI JOIN rows_now ON rows_now.review_id = id"
                 ).fetchall()
             ]
+            rows = _without_unchanged(con, lakehouse, rows, set(batch_changed))
     if len(gone) > MAX_DELETED_ROWS:
         return False
     counts = {"num_target_rows_inserted": 0, "num_target_rows_updated": 0}
@@ -408,6 +409,34 @@ def update_reviews_enriched(
         deleted=counts.get("num_target_rows_deleted", 0),
     )
     return True
+
+
+def _without_unchanged(
+    con: duckdb.DuckDBPyConnection, lakehouse: Lakehouse, rows: pa.Table, batch_changed: set[str]
+) -> pa.Table:
+    """`rows` without those gold already holds as they are: a stream review whose batch copy
+    wins, a product whose metadata change moved nothing. Updating them would rewrite their
+    files for nothing (and make gold's aggregates see those files as changed). Batch reviews
+    that changed are new or different by construction; the others, when few, are compared
+    with gold's rows, found by a literal list."""
+    others = [k for k in rows.column("review_id").to_pylist() if k not in batch_changed]
+    if not others or len(others) > MAX_LITERAL_KEYS:
+        return rows
+    columns = rows.schema.names
+    current = _table_view(con, lakehouse, GOLD_REVIEWS_ENRICHED, columns)
+    con.register("recomputed", rows)
+    unchanged = {
+        r[0]
+        for r in con.execute(
+            f"SELECT review_id FROM (SELECT * FROM recomputed INTERSECT "
+            f"SELECT * FROM ({current}) WHERE {in_list('review_id', others)})"
+        ).fetchall()
+    }
+    con.unregister("recomputed")
+    if not unchanged:
+        return rows
+    keep = pa.array([k not in unchanged for k in rows.column("review_id").to_pylist()])
+    return rows.filter(keep)
 
 
 def _empty_enriched(lakehouse: Lakehouse) -> pl.DataFrame:
@@ -502,14 +531,9 @@ def _presence(con: duckdb.DuckDBPyConnection, lakehouse: Lakehouse, diff: FileDi
     changed rows, whether gold held a review of it before the change and holds one after.
 
     Gold before = the files both versions share + the removed files; after = shared + added.
-    Only the shared files' two key columns are read, filtered to the touched keys.
+    The shared files matter only for keys in the added rows or the removed rows but not both;
+    their two key columns are read once, probed against those keys.
     """
-    con.execute(
-        "CREATE TEMP TABLE touched AS "
-        "SELECT DISTINCT 'reviewer' AS kind, reviewer_id AS id FROM delta "
-        "WHERE reviewer_id IS NOT NULL UNION "
-        "SELECT DISTINCT 'product', asin FROM delta WHERE asin IS NOT NULL"
-    )
     dt = lakehouse.delta_table(GOLD_REVIEWS_ENRICHED)
     assert dt is not None
     added = set(diff.added)
@@ -518,24 +542,32 @@ def _presence(con: duckdb.DuckDBPyConnection, lakehouse: Lakehouse, diff: FileDi
     _view(con, "shared", _table_view(con, lakehouse, GOLD_REVIEWS_ENRICHED, keys, shared))
     _view(con, "added_keys", _table_view(con, lakehouse, GOLD_REVIEWS_ENRICHED, keys, diff.added))
     _view(con, "removed_keys", _removed_view(diff, keys, like="added_keys"))
-    sides = []
-    for side, relation in (
-        ("shared", "shared"),
-        ("added", "added_keys"),
-        ("removed", "removed_keys"),
-    ):
-        for kind, column in (("reviewer", "reviewer_id"), ("product", "asin")):
-            sides.append(
-                f"SELECT DISTINCT '{kind}' AS kind, {column} AS id, '{side}' AS side "
-                f"FROM {relation} WHERE {column} IN (SELECT id FROM touched WHERE kind = '{kind}')"
-            )
+    for kind, column in (("reviewer", "reviewer_id"), ("product", "asin")):
+        touched = f"(SELECT DISTINCT {column} AS id FROM delta WHERE {column} IS NOT NULL)"
+        con.execute(
+            f"CREATE TEMP TABLE {kind}_sides AS SELECT t.id, "
+            f"t.id IN (SELECT {column} FROM added_keys) AS in_added, "
+            f"t.id IN (SELECT {column} FROM removed_keys) AS in_removed FROM {touched} AS t"
+        )
+        con.execute(
+            f"CREATE TEMP TABLE {kind}_open AS SELECT id FROM {kind}_sides "
+            "WHERE in_added <> in_removed"
+        )
     con.execute(
-        "CREATE TEMP TABLE presence AS SELECT t.kind, t.id, "
-        "coalesce(bool_or(s.side IN ('shared', 'removed')), false) AS before, "
-        "coalesce(bool_or(s.side IN ('shared', 'added')), false) AS after "
-        f"FROM touched AS t LEFT JOIN ({' UNION ALL '.join(sides)}) AS s "
-        "ON s.kind = t.kind AND s.id = t.id GROUP BY t.kind, t.id"
+        "CREATE TEMP TABLE in_shared AS SELECT DISTINCT r.id AS reviewer, p.id AS product "
+        "FROM shared LEFT JOIN reviewer_open AS r ON r.id = shared.reviewer_id "
+        "LEFT JOIN product_open AS p ON p.id = shared.asin "
+        "WHERE r.id IS NOT NULL OR p.id IS NOT NULL"
     )
+    parts = []
+    for kind, column in (("reviewer", "reviewer"), ("product", "product")):
+        found = f"(SELECT DISTINCT {column} AS id FROM in_shared WHERE {column} IS NOT NULL)"
+        parts.append(
+            f"SELECT '{kind}' AS kind, s.id, s.in_removed OR f.id IS NOT NULL AS before, "
+            f"s.in_added OR f.id IS NOT NULL AS after "
+            f"FROM {kind}_sides AS s LEFT JOIN {found} AS f ON f.id = s.id"
+        )
+    con.execute(f"CREATE TEMP TABLE presence AS {' UNION ALL '.join(parts)}")
 
 
 # ---- one entry point per gold table -------------------------------------------------------
