@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -44,12 +45,19 @@ class Scope:
         }
 
 
-def _run(context: AssetCheckExecutionContext) -> DagsterRun | None:
-    """The check's run; None when the check is invoked directly (a test), outside any run."""
+def _run(context: Any) -> DagsterRun | None:
+    """The run of an asset or check context; None when invoked directly (a test), outside
+    any run."""
     try:
         return context.run
     except DagsterError:  # DagsterInvalidPropertyError, not exported
         return None
+
+
+def run_tag(context: Any, name: str) -> str | None:
+    """A tag of the context's run (None outside a run)."""
+    run = _run(context)
+    return run.tags.get(name) if run is not None else None
 
 
 def last_passed_versions(
@@ -61,11 +69,12 @@ def last_passed_versions(
     history = context.instance.event_log_storage.get_asset_check_execution_history(key, limit=5)
     for record in history:
         evaluation = record.evaluation
-        if (run is not None and record.run_id == run.run_id) or evaluation is None:
+        passed = getattr(evaluation, "passed", None)  # None: planned, never evaluated (a crash)
+        if (run is not None and record.run_id == run.run_id) or passed is None:
             continue  # this run's own planned evaluation, or one that never finished
-        if not evaluation.passed:
+        if not passed:
             return None
-        value = evaluation.metadata.get(VERSIONS_KEY)
+        value = evaluation.metadata.get(VERSIONS_KEY)  # type: ignore[union-attr]
         data = getattr(value, "value", None)
         return data if isinstance(data, dict) else None
     return None

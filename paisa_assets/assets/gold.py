@@ -20,6 +20,7 @@ from dagster import (
 )
 
 from paisa_assets.assets.reporting import table_metadata
+from paisa_assets.check_scope import run_tag
 from paisa_assets.gold_update import (
     EMPTY_SCHEMAS,
     REBUILD_TAG,
@@ -78,7 +79,7 @@ def rebuild_gold_table(
             recorded,
             versions,
             expected_columns(warehouse, table),
-            rebuild_requested=context.run.tags.get(REBUILD_TAG) == "full",
+            rebuild_requested=run_tag(context, REBUILD_TAG) == "full",
         )
         context.log.info(f"{table}: {plan.mode} ({plan.reason})")
         if plan.mode == "up_to_date":
