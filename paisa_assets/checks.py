@@ -4,12 +4,14 @@ Checks run over whole tables (after a partition run too), with DuckDB projecting
 columns a check needs, so they stay cheap on a large lake.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 
+import duckdb
 import polars as pl
 from dagster import (
     AssetCheckExecutionContext,
+    AssetCheckKey,
     AssetCheckResult,
     AssetChecksDefinition,
     AssetCheckSeverity,
@@ -20,9 +22,16 @@ from dagster import (
 )
 
 from paisa_assets import registry
+from paisa_assets.check_scope import check_scope
+from paisa_assets.checks_changed import (
+    changed_partitions,
+    count_in_changes,
+    unique_keys_of_changes,
+)
+from paisa_assets.delta_changes import row_count
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.warehouse import Warehouse
-from paisa_assets.sql_quoting import sql_string
+from paisa_assets.sql_quoting import in_list, sql_string
 from paisa_assets.tables import (
     BRONZE_METADATA,
     BRONZE_METADATA_QUARANTINE,
@@ -36,6 +45,8 @@ from paisa_assets.tables import (
     asset_key,
 )
 
+# Keys looked up by a literal IN list (DuckDB then decodes other columns only for matches).
+MAX_LITERAL_KEYS = 5_000
 # Every quarantine table of a layer has the same columns (see the registry).
 BRONZE_QUARANTINE_COLUMNS = registry.table(BRONZE_REVIEWS_QUARANTINE).polars_schema()
 SILVER_QUARANTINE_SCHEMA = registry.table(SILVER_REVIEWS_QUARANTINE).polars_schema()
@@ -52,13 +63,14 @@ def _query(
     sql: str,
     relations: dict[str, str],
     empty_when_missing: dict[str, pl.Schema] | None = None,
-    temp_tables: dict[str, str] | None = None,
+    temp_tables: dict[str, str | Callable[[duckdb.DuckDBPyConnection], str]] | None = None,
 ) -> tuple:
     """One row of SQL over Delta tables (see `Warehouse.session`), after creating
-    `temp_tables` ({name: query}) in order."""
+    `temp_tables` ({name: query, or a function of the connection giving it}) in order."""
     with warehouse.session(lakehouse, relations, empty_when_missing) as con:
         for name, query in (temp_tables or {}).items():
-            con.execute(f"CREATE TEMP TABLE {name} AS {query}")
+            sql_text = query(con) if callable(query) else query
+            con.execute(f"CREATE TEMP TABLE {name} AS {sql_text}")
         row = con.execute(sql).fetchone()
     assert row is not None
     return row
@@ -92,6 +104,21 @@ def unique_key_check(table: str, keys: Sequence[str]) -> AssetChecksDefinition:
     def _check(
         context: AssetCheckExecutionContext, lakehouse: Lakehouse, warehouse: Warehouse
     ) -> AssetCheckResult:
+        scope = check_scope(context, AssetCheckKey(asset_key(table), name), lakehouse, [table])
+        if not scope.full:
+            checked, null_keys, duplicates = unique_keys_of_changes(
+                lakehouse, warehouse, table, keys, scope.diffs[table]
+            )
+            return AssetCheckResult(
+                passed=duplicates == 0 and null_keys == 0,
+                metadata={
+                    "rows": MetadataValue.int(row_count(lakehouse, table)),
+                    "rows_checked": MetadataValue.int(checked),
+                    "duplicate_rows": MetadataValue.int(duplicates),
+                    "null_keys": MetadataValue.int(null_keys),
+                    **scope.metadata(),
+                },
+            )
         nulls = " OR ".join(f'"{k}" IS NULL' for k in keys)
         rows, null_keys, duplicates = _query(
             lakehouse,
@@ -105,8 +132,10 @@ def unique_key_check(table: str, keys: Sequence[str]) -> AssetChecksDefinition:
             passed=duplicates == 0 and null_keys == 0,
             metadata={
                 "rows": MetadataValue.int(rows),
+                "rows_checked": MetadataValue.int(rows),
                 "duplicate_rows": MetadataValue.int(duplicates),
                 "null_keys": MetadataValue.int(null_keys),
+                **scope.metadata(),
             },
         )
 
@@ -122,13 +151,21 @@ def rating_range_check(table: str, column: str) -> AssetChecksDefinition:
     def _check(
         context: AssetCheckExecutionContext, lakehouse: Lakehouse, warehouse: Warehouse
     ) -> AssetCheckResult:
-        (bad,) = _query(
-            lakehouse,
-            warehouse,
-            f'SELECT count(*) FROM t WHERE "{column}" IS NULL OR "{column}" NOT BETWEEN 1 AND 5',
-            {"t": table},
+        key = AssetCheckKey(asset_key(table), f"{column.lower()}_between_1_and_5")
+        scope = check_scope(context, key, lakehouse, [table])
+        bad_rows = f'"{column}" IS NULL OR "{column}" NOT BETWEEN 1 AND 5'
+        if scope.full:
+            (bad,) = _query(
+                lakehouse, warehouse, f"SELECT count(*) FROM t WHERE {bad_rows}", {"t": table}
+            )
+        else:
+            bad = count_in_changes(
+                lakehouse, warehouse, table, [column], bad_rows, scope.diffs[table]
+            )
+        return AssetCheckResult(
+            passed=bad == 0,
+            metadata={"out_of_range": MetadataValue.int(bad), **scope.metadata()},
         )
-        return AssetCheckResult(passed=bad == 0, metadata={"out_of_range": MetadataValue.int(bad)})
 
     return _check
 
@@ -182,6 +219,56 @@ def reconciliation_check(
             if in_flight
             else "TRUE"
         )
+        tables = [bronze_table, silver_table, quarantine_table]
+        key = AssetCheckKey(asset_key(silver_table), "reconciles_with_bronze")
+        scope = check_scope(context, key, lakehouse, tables)
+        folders: list[str] | None = None  # None: every landing folder
+        if not scope.full:
+            with warehouse.engine() as con:
+                folders = changed_partitions(
+                    con, lakehouse, dict(scope.diffs), {quarantine_table: dataset}
+                )
+            folders = [f for f in folders if f not in in_flight]
+            if not folders:
+                return AssetCheckResult(
+                    passed=True,
+                    metadata={
+                        "landing_folders": MetadataValue.text("none changed"),
+                        **scope.metadata(),
+                    },
+                )
+            settled = f"{settled} AND {in_list('_partition', folders)}"
+        # Checking changed folders only: their silver rows are read by partition, and the keys
+        # silver holds under another folder (a duplicate whose first copy arrived elsewhere)
+        # are looked up by their first key column, in a literal list DuckDB filters the scan by.
+        first = natural_key[0]
+
+        def silver_keys(con: duckdb.DuckDBPyConnection) -> str:
+            digest = _key_digest("s", natural_key)
+            if folders is None:
+                return f"SELECT {digest} AS natural_key, {settled} AS owned FROM silver AS s"
+            con.execute(
+                f"CREATE TEMP TABLE owned_keys AS SELECT {digest} AS natural_key "
+                f"FROM silver AS s WHERE {settled}"
+            )
+            leftover = [
+                row[0]
+                for row in con.execute(
+                    "SELECT DISTINCT first_key FROM valid ANTI JOIN owned_keys USING (natural_key)"
+                ).fetchall()
+            ]
+            elsewhere = (
+                f'trim(s."{first}") IN (SELECT first_key FROM valid)'
+                if len(leftover) > MAX_LITERAL_KEYS
+                else in_list(f'trim(s."{first}")', leftover)
+                if leftover
+                else "FALSE"
+            )
+            return (
+                "SELECT natural_key, TRUE AS owned FROM owned_keys UNION ALL "
+                f"SELECT {digest}, FALSE FROM silver AS s WHERE NOT ({settled}) AND {elsewhere}"
+            )
+
         # Silver trims the key columns (both sides are trimmed here: a no-op on silver). The
         # key sets go to temp tables, which DuckDB spills whole past its memory limit: one
         # query of CTEs ran out of memory at 3M reviews under a 512 MB limit.
@@ -202,11 +289,11 @@ def reconciliation_check(
             temp_tables={
                 "q": "SELECT _source_file, _line FROM quarantine "
                 f"WHERE dataset = {sql_string(dataset)} AND {settled}",
-                "valid": f"SELECT DISTINCT {_key_digest('b', natural_key)} AS natural_key "
+                "valid": f"SELECT DISTINCT {_key_digest('b', natural_key)} AS natural_key, "
+                f'trim(b."{first}") AS first_key '
                 f"FROM (SELECT * FROM bronze WHERE {settled}) AS b "
                 "ANTI JOIN q ON q._source_file = b._source_file AND q._line = b._line",
-                "silver_keys": f"SELECT {_key_digest('s', natural_key)} AS natural_key, "
-                f"{settled} AS owned FROM silver AS s",
+                "silver_keys": silver_keys,
             },
         )
         duplicates = bronze - quarantined - distinct_valid
@@ -214,10 +301,13 @@ def reconciliation_check(
             passed=missing == 0 and foreign == 0 and owned == owned_keys,
             metadata={
                 "landing_folders": MetadataValue.text(
-                    f"all but {len(in_flight)} still being ingested by another run: "
-                    + ", ".join(in_flight[:20])
-                    if in_flight
-                    else "all"
+                    (f"{len(folders)} changed: {', '.join(folders[:20])}" if folders else "all")
+                    + (
+                        f" but {len(in_flight)} still being ingested by another run: "
+                        + ", ".join(in_flight[:20])
+                        if in_flight
+                        else ""
+                    )
                 ),
                 "bronze_rows": MetadataValue.int(bronze),
                 "silver_rows": MetadataValue.int(owned),
@@ -226,6 +316,7 @@ def reconciliation_check(
                 "distinct_valid_keys_in_bronze": MetadataValue.int(distinct_valid),
                 "valid_keys_missing_from_silver": MetadataValue.int(missing),
                 "silver_rows_without_a_bronze_row": MetadataValue.int(foreign),
+                **scope.metadata(),
             },
         )
 

@@ -30,6 +30,7 @@ from paisa_assets.jobs import (
     maintenance_job,
     metadata_ingest_job,
     ml_job,
+    reconciliation_job,
     reviews_ingest_job,
     streaming_job,
 )
@@ -43,7 +44,11 @@ from paisa_assets.resources.landing_zone import LandingZone, LocalLandingZone
 from paisa_assets.resources.local_event_log import LocalEventLog
 from paisa_assets.resources.mlflow_tracking import MlflowTracking
 from paisa_assets.resources.warehouse import Warehouse
-from paisa_assets.schedules import maintenance_schedule, ml_retrain_schedule
+from paisa_assets.schedules import (
+    maintenance_schedule,
+    ml_retrain_schedule,
+    reconciliation_schedule,
+)
 from paisa_assets.sensors import eventhub_sensor, gold_sensor, landing_zone_sensor
 from paisa_assets.settings import (
     AZURE_STORAGE_ACCOUNT,
@@ -186,9 +191,10 @@ def build_definitions(
             gold_job,
             ml_job,
             maintenance_job,
+            reconciliation_job,
         ],
         sensors=[landing_zone_sensor, eventhub_sensor, gold_sensor],
-        schedules=[ml_retrain_schedule, maintenance_schedule],
+        schedules=[ml_retrain_schedule, maintenance_schedule, reconciliation_schedule],
         resources=resources,
     )
 

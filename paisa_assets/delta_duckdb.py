@@ -21,6 +21,8 @@ from paisa_assets.sql_quoting import quote_ident, sql_string
 if TYPE_CHECKING:
     import pyarrow.dataset as pads  # importing it imports pandas: a type here, not a need
 
+# Matched keys looked up by a literal list (DuckDB then reads other columns only for them).
+MAX_LITERAL_KEYS = 5_000
 # Memory DuckDB may use to plan a MERGE (a join of the source with the target's key columns);
 # beyond it, DuckDB spills to disk.
 PLAN_MEMORY_LIMIT = "512MB"
@@ -65,6 +67,12 @@ class MergePlan:
     updates: int
     deletes: int
     new_rows: pa.Array | None = None
+    # With `prune_by` (a partition column): the source rows a pruned MERGE needs (new or
+    # updating), the partitions holding the target rows it updates or deletes, and the
+    # deleted rows' keys and partition (see `Lakehouse.merge`).
+    needed_rows: pa.Array | None = None
+    partitions: list[str] | None = None
+    deleted: pa.Table | None = None
 
 
 def plan_merge(
@@ -75,6 +83,8 @@ def plan_merge(
     update_when: str | None,
     delete_when: str | None,
     local: bool,
+    prune_by: str | None = None,
+    keys: Sequence[str] = (),
 ) -> MergePlan:
     """Count the target rows a MERGE would update and delete in this version; when there are
     none, find the source rows it would insert.
@@ -96,33 +106,102 @@ def plan_merge(
         # One pass from the (small) source side answers "matched?" and "updated?" per source
         # row; only unmatched target rows need a second look, and only when rows may be deleted
         # (`delete_when` filters the target scan, so DuckDB skips row groups by their stats).
-        matches = con.sql(
-            f'SELECT s."__paisa_row" AS row, t."__paisa_found" IS NOT NULL AS matched, '
-            f'coalesce(t."__paisa_found" IS NOT NULL AND ({update_when or "false"}), false) '
-            f'AS updated FROM source AS s LEFT JOIN (SELECT *, TRUE AS "__paisa_found" '
-            f"FROM target) AS t ON {on}"
-        ).to_arrow_table()
+        part = f't."{prune_by}"' if prune_by else "NULL"
+        matches = _matches(con, source, on, update_when, part, keys)
         updates = pc.sum(matches["updated"].cast(pa.int64())).as_py() or 0
+        deleted = None
         deletes = 0
         if delete_when is not None:
-            deletes = con.sql(
-                f"SELECT count(*) FROM target AS t WHERE ({delete_when}) "
-                f"AND NOT EXISTS (SELECT 1 FROM source AS s WHERE {on})"
-            ).fetchall()[0][0]
+            # Pruned: the deleted rows' keys and partition (tombstones); else their count.
+            selected = (
+                ", ".join(f"t.{quote_ident(c)}" for c in dict.fromkeys([*keys, prune_by]))
+                if prune_by
+                else "count(*)"
+            )
+            deleted = con.sql(
+                f"SELECT {selected} FROM target AS t "
+                f"WHERE ({delete_when}) AND NOT EXISTS (SELECT 1 FROM source AS s WHERE {on})"
+            ).to_arrow_table()
+            deletes = deleted.num_rows if prune_by else deleted.column(0)[0].as_py()
+    if (updates or deletes) and prune_by:
+        needed = pc.or_(pc.invert(matches["matched"]), matches["updated"])
+        updated_parts = matches.filter(matches["updated"])["part"].to_pylist()
+        deleted_parts = deleted[prune_by].to_pylist() if deleted is not None else []
+        return MergePlan(
+            int(updates),
+            int(deletes),
+            needed_rows=pc.unique(matches.filter(needed)["row"].combine_chunks()).sort(),
+            partitions=sorted({str(p) for p in [*updated_parts, *deleted_parts]}),
+            deleted=deleted,
+        )
     if updates or deletes:
         return MergePlan(int(updates), int(deletes))
     unmatched = matches.filter(pc.invert(matches["matched"]))["row"]
     return MergePlan(0, 0, pc.unique(unmatched.combine_chunks()).sort())
 
 
-def parquet_view(dt: DeltaTable, columns: Sequence[str] | None = None) -> str | None:
+def _matches(
+    con: duckdb.DuckDBPyConnection,
+    source: pl.DataFrame,
+    on: str,
+    update_when: str | None,
+    part: str,
+    keys: Sequence[str],
+) -> pa.Table:
+    """Per source row: matched, updated (by `update_when`) and the matched row's `part`.
+
+    With one key column, the target's key column alone answers "matched?"; the other columns
+    `update_when` reads are then read only for the matched rows (a literal key list DuckDB
+    filters the scan by, when short): a new landing folder matches ~1% of its rows, and reading
+    every column of a large silver table for the rest was most of a MERGE's planning.
+    """
+    found = 'TRUE AS "__paisa_found"'
+    if len(keys) != 1 or update_when is None:
+        return con.sql(
+            f'SELECT s."__paisa_row" AS row, t."__paisa_found" IS NOT NULL AS matched, '
+            f'coalesce(t."__paisa_found" IS NOT NULL AND ({update_when or "false"}), false) '
+            f"AS updated, {part} AS part FROM source AS s LEFT JOIN (SELECT *, {found} "
+            f"FROM target) AS t ON {on}"
+        ).to_arrow_table()
+    (key,) = keys
+    con.execute(
+        f'CREATE OR REPLACE TEMP TABLE __paisa_m1 AS SELECT s."__paisa_row" AS row, '
+        f't."__paisa_found" IS NOT NULL AS matched FROM source AS s LEFT JOIN '
+        f"(SELECT {quote_ident(key)}, {found} FROM target) AS t ON {on}"
+    )
+    matched = con.execute(
+        f"SELECT s.{quote_ident(key)} FROM source AS s JOIN __paisa_m1 AS m "
+        'ON m.row = s."__paisa_row" WHERE m.matched'
+    ).fetchall()
+    values = [row[0] for row in matched]
+    column = quote_ident(key)
+    if len(values) > MAX_LITERAL_KEYS:
+        subset = f"SELECT * FROM target WHERE {column} IN (SELECT {column} FROM source)"
+    elif values:
+        listing = ", ".join(sql_string(str(v)) for v in values)
+        subset = f"SELECT * FROM target WHERE {quote_ident(key)} IN ({listing})"
+    else:
+        subset = "SELECT * FROM target WHERE false"
+    return con.sql(
+        f"SELECT m.row, m.matched, coalesce(u.updated, false) AS updated, u.part "
+        f'FROM __paisa_m1 AS m LEFT JOIN (SELECT s."__paisa_row" AS row, '
+        f"coalesce(({update_when}), false) AS updated, {part} AS part "
+        f"FROM source AS s JOIN ({subset}) AS t ON {on}) AS u USING (row)"
+    ).to_arrow_table()
+
+
+def parquet_view(
+    dt: DeltaTable, columns: Sequence[str] | None = None, files: Sequence[str] | None = None
+) -> str | None:
     """SQL selecting the version's rows straight from its Parquet files, or None.
+
+    `files` limits it to some of them (the files a version added, for an incremental update).
 
     Columns come out in the Delta schema's order. Partition values live in the folder names
     (`col=value`, percent-encoded: DuckDB decodes them); only string partition columns are read
     that way, so a value such as `2023` is never re-typed. An empty version has no file to read.
     """
-    files = dt.file_uris()
+    files = dt.file_uris() if files is None else files
     schema = dt.schema()
     partition_columns = set(dt.metadata().partition_columns)
     types = {field.name: getattr(field.type, "type", None) for field in schema.fields}

@@ -1,8 +1,11 @@
-"""Gold rebuilds: reader-facing tables rebuilt from silver with DuckDB.
+"""Gold builds: reader-facing tables built from silver with DuckDB.
 
-Gold tables are full rebuilds (price imputation needs every product's price), streamed from
-DuckDB into Delta in bounded memory. Each rebuild records the Delta versions of its inputs in
-its commit, so a run whose inputs have not changed writes nothing: re-running changes no table.
+Each build records the Delta versions of its inputs in its commit, so a run whose inputs have
+not changed writes nothing: re-running changes no table. Otherwise gold is updated in place for
+what changed since those versions (`paisa_assets.gold_update`), or rebuilt in full, streamed
+from DuckDB into Delta in bounded memory: on the first build, a schema change, when much
+changed, and when a run asks for it (the `paisa/gold_rebuild: full` tag, which the periodic
+reconciliation schedule sets). `transforms.gold_incremental.plan_gold_update` decides.
 """
 
 from collections.abc import Callable
@@ -15,6 +18,14 @@ from dagster import (
     MetadataValue,
 )
 
+from paisa_assets.check_scope import run_tag
+from paisa_assets.gold_update import (
+    EMPTY_SCHEMAS,
+    REBUILD_TAG,
+    expected_columns,
+    plan_for,
+    update_gold_table,
+)
 from paisa_assets.materialization_metadata import table_metadata
 from paisa_assets.resources.lakehouse import Lakehouse, retry_on_conflict
 from paisa_assets.resources.warehouse import Warehouse
@@ -24,15 +35,8 @@ from paisa_assets.tables import (
     SILVER_REVIEWS,
     SILVER_REVIEWS_STREAMING,
 )
-from paisa_assets.transforms.schemas import SILVER_METADATA_SCHEMA, SILVER_REVIEWS_SCHEMA
-from paisa_assets.transforms.stream_reviews import SILVER_STREAM_SCHEMA
 
 INPUTS_KEY = "paisa_inputs"
-EMPTY_SCHEMAS = {
-    SILVER_REVIEWS: SILVER_REVIEWS_SCHEMA,
-    SILVER_METADATA: SILVER_METADATA_SCHEMA,
-    SILVER_REVIEWS_STREAMING: SILVER_STREAM_SCHEMA,
-}
 
 
 def input_versions(lakehouse: Lakehouse, inputs: dict[str, str]) -> dict[str, int | None]:
@@ -61,13 +65,37 @@ def rebuild_gold_table(
         base = lakehouse.delta_table(table)  # the version this rebuild replaces (read first)
         versions = input_versions(lakehouse, inputs)
         recorded = lakehouse.last_commit_metadata(table).get(INPUTS_KEY)
-        if recorded == versions and base is not None:
-            context.log.info(f"{table}: inputs unchanged since the last build ({versions})")
+        plan, diffs = plan_for(
+            lakehouse,
+            table,
+            recorded,
+            versions,
+            expected_columns(warehouse, table),
+            rebuild_requested=run_tag(context, REBUILD_TAG) == "full",
+        )
+        context.log.info(f"{table}: {plan.mode} ({plan.reason})")
+        if plan.mode == "up_to_date":
             return MaterializeResult(
                 metadata=table_metadata(
                     lakehouse, table, {"written": 0}, up_to_date=MetadataValue.bool(True)
                 )
             )
+        if plan.mode == "update":
+            commit = {INPUTS_KEY: versions}
+            report = update_gold_table(lakehouse, warehouse, table, recorded, diffs, commit)
+            if report is not None:
+                return MaterializeResult(
+                    metadata=table_metadata(
+                        lakehouse,
+                        table,
+                        {"written": report.get("inserted", 0) + report.get("updated", 0)},
+                        up_to_date=MetadataValue.bool(False),
+                        inputs=MetadataValue.json(versions),
+                        build=MetadataValue.text("update"),
+                        changes=MetadataValue.json(report),
+                    )
+                )
+            context.log.info(f"{table}: more changed than the plan saw, rebuilding instead")
         with warehouse.session(lakehouse, inputs, EMPTY_SCHEMAS) as con:
             lakehouse.replace(table, query(con), metadata={INPUTS_KEY: versions}, read_version=base)
         written = lakehouse.count(table)
@@ -78,10 +106,11 @@ def rebuild_gold_table(
                 {"written": written},
                 up_to_date=MetadataValue.bool(False),
                 inputs=MetadataValue.json(versions),
+                build=MetadataValue.text("rebuild"),
             )
         )
 
-    return retry_on_conflict(attempt, f"{table} (rebuild)")
+    return retry_on_conflict(attempt, f"{table} (build)")
 
 
 ENRICHED_INPUT = {"reviews_enriched": GOLD_REVIEWS_ENRICHED}

@@ -10,6 +10,8 @@ takes every run slot and gold runs one at a time.
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
 from paisa_assets.asset_specs import dataset_keys
+from paisa_assets.check_scope import FULL_CHECK_TAG
+from paisa_assets.gold_update import REBUILD_TAG
 from paisa_assets.partitions import PARTITIONS
 from paisa_assets.registry import (
     DATASETS,
@@ -18,7 +20,13 @@ from paisa_assets.registry import (
     REVIEWS_DATASET,
     STREAM_DATASET,
 )
-from paisa_assets.tables import GOLD_REVIEW_SENTIMENT, asset_key
+from paisa_assets.tables import (
+    BRONZE_REVIEWS,
+    GOLD_REVIEW_SENTIMENT,
+    SILVER_METADATA,
+    SILVER_REVIEWS,
+    asset_key,
+)
 
 LANE_TAG = "paisa/lane"
 # Stream runs jump the queue: fresh events matter more than a backfill's next folder.
@@ -87,4 +95,19 @@ maintenance_job = define_asset_job(
     "views over the compacted files.",
     executor_def=in_process_executor,
     tags={LANE_TAG: "maintenance"},
+)
+
+# Gold is updated in place and blocking checks look at what changed; this job is the periodic
+# full reconciliation that backs both: gold rebuilt from silver, and every silver and gold check
+# over whole tables (a check fails whenever data was lost, whichever run lost it).
+reconciliation_job = define_asset_job(
+    "reconciliation_job",
+    selection=AssetSelection.groups("gold")
+    | AssetSelection.checks_for_assets(
+        asset_key(SILVER_REVIEWS), asset_key(SILVER_METADATA), asset_key(BRONZE_REVIEWS)
+    ),
+    description="Rebuild gold in full and run every silver and gold asset check over whole "
+    "tables (the periodic reconciliation of the incremental updates and the checks on changes).",
+    executor_def=in_process_executor,
+    tags={LANE_TAG: "gold", FULL_CHECK_TAG: "full", REBUILD_TAG: "full"},
 )

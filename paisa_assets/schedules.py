@@ -6,7 +6,7 @@ rebuild); retraining is heavier and a daily cadence is what review data moves at
 
 from dagster import DefaultScheduleStatus, ScheduleDefinition
 
-from paisa_assets.jobs import maintenance_job, ml_job
+from paisa_assets.jobs import maintenance_job, ml_job, reconciliation_job
 
 ml_retrain_schedule = ScheduleDefinition(
     name="ml_retrain_schedule",
@@ -26,4 +26,15 @@ maintenance_schedule = ScheduleDefinition(
     default_status=DefaultScheduleStatus.RUNNING,
     description="Daily at 04:00 UTC: compact, checkpoint and vacuum every Delta table (files "
     "younger than a week are kept, so readers of recent versions never break).",
+)
+
+reconciliation_schedule = ScheduleDefinition(
+    name="reconciliation_schedule",
+    job=reconciliation_job,
+    cron_schedule="0 5 * * 0",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="Weekly on Sunday at 05:00 UTC: rebuild gold in full and check every silver and "
+    "gold table whole (between these runs gold is updated in place and the blocking checks look "
+    "at what each run changed).",
 )

@@ -33,6 +33,12 @@ from paisa_assets.transforms.metadata import dedupe_metadata, split_metadata
 from paisa_assets.transforms.reviews import dedupe_reviews, split_reviews
 from paisa_assets.transforms.schemas import QUARANTINE_SCHEMA
 
+# Silver is partitioned by the landing folder that owns each row: a folder's re-ingestion
+# updates and deletes rows of its own partition (and of the few folders whose copies it
+# outranks), so its MERGE reads and rewrites those partitions only (`Lakehouse.merge`'s
+# `prune_by`), not the whole table. A silver table written before is migrated on first write.
+SILVER_PARTITION_BY = ["_partition"]
+
 # Partitions merged together in one MERGE: a backfill of thousands of folders then makes a few
 # large commits instead of one per folder, while memory stays bounded by this many bronze rows.
 CHUNK_ROWS = 250_000
@@ -219,6 +225,8 @@ def apply_chunk(lakehouse: Lakehouse, spec: SilverSpec, chunk: PreparedChunk) ->
         keys=[spec.key],
         update_when=f"({owned} AND ({changed})) OR {spec.wins}",
         delete_unmatched_when=owned,
+        partition_by=SILVER_PARTITION_BY,
+        prune_by=SILVER_PARTITION_BY[0],
     )
     # Silver is committed, its quarantine is not: the re-run's MERGE is a no-op and the
     # quarantine is written then (the reconciliation check fails until it is).
@@ -247,6 +255,7 @@ def refresh_partitions(
     overlap on the machine's cores (Polars, DuckDB and delta-rs release the GIL), at the cost of
     holding one more prepared chunk (CHUNK_ROWS rows) in memory.
     """
+    lakehouse.repartition(spec.silver_table, SILVER_PARTITION_BY)
     chunks = list(chunk_partitions(lakehouse, spec.bronze_table, in_arrival_order(partitions)))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="silver-prepare") as pool:
         upcoming = pool.submit(prepare_chunk, lakehouse, spec, chunks[0]) if chunks else None

@@ -67,6 +67,12 @@ def test_a_clean_lake_reconciles_with_exact_counts(ingested: Workspace) -> None:
         "distinct_valid_keys_in_bronze": 10,
         "valid_keys_missing_from_silver": 0,
         "silver_rows_without_a_bronze_row": 0,
+        "scope": "full: periodic full reconciliation, or outside a run",
+        "checked_versions": {
+            "bronze.amazon_reviews": 2,
+            "silver.amazon_reviews": 2,
+            "silver.quarantine": 1,
+        },
     }
 
 

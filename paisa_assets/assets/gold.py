@@ -1,4 +1,5 @@
-"""Gold assets (rebuilt by `gold_build`) and the warehouse file that exposes them to SQL."""
+"""Gold assets (built by `gold_build`: updated for what changed, or rebuilt) and the warehouse
+file that exposes them to SQL."""
 
 from collections.abc import Callable
 

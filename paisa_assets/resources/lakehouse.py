@@ -24,7 +24,7 @@ from pydantic import Field
 from paisa_assets import faults
 from paisa_assets.delta_duckdb import plan_merge
 from paisa_assets.resources.azure_storage import AzureStorage
-from paisa_assets.sql_quoting import quote_ident
+from paisa_assets.sql_quoting import quote_ident, sql_string
 
 T = TypeVar("T")
 Data = pa.Table | pa.RecordBatchReader | pl.DataFrame
@@ -268,8 +268,12 @@ class Lakehouse(ConfigurableResource):
         delete_unmatched_when: str | None = None,
         partition_by: list[str] | None = None,
         metadata: dict[str, Any] | None = None,
+        prune_by: str | None = None,
     ) -> dict[str, int]:
         """Upsert `source` on `keys` (aliases: `s` source, `t` target); returns merge metrics.
+
+        `prune_by`, the table's partition column, makes a MERGE that updates or deletes read
+        and rewrite only the partitions holding the rows it changes (`_pruned_merge`).
 
         `update_when` limits updates to rows where the source copy should win (`insert_only`
         never updates: for immutable rows such as events), and
@@ -289,6 +293,8 @@ class Lakehouse(ConfigurableResource):
                 update_when=None if insert_only else (update_when or "true"),
                 delete_when=delete_unmatched_when,
                 local=self.is_local(),
+                prune_by=prune_by if prune_by in dt.metadata().partition_columns else None,
+                keys=list(keys),
             )
             if plan.new_rows is not None:
                 # A backfill's chunk is all new: no need to copy it row by row.
@@ -302,6 +308,10 @@ class Lakehouse(ConfigurableResource):
                     "num_target_rows_deleted": 0,
                     "num_target_files_removed": 0,
                 }
+            if plan.partitions is not None:
+                return self._pruned_merge(
+                    dt, source, plan, on, update_when or "true", prune_by, table, metadata
+                )
             # Plan and MERGE read the same version: a commit in between fails the MERGE's
             # conflict check, and the whole attempt runs again on the newer version.
             merger = dt.merge(
@@ -320,6 +330,57 @@ class Lakehouse(ConfigurableResource):
             return merger.execute()
 
         return retry_on_conflict(execute, f"{table} (merge on {', '.join(keys)})")
+
+    def _pruned_merge(
+        self,
+        dt: DeltaTable,
+        source: pl.DataFrame,
+        plan: Any,
+        on: str,
+        update_when: str,
+        prune_by: str | None,
+        table: str,
+        metadata: dict[str, Any] | None,
+    ) -> dict[str, int]:
+        """The MERGE the plan describes, reading only the partitions it changes.
+
+        delta-rs skips partitions by a literal list in the MERGE's predicate, but not when the
+        MERGE has a `when not matched by source` clause (it must then see every target row).
+        So the rows to delete come as tombstones in the source (`__paisa_delete`), deleted when
+        matched; the source keeps only the rows that insert or update (the plan found every
+        other one matched and unchanged, wherever it sits), so no key outside the pruned
+        partitions can be inserted twice. The plan and the MERGE read the same version.
+        """
+        assert prune_by is not None and plan.partitions is not None
+        flag = "__paisa_delete"
+        kept = source[pl.Series(plan.needed_rows)] if len(plan.needed_rows) else source.head(0)
+        parts = [kept.with_columns(pl.lit(False).alias(flag))]
+        if plan.deleted is not None and plan.deleted.num_rows:
+            tombstones = pl.from_arrow(plan.deleted)
+            assert isinstance(tombstones, pl.DataFrame)
+            parts.append(
+                tombstones.cast({c: source.schema[c] for c in tombstones.columns}).with_columns(  # type: ignore[arg-type]
+                    pl.lit(True).alias(flag)
+                )
+            )
+        rows = pl.concat(parts, how="diagonal")
+        listing = ", ".join(sql_string(p) for p in plan.partitions)
+        merger = (
+            dt.merge(
+                _crash_while_reading(to_arrow(rows), f"lakehouse.merge:{table}"),
+                predicate=f"({on}) AND t.{quote_ident(prune_by)} IN ({listing})",
+                source_alias="s",
+                target_alias="t",
+                commit_properties=self._commit(metadata),
+                writer_properties=WRITER_PROPERTIES,
+            )
+            .when_matched_delete(predicate=f"s.{flag}")
+            .when_matched_update_all(
+                predicate=f"NOT s.{flag} AND ({update_when})", except_cols=[flag]
+            )
+            .when_not_matched_insert_all(predicate=f"NOT s.{flag}", except_cols=[flag])
+        )
+        return merger.execute()
 
     def _append_planned(
         self, table: str, version: DeltaTable, rows: pa.Table, metadata: dict[str, Any] | None
@@ -341,6 +402,47 @@ class Lakehouse(ConfigurableResource):
             commit_properties=CommitProperties(custom_metadata=metadata, max_commit_retries=0),
             writer_properties=WRITER_PROPERTIES,
         )
+
+    def repartition(self, table: str, partition_by: list[str]) -> bool:
+        """Rewrite the table partitioned by these columns, every row in one commit, unless it
+        already is (True when it rewrote it): the migration of a table written before its
+        layout changed. Rows stream through, so memory stays bounded; a concurrent writer makes
+        the commit fail (it names the version it read) and the migration runs again."""
+
+        def rewrite() -> bool:
+            dt = self.delta_table(table)
+            if dt is None or list(dt.metadata().partition_columns) == partition_by:
+                return False
+            get_dagster_logger("paisa.lakehouse").info(
+                f"migrating {table} to partitions by {', '.join(partition_by)}"
+            )
+            rows = dt.to_pyarrow_dataset().scanner(batch_size=65_536).to_reader()
+            write_deltalake(
+                dt,
+                rows,
+                mode="overwrite",
+                schema_mode="overwrite",
+                partition_by=partition_by,
+                commit_properties=CommitProperties(max_commit_retries=0),
+                writer_properties=WRITER_PROPERTIES,
+            )
+            return True
+
+        return retry_on_conflict(rewrite, f"{table} (repartition)")
+
+    def record(self, table: str, metadata: dict[str, Any]) -> int:
+        """An empty commit carrying `metadata`: an incremental gold update that changed no row
+        still records the input versions it is up to date with."""
+        dt = self.delta_table(table)
+        assert dt is not None, f"{table} does not exist"
+        write_deltalake(
+            dt,
+            pa.schema(dt.schema().to_arrow()).empty_table(),  # type: ignore[arg-type]
+            mode="append",
+            partition_by=dt.metadata().partition_columns or None,
+            commit_properties=self._commit(metadata),
+        )
+        return self.version(table)  # type: ignore[return-value]
 
     def _commit(self, metadata: dict[str, Any] | None) -> CommitProperties:
         return CommitProperties(custom_metadata=metadata, max_commit_retries=MAX_COMMIT_RETRIES)

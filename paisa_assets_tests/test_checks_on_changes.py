@@ -1,0 +1,118 @@
+"""Blocking checks look at what a run changed (the Delta files added and removed since their last
+pass), still fail whenever data is lost, and check everything again after a failure or in the
+periodic full reconciliation."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from dagster import AssetCheckKey, DagsterInstance
+from deltalake import DeltaTable, write_deltalake
+
+from paisa_assets.check_scope import FULL_CHECK_TAG
+from paisa_assets.resources.lakehouse import to_arrow
+from paisa_assets.runner import sync_partitions
+from paisa_assets.tables import GOLD_REVIEWS_ENRICHED, SILVER_REVIEWS, asset_key
+from paisa_assets_tests.conftest import Workspace, product, review
+
+RECONCILES = AssetCheckKey(asset_key(SILVER_REVIEWS), "reconciles_with_bronze")
+UNIQUE = AssetCheckKey(asset_key(SILVER_REVIEWS), "unique_not_null_review_id")
+
+
+def evaluation(instance: DagsterInstance, key: AssetCheckKey) -> dict[str, object]:
+    record = instance.get_latest_asset_check_evaluation_record(key)
+    assert record is not None and record.evaluation is not None
+    metadata = {name: value.value for name, value in record.evaluation.metadata.items()}
+    return {"passed": record.evaluation.passed, **metadata}
+
+
+@pytest.fixture
+def lake(workspace: Workspace):
+    """Three landing folders of 5 reviews each; the first two ingested."""
+    for folder in range(3):
+        workspace.write_landing_file(
+            f"amazon_reviews/partition_{folder}/part-0.json.gz",
+            [review(100 * folder + n) for n in range(5)],
+        )
+    with DagsterInstance.ephemeral() as instance:
+        sync_partitions(instance, workspace.landing)
+        for folder in ("partition_0", "partition_1"):
+            assert ingest(workspace, instance, folder)
+        yield workspace, instance
+
+
+def ingest(workspace: Workspace, instance: DagsterInstance, folder: str, **tags: str) -> bool:
+    job = workspace.defs.resolve_job_def("reviews_ingest_job")
+    return job.execute_in_process(
+        instance=instance, partition_key=folder, tags=tags, raise_on_error=False
+    ).success
+
+
+def test_a_new_folder_is_checked_alone(lake) -> None:
+    workspace, instance = lake
+    assert ingest(workspace, instance, "partition_2")
+    reconciled = evaluation(instance, RECONCILES)
+    assert reconciled["passed"]
+    assert str(reconciled["scope"]).startswith("changes: ")
+    assert reconciled["landing_folders"] == "1 changed: partition_2"
+    assert (reconciled["bronze_rows"], reconciled["silver_rows"]) == (5, 5)
+    unique = evaluation(instance, UNIQUE)
+    assert unique["passed"] and str(unique["scope"]).startswith("changes: ")
+    assert (unique["rows_checked"], unique["rows"]) == (5, 15)
+
+
+def test_a_row_lost_in_another_folder_fails_the_check_on_changes(lake) -> None:
+    workspace, instance = lake
+    DeltaTable(workspace.lakehouse.uri(SILVER_REVIEWS)).delete(
+        f"reviewerID = '{review(3)['reviewerID']}'"  # a review of partition_0
+    )
+    assert not ingest(workspace, instance, "partition_2")
+    reconciled = evaluation(instance, RECONCILES)
+    assert not reconciled["passed"]
+    assert str(reconciled["scope"]).startswith("changes: ")
+    assert reconciled["valid_keys_missing_from_silver"] == 1
+    assert "partition_0" in str(reconciled["landing_folders"])
+    # A failure stands: the next evaluation checks everything again, and fails again.
+    assert not ingest(workspace, instance, "partition_1")
+    again = evaluation(instance, RECONCILES)
+    assert not again["passed"] and str(again["scope"]).startswith("full: ")
+
+
+def test_a_duplicate_key_against_unchanged_files_fails_the_check_on_changes(lake) -> None:
+    workspace, instance = lake
+    silver = workspace.lakehouse.read(SILVER_REVIEWS)
+    copy = silver.filter(pl.col("_partition") == "partition_0").head(1)
+    write_deltalake(workspace.lakehouse.uri(SILVER_REVIEWS), to_arrow(copy), mode="append")
+    assert not ingest(workspace, instance, "partition_2")
+    unique = evaluation(instance, UNIQUE)
+    assert not unique["passed"] and str(unique["scope"]).startswith("changes: ")
+    assert unique["duplicate_rows"] == 1
+
+
+def test_the_periodic_reconciliation_checks_every_folder(lake) -> None:
+    workspace, instance = lake
+    assert ingest(workspace, instance, "partition_2", **{FULL_CHECK_TAG: "full"})
+    reconciled = evaluation(instance, RECONCILES)
+    assert reconciled["passed"] and reconciled["landing_folders"] == "all"
+    assert (reconciled["bronze_rows"], reconciled["silver_rows"]) == (15, 15)
+
+
+def test_the_reconciliation_job_rebuilds_gold_and_checks_whole_tables(lake) -> None:
+    workspace, instance = lake
+    assert ingest(workspace, instance, "partition_2")
+    workspace.write_landing_file(
+        "amazon_metadata/partition_0/part-0.json.gz", [product(n) for n in range(7)]
+    )
+    sync_partitions(instance, workspace.landing)
+    metadata = workspace.defs.resolve_job_def("metadata_ingest_job")
+    assert metadata.execute_in_process(instance=instance, partition_key="partition_0").success
+    job = workspace.defs.resolve_job_def("reconciliation_job")
+    assert job.execute_in_process(instance=instance).success
+    reconciled = evaluation(instance, RECONCILES)
+    assert reconciled["passed"] and str(reconciled["scope"]).startswith("full: ")
+    assert (reconciled["bronze_rows"], reconciled["silver_rows"]) == (15, 15)
+    gold = AssetCheckKey(asset_key(GOLD_REVIEWS_ENRICHED), "unique_not_null_review_id")
+    assert evaluation(instance, gold)["rows_checked"] == 15
+    event = instance.get_latest_materialization_event(asset_key(GOLD_REVIEWS_ENRICHED))
+    assert event is not None and event.asset_materialization is not None
+    assert event.asset_materialization.metadata["build"].value == "rebuild"
