@@ -539,6 +539,7 @@ _TABLES: list[Table] = [
             ("_ingested_at", TIMESTAMP, "When bronze ingested the review."),
         ),
         writer="gold__reviews_enriched",
+        code_version="2",  # means beside their denominators, updated incrementally
         key=("review_id",),
     ),
     Table(
@@ -558,8 +559,15 @@ _TABLES: list[Table] = [
             ("stream_reviews", INT64, "Reviews from the stream."),
             ("first_review_date", DATE, "Date of the first review."),
             ("last_review_date", DATE, "Date of the latest review."),
+            (
+                "verified_known_reviews",
+                INT64,
+                "Denominator of verified_share (rows with a known value): kept so "
+                "that incremental updates stay exact.",
+            ),
         ),
         writer="gold__product_summary",
+        code_version="2",  # means beside their denominators, updated incrementally
         key=("asin",),
     ),
     Table(
@@ -573,8 +581,21 @@ _TABLES: list[Table] = [
             ("avg_rating", FLOAT64, "Average rating."),
             ("verified_share", FLOAT64, "Share of verified-purchase reviews."),
             ("avg_price", FLOAT64, "Average price of the reviewed products."),
+            (
+                "verified_known_reviews",
+                INT64,
+                "Denominator of verified_share (rows with a known value): kept so "
+                "that incremental updates stay exact.",
+            ),
+            (
+                "priced_reviews",
+                INT64,
+                "Denominator of avg_price (rows with a known value): kept so "
+                "that incremental updates stay exact.",
+            ),
         ),
         writer="gold__category_monthly",
+        code_version="2",  # means beside their denominators, updated incrementally
         key=("main_cat", "year", "month"),
     ),
     Table(
@@ -590,8 +611,15 @@ _TABLES: list[Table] = [
             ("stream_reviews", INT64, "Reviews from the stream."),
             ("first_review_date", DATE, "Date of the first review."),
             ("last_review_date", DATE, "Date of the latest review."),
+            (
+                "verified_known_reviews",
+                INT64,
+                "Denominator of verified_share (rows with a known value): kept so "
+                "that incremental updates stay exact.",
+            ),
         ),
         writer="gold__kpis",
+        code_version="2",  # means beside their denominators, updated incrementally
     ),
     Table(
         t.GOLD_REVIEW_SENTIMENT,

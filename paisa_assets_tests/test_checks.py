@@ -71,7 +71,7 @@ def test_a_clean_lake_reconciles_with_exact_counts(ingested: Workspace) -> None:
         "checked_versions": {
             "bronze.amazon_reviews": 2,
             "silver.amazon_reviews": 2,
-            "silver.quarantine": 1,
+            "silver.amazon_reviews_quarantine": 1,
         },
     }
 
