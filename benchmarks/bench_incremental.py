@@ -260,8 +260,8 @@ def measure(scratch: Path, scale: str) -> dict[str, Any]:
 
 
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The repetition with the median summed lake step time (per absorption), with every
-    repetition's sums beside it."""
+    """The repetition with the median summed lake step time (per absorption; of two, the
+    faster), with every repetition's sums beside it."""
     result = dict(runs[0])
     for what in ("folder", "stream_batch"):
         ordered = sorted(runs, key=lambda run: run[what]["lake_step_seconds"])
