@@ -373,7 +373,7 @@ def update_reviews_enriched(
         batch_changed = affected_reviews(con, lakehouse, recorded, by_table, report)
         (affected,) = con.execute("SELECT count(*) FROM affected_ids").fetchall()[0]
         report["affected_reviews"] = affected
-        if affected > MAX_CHANGED_SHARE * max(lakehouse.count(GOLD_REVIEWS_ENRICHED), 1):
+        if affected > MAX_CHANGED_SHARE * max(row_count(lakehouse, GOLD_REVIEWS_ENRICHED), 1):
             return False
         rows = pa.table([], schema=pa.schema([]))
         gone: list[str] = []
