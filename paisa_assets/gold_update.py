@@ -320,6 +320,7 @@ def _register_affected_inputs(
     lakehouse: Lakehouse,
     batch_diff: FileDiff | None,
     batch_changed: list[str],
+    stream_only: bool,
 ) -> None:
     """The relations `transforms.gold.reviews_enriched` reads, limited to the affected reviews
     (metadata whole: its means are over every product).
@@ -339,6 +340,20 @@ def _register_affected_inputs(
     others = [k for k in others if k not in known]
     dt = lakehouse.delta_table(SILVER_REVIEWS)
     rest = [f for f in dt.file_uris() if f not in set(added)] if dt is not None else []
+    if others and rest and stream_only and len(others) <= MAX_LITERAL_KEYS:
+        # Stream reviews only: one whose batch copy sits in an unchanged file keeps its gold
+        # row (the batch copy wins and did not change), so only whether it has one is asked,
+        # by the key column alone (reading whole rows for a few keys decodes every file).
+        keys = _table_view(con, lakehouse, SILVER_REVIEWS, ["review_id"], rest)
+        in_batch = [
+            r[0]
+            for r in con.execute(
+                f"SELECT review_id FROM ({keys}) WHERE {in_list('review_id', others)}"
+            ).fetchall()
+        ]
+        if in_batch:
+            con.execute(f"DELETE FROM affected_ids WHERE {in_list('id', in_batch)}")
+        others = []
     if others and rest:
         view = _table_view(con, lakehouse, SILVER_REVIEWS, REVIEW_COLUMNS, rest)
         if len(others) <= MAX_LITERAL_KEYS:
@@ -373,12 +388,17 @@ def update_reviews_enriched(
         batch_changed = affected_reviews(con, lakehouse, recorded, by_table, report)
         (affected,) = con.execute("SELECT count(*) FROM affected_ids").fetchall()[0]
         report["affected_reviews"] = affected
-        if affected > MAX_CHANGED_SHARE * max(lakehouse.count(GOLD_REVIEWS_ENRICHED), 1):
+        if affected > MAX_CHANGED_SHARE * max(row_count(lakehouse, GOLD_REVIEWS_ENRICHED), 1):
             return False
         rows = pa.table([], schema=pa.schema([]))
         gone: list[str] = []
         if affected:
-            _register_affected_inputs(con, lakehouse, by_table.get(SILVER_REVIEWS), batch_changed)
+            stream_only = not (
+                report["changed_products"] or report["categories_with_a_new_mean_price"]
+            )
+            _register_affected_inputs(
+                con, lakehouse, by_table.get(SILVER_REVIEWS), batch_changed, stream_only
+            )
             rows = gold_sql.reviews_enriched(con).read_all()
             con.register("rows_now", rows.select(["review_id"]))
             gone = [
@@ -421,6 +441,15 @@ def _without_unchanged(
     with gold's rows, found by a literal list."""
     others = [k for k in rows.column("review_id").to_pylist() if k not in batch_changed]
     if not others or len(others) > MAX_LITERAL_KEYS:
+        return rows
+    keys = _table_view(con, lakehouse, GOLD_REVIEWS_ENRICHED, ["review_id"])
+    others = [
+        r[0]
+        for r in con.execute(
+            f"SELECT review_id FROM ({keys}) WHERE {in_list('review_id', others)}"
+        ).fetchall()
+    ]  # held by gold: only those can be unchanged (whole rows are read for them only)
+    if not others:
         return rows
     columns = rows.schema.names
     current = _table_view(con, lakehouse, GOLD_REVIEWS_ENRICHED, columns)

@@ -4,6 +4,10 @@ Each function takes a DuckDB connection on which the input relations are registe
 names given in its docstring, and returns a stream of Arrow batches: DuckDB streams the result
 and spills to disk past its memory limit, so gold builds in bounded memory whatever the lake's
 size.
+
+Every mean of an aggregate is written beside its denominator (`reviews`, `verified_known_reviews`,
+`priced_reviews`): `transforms.gold_incremental` recovers the exact sums from them to update
+the aggregates in place.
 """
 
 from __future__ import annotations
