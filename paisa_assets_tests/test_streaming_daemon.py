@@ -126,7 +126,10 @@ def test_a_range_failing_three_times_with_a_backlog_and_no_new_events_is_ingeste
         PAISA_FAIL_AT="streaming.before_range*3",
         PAISA_FAULT_STATE=str(tmp_path / "faults.count"),
     ) as daemon:
-        wait_until_bronze_is(lake, log_keys(log), 240, "bronze to hold all 40 events")
+        # Six runs or more one after another (three failures, then ranges of up to four events
+        # per partition), each a fresh run worker, and a sensor tick between two: generous, as a
+        # run worker's start-up takes many seconds on a loaded machine.
+        wait_until_bronze_is(lake, log_keys(log), 600, "bronze to hold all 40 events")
         wait_until_idle(daemon)
         runs = daemon.runs("streaming_job")
     failed = [r for r in runs if r.dagster_run.status == DagsterRunStatus.FAILURE]
