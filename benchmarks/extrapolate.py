@@ -63,6 +63,7 @@ def extrapolate(scales: list[dict[str, Any]]) -> dict[str, Any]:
     pipeline = [s["pipeline"]["result"] for s in scales]
     series = {
         "paisa_seconds": [s["paisa_seconds"] for s in scales],
+        "paisa_cpu_seconds": [s["pipeline"]["cpu_seconds"] for s in scales],
         "bronze_seconds": [p["layers"]["bronze"]["seconds"] for p in pipeline],
         "silver_seconds": [p["layers"]["silver"]["seconds"] for p in pipeline],
         "gold_seconds": [p["layers"]["gold"]["seconds"] for p in pipeline],
@@ -87,6 +88,9 @@ def extrapolate(scales: list[dict[str, Any]]) -> dict[str, Any]:
                 "file": s["file"],
                 **{name: values[i] for name, values in series.items()},
                 "seconds_per_million": s["paisa_seconds_per_million_reviews"],
+                "cpu_seconds_per_million": round(
+                    s["pipeline"]["cpu_seconds"] / s["reviews"] * 1e6, 2
+                ),
                 "load_average_during_paisa": s["pipeline"]["load_average_after"],
                 "other_cpu_seconds_during_paisa": s["pipeline"]["other_cpu_seconds"],
             }
