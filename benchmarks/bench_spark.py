@@ -396,7 +396,7 @@ def run_pipeline(spark: Any, landing: Path, lake: Path) -> dict[str, Any]:
         ("silver", lambda: silver_metadata(spark, lake)),
         ("gold", lambda: gold(spark, lake)),
     ]
-    start = time.time()
+    start, cpu_before = time.time(), tree_cpu_seconds()
     seconds: dict[str, float] = {}
     for layer, step in steps:
         step_started = time.perf_counter()
@@ -405,9 +405,25 @@ def run_pipeline(spark: Any, landing: Path, lake: Path) -> dict[str, Any]:
     return {
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
         "pipeline_seconds": round(sum(seconds.values()), 3),
+        "cpu_seconds": round(tree_cpu_seconds() - cpu_before, 2),
         "start": start,
         "end": time.time(),
     }
+
+
+def tree_cpu_seconds() -> float:
+    """CPU time (user + system) of this process and its children: the JVM, its Python workers."""
+    import psutil
+
+    me = psutil.Process()
+    total = 0.0
+    for process in [me, *me.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
 
 
 def run_spark(landing: Path, work: Path, runs: int = 2) -> dict[str, Any]:
@@ -437,6 +453,8 @@ def run_spark(landing: Path, work: Path, runs: int = 2) -> dict[str, Any]:
         "with_session_start_seconds": round(first["pipeline_seconds"] + session_start, 3),
         "warm_seconds": warm["seconds"],
         "warm_pipeline_seconds": warm["pipeline_seconds"],
+        "cpu_seconds": first["cpu_seconds"],
+        "warm_cpu_seconds": warm["cpu_seconds"],
         "runs": timings,
         "table_rows": rows,
         "lake": str(lake),
