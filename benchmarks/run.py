@@ -511,6 +511,15 @@ def table(results: dict[str, Any]) -> str:
     return text
 
 
+def default_output(scales: list[int]) -> Path:
+    """results/scale_1m_3m.json for scales of 1M and 3M reviews (2k, 500k... below 1M)."""
+
+    def short(n: int) -> str:
+        return f"{n / 1e6:g}m" if n >= 1_000_000 else f"{n / 1e3:g}k"
+
+    return HERE / "results" / f"scale_{'_'.join(short(n) for n in scales)}.json"
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reviews", type=int, help="one scale: N reviews (same as --scales N)")
@@ -554,7 +563,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
-        "--output", default=str(HERE / "results" / "latest.json"), help="JSON results file"
+        "--output",
+        help="JSON results file (default: benchmarks/results/scale_<scales>.json, e.g. "
+        "scale_1m_3m.json)",
     )
     parser.add_argument("--work", help="scratch folder (default: a temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the generated data and lakes")
@@ -604,7 +615,7 @@ def main(argv: list[str] | None = None) -> None:
     results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results["total_seconds"] = round(time.perf_counter() - started, 1)
     results["table_markdown"] = table(results)
-    output = Path(args.output)
+    output = Path(args.output) if args.output else default_output(scales)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print()
