@@ -224,6 +224,11 @@ def measure_scale(args: argparse.Namespace, reviews: int, root: Path) -> dict[st
         "pipeline": pipeline.to_dict(),
         "paisa_seconds": paisa_seconds,
         "paisa_seconds_per_million_reviews": round(paisa_seconds / reviews * 1e6, 2),
+        # The stage's tree less its driver process (which only waits for the runs' processes):
+        # the tree of the processes that run paisa's jobs, as a run worker's would be.
+        "paisa_peak_rss_mib": round(
+            pipeline.peak_rss_mib - pipeline.result.get("driver_rss_mib", 0.0), 1
+        ),
         # CPU time barely moves with other processes' load, where wall time does.
         "paisa_cpu_seconds_per_million_reviews": round(pipeline.cpu_seconds / reviews * 1e6, 2),
     }
@@ -282,7 +287,7 @@ def goals(scales: list[dict[str, Any]]) -> dict[str, Any]:
             "measured": multiples,
             "holds": max(multiples) <= GOALS["medallion_floor_multiple_at_most"],
         }
-    peaks = [s["pipeline"]["peak_rss_mib"] for s in scales]
+    peaks = [s.get("paisa_peak_rss_mib", s["pipeline"]["peak_rss_mib"]) for s in scales]
     verdict["memory_under_2gib"] = {
         "goal": f"<= {GOALS['peak_rss_mib_at_most']} MiB",
         "measured": peaks,
@@ -389,7 +394,13 @@ def table(results: dict[str, Any]) -> str:
         steps = [step for run in pipe(s)["runs"] for step in run["steps"]]
         top = max(steps, key=lambda step: step.get("peak_rss_mib", 0), default=None)
         where = f" (in {top['step']})" if top and top.get("peak_rss_mib") else ""
-        return f"**{s['pipeline']['peak_rss_mib']:,.0f} MiB**{where}"
+        driver = pipe(s).get("driver_rss_mib")
+        if driver is None:
+            return f"**{s['pipeline']['peak_rss_mib']:,.0f} MiB**{where}"
+        return (
+            f"**{s['paisa_peak_rss_mib']:,.0f} MiB**{where}; "
+            f"{s['pipeline']['peak_rss_mib']:,.0f} MiB with the benchmark's driver"
+        )
 
     row("**peak RSS, paisa process tree**", peak)
     row(
