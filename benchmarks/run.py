@@ -1,25 +1,31 @@
 """paisa's benchmark: one command, a results table on stdout and the same figures as JSON.
 
-    python benchmarks/run.py                      # 1M and 3M reviews, Spark, floor, streaming
-    python benchmarks/run.py --reviews 1000000    # one scale
-    python benchmarks/run.py --scales 2000 --events 100 --output /tmp/smoke.json   # smoke run
+    python benchmarks/run.py                      # 1M and 3M reviews, Spark, floors, streaming
+    python benchmarks/run.py --reviews 10000000 --events 0    # one scale
+    python benchmarks/run.py --reviews 30000000 --landing-dir DIR --generate-only  # then again
+        without --generate-only: the landing zone generated once, ahead of the run
 
-For each scale N (reviews; products, reviewers and landing folders in proportion, as
-`paisa generate` does) it:
+For each scale N (reviews; products, reviewers and landing folders in proportion, at the real
+source's density) it:
 
 1. generates the landing zone (gzip JSON lines in the real layout),
 2. materializes bronze -> silver -> gold through Dagster, with the asset checks, on a fresh
-   instance (rows/s per layer from the steps' event log, total wall time),
-3. runs the same transformations in PySpark local mode on the same files (Parquet output),
-4. measures the raw-read floor: DuckDB and Polars merely decompressing and parsing the files,
-   and the medallion I/O floor: that read, then three Delta layers written and read back,
+   instance: each run a `dagster job execute` process (in_process_executor, as the daemon's run
+   workers), or all three in one process with --in-process; rows/s per layer from the steps'
+   event log,
+3. up to 3M reviews, runs the same transformations in PySpark local mode on the same files
+   (driver heap 1.5 GB, Parquet output, twice in one session: first and warm run) and compares
+   the two engines' silver and gold (rows, keys, checksums; exit code 1 when they differ),
+4. up to 10M reviews, measures the raw-read floor (DuckDB and Polars merely decompressing and
+   parsing the files) and the medallion I/O floor (that read, then three Delta layers written
+   and read back),
 
-then, once, publishes review events to the local event log with the Dagster daemon running and
-measures publish-to-silver latency and events/s per streaming run.
+then, once, publishes review events to the local event log with the Dagster daemon running (the
+default sensor interval) and measures publish-to-silver latency and events/s per streaming run.
 
 Every stage runs in its own process; its peak memory is the peak resident memory of that
 process's whole tree (JVM included), sampled every 50 ms. The machine is shared, so each stage
-also records the CPU time other processes used while it ran ("noise").
+also records its load average and the CPU time other processes used while it ran ("noise").
 """
 
 from __future__ import annotations
