@@ -13,6 +13,10 @@ from pathlib import Path
 
 from paisa_assets.generator import generate_landing_zone
 
+# The real source's density, as benchmarks/run.py generates it.
+REVIEWS_PER_FOLDER = 56_000
+REVIEWS_PER_METADATA_FOLDER = 100_000
+
 
 def peak_rss_mib() -> tuple[float, float]:
     """Peak resident memory of this process and of its (worker) children, in MiB."""
@@ -27,7 +31,11 @@ def main() -> None:
         root = Path(folder)
         start = time.perf_counter()
         report = generate_landing_zone(
-            root, reviews=reviews, review_partitions=max(10, reviews // 5_000), progress=False
+            root,
+            reviews=reviews,
+            review_partitions=max(1, round(reviews / REVIEWS_PER_FOLDER)),
+            metadata_partitions=max(1, reviews // REVIEWS_PER_METADATA_FOLDER),
+            progress=False,
         )
         elapsed = time.perf_counter() - start
         written = sum(p.stat().st_size for p in root.rglob("*.json.gz"))

@@ -112,10 +112,21 @@ class StageRun:
     cpu_seconds: float  # the stage's own process tree (user + system)
     machine_busy_cpu_seconds: float  # every process on the machine, during the stage
     other_cpu_seconds: float  # machine busy minus the stage: the other workers' noise
+    load_average_before: list[float]  # the machine's 1, 5 and 15 minute load averages
+    load_average_after: list[float]
     rss_timeline: list[tuple[float, float]]  # (epoch seconds, MiB), for per-step peaks
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The figures, the memory timeline thinned to its peak per second (a results file
+        stays small at any scale)."""
+        figures = asdict(self)
+        per_second: dict[int, tuple[float, float]] = {}
+        for when, mib in self.rss_timeline:
+            second = int(when)
+            if second not in per_second or mib > per_second[second][1]:
+                per_second[second] = (when, mib)
+        figures["rss_timeline"] = [per_second[second] for second in sorted(per_second)]
+        return figures
 
 
 def run_stage(
@@ -126,6 +137,7 @@ def run_stage(
     The stage's output (Spark's and Dagster's logs) goes to `log_path`, shown on failure.
     """
     result_path.unlink(missing_ok=True)
+    load_before = [round(x, 2) for x in os.getloadavg()]
     busy_before = busy_cpu_seconds()
     started = time.perf_counter()
     with log_path.open("wb") as log:
@@ -153,6 +165,8 @@ def run_stage(
         cpu_seconds=round(cpu, 2),
         machine_busy_cpu_seconds=round(busy, 2),
         other_cpu_seconds=round(max(0.0, busy - cpu), 2),
+        load_average_before=load_before,
+        load_average_after=[round(x, 2) for x in os.getloadavg()],
         rss_timeline=[(round(t, 2), round(b / MIB, 1)) for t, b in sampler.timeline],
     )
 

@@ -12,8 +12,12 @@ The gold run selects the gold tables and the warehouse file only: the sentiment 
 
 from __future__ import annotations
 
+import json
 import os
+import resource
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -98,17 +102,7 @@ def run_pipeline(landing: Path, work: Path, *, profile: Path | None = None) -> d
     from paisa_assets.resources.local_event_log import LocalEventLog
     from paisa_assets.resources.warehouse import Warehouse
     from paisa_assets.runner import ingest_dataset, sync_partitions
-    from paisa_assets.tables import (
-        BRONZE_METADATA,
-        BRONZE_QUARANTINE,
-        BRONZE_REVIEWS,
-        GOLD_REVIEWS_ENRICHED,
-        GOLD_TABLES,
-        SILVER_METADATA,
-        SILVER_QUARANTINE,
-        SILVER_REVIEWS,
-        asset_key,
-    )
+    from paisa_assets.tables import GOLD_TABLES, asset_key
 
     landing_zone = LocalLandingZone(root=str(landing))
     lakehouse = Lakehouse(root=str(work / "lake"))
@@ -177,6 +171,161 @@ def run_pipeline(landing: Path, work: Path, *, profile: Path | None = None) -> d
             profiler.output_text(unicode=False, color=False, show_all=False)
         )
 
+    return summarize(lakehouse, runs, startup, pipeline_seconds)
+
+
+def _dagster_cli_run(
+    env: dict[str, str], job: str, tags: dict[str, str], config: Path, log: Path
+) -> tuple[float, float]:
+    """`dagster job execute` of one benchmark job in a new process; its wall and CPU time."""
+    command = [
+        str(Path(sys.executable).parent / "dagster"),
+        "job",
+        "execute",
+        "-f",
+        str(PROJECT_ROOT / "benchmarks" / "bench_definitions.py"),
+        "-a",
+        "defs",
+        "-j",
+        job,
+        "-c",
+        str(config),
+    ]
+    if tags:
+        command += ["--tags", json.dumps(tags)]
+    started = time.perf_counter()
+    cpu_before = _children_cpu_seconds()
+    with log.open("ab") as output:
+        completed = subprocess.run(
+            command, cwd=PROJECT_ROOT, env=env, stdout=output, stderr=output, check=False
+        )
+    if completed.returncode != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+        raise RuntimeError(f"{job} failed (exit code {completed.returncode}):\n{tail}")
+    return time.perf_counter() - started, _children_cpu_seconds() - cpu_before
+
+
+def _children_cpu_seconds() -> float:
+    """CPU time of the finished child processes (and theirs: the parse workers)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_pipeline_cli(landing: Path, work: Path) -> dict[str, Any]:
+    """The same three runs as `run_pipeline`, each started with `dagster job execute` in a new
+    process on the project's instance configuration: the process imports the code location
+    and runs the job's steps with `in_process_executor`, as a run worker the daemon launches
+    does (`dagster api execute_run`), minus the queue. Run times are the runs' own records
+    (start to end); the processes' imports are reported apart, as Spark's JVM start is."""
+    sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
+    from instance_env import paisa_env
+
+    env = paisa_env(work) | {"PAISA_LANDING_ROOT": str(landing)}
+    os.environ.update(env)
+    started = time.perf_counter()
+
+    import psutil
+    from bench_definitions import BENCHMARK_GOLD_JOB
+    from bench_definitions import defs as benchmark_defs
+    from dagster import DagsterInstance, RunsFilter
+
+    from paisa_assets.jobs import INGEST_JOBS
+    from paisa_assets.partitions import PARTITIONS, range_tags
+    from paisa_assets.resources.lakehouse import Lakehouse
+    from paisa_assets.resources.landing_zone import LocalLandingZone
+    from paisa_assets.runner import sync_partitions
+
+    asset_steps = {
+        "__".join(key.path) for key in benchmark_defs.resolve_asset_graph().get_all_asset_keys()
+    }
+    config = work / "run_config.yaml"
+    config.write_text("loggers:\n  console:\n    config:\n      log_level: WARNING\n")
+    log = work / "dagster_cli.log"
+    startup = time.perf_counter() - started
+
+    runs: list[dict[str, Any]] = []
+    pipeline_started = time.perf_counter()
+    with DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        sync_partitions(instance, LocalLandingZone(root=str(landing)))
+    # This process only waits while the runs' processes work: its memory, counted in the
+    # stage's tree, is not paisa's (the figures subtract it).
+    driver_rss_mib = psutil.Process().memory_info().rss / 2**20
+    with DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        plan: list[tuple[str, dict[str, str], int]] = []
+        for dataset in ("amazon_metadata", "amazon_reviews"):
+            keys = instance.get_dynamic_partitions(PARTITIONS[dataset].name)
+            if not keys:
+                raise RuntimeError(f"no landing folder of {dataset}")
+            plan.append((INGEST_JOBS[dataset].name, range_tags(keys[0], keys[-1]), len(keys)))
+        plan.append((BENCHMARK_GOLD_JOB, {}, 0))
+    for job, tags, partitions in plan:
+        process_seconds, cpu_seconds = _dagster_cli_run(env, job, tags, config, log)
+        with DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+            (record,) = instance.get_run_records(RunsFilter(job_name=job), limit=1)
+            run_id = record.dagster_run.run_id
+            runs.append(
+                {
+                    "job": job,
+                    "partitions": partitions,
+                    "seconds": round(record.end_time - record.start_time, 3),
+                    "process_seconds": round(process_seconds, 3),
+                    "process_cpu_seconds": round(cpu_seconds, 2),
+                    "steps": _step_times(instance, run_id, asset_steps),
+                    "bookkeeping": _bookkeeping(instance, run_id),
+                }
+            )
+    wall = time.perf_counter() - pipeline_started
+    run_seconds = sum(run["seconds"] for run in runs)
+    result = summarize(Lakehouse(root=env["PAISA_LAKE_ROOT"]), runs, startup, run_seconds)
+    result["path"] = "dagster job execute (in_process_executor), one process per run"
+    result["memory_limits"] = memory_limits()
+    result["process_startup_seconds"] = round(wall - run_seconds, 3)
+    result["process_cpu_seconds"] = round(sum(run["process_cpu_seconds"] for run in runs), 2)
+    result["driver_rss_mib"] = round(driver_rss_mib, 1)
+    result["with_process_startup_seconds"] = round(wall, 3)
+    return result
+
+
+def memory_limits() -> dict[str, Any]:
+    """paisa's memory knobs as this run had them (the project's defaults: nothing is set)."""
+    from paisa_assets.resources.delta_duckdb import PLAN_MEMORY_LIMIT
+    from paisa_assets.resources.warehouse import Warehouse
+    from paisa_assets.transforms.gold import BATCH_ROWS
+    from paisa_assets.transforms.parallel_parse import default_workers
+
+    return {
+        "duckdb_memory_limit_gold_and_checks": Warehouse(path="unused").memory_limit,
+        "duckdb_memory_limit_merge_plans": PLAN_MEMORY_LIMIT,
+        "gold_batch_rows": BATCH_ROWS,
+        "bronze_parse_workers": default_workers(),
+    }
+
+
+def folder_mib(folder: Path) -> float:
+    """Bytes under `folder` (every file, the Delta log included), in MiB."""
+    return round(sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20, 1)
+
+
+def table_mib(lakehouse: Any, table: str) -> float:
+    path = Path(lakehouse.uri(table))
+    return folder_mib(path) if path.exists() else 0.0
+
+
+def summarize(
+    lakehouse: Any, runs: list[dict[str, Any]], startup: float, pipeline_seconds: float
+) -> dict[str, Any]:
+    """Per-layer figures from the runs' steps, and every table's rows and size on disk."""
+    from paisa_assets.tables import (
+        BRONZE_METADATA,
+        BRONZE_QUARANTINE,
+        BRONZE_REVIEWS,
+        GOLD_REVIEWS_ENRICHED,
+        GOLD_TABLES,
+        SILVER_METADATA,
+        SILVER_QUARANTINE,
+        SILVER_REVIEWS,
+    )
+
     counts = {
         table: count_view(lakehouse, table)
         if table in (BRONZE_QUARANTINE, SILVER_QUARANTINE)
@@ -232,4 +381,6 @@ def run_pipeline(landing: Path, work: Path, *, profile: Path | None = None) -> d
         },
         "runs": runs,
         "table_rows": counts,
+        "table_mib": {table: table_mib(lakehouse, table) for table in counts},
+        "lake_mib": folder_mib(Path(lakehouse.root)),
     }

@@ -34,7 +34,6 @@ from paisa_assets.generator.plan import (
     ratings_for,
     review_times,
 )
-from paisa_assets.generator.records import asin_of
 from paisa_assets.generator.report import DatasetCounts, GenerationReport
 from paisa_assets.generator.writer import FolderTask, write_folder
 
@@ -143,13 +142,12 @@ def generate_landing_zone(
     metadata_columns["seed"] = np.where(
         m_broken, metadata_columns["seed"] + 1, metadata_columns["seed"]
     )
-    related_count = rng.integers(0, 6, m_kind.size)
+    # Related products (also bought, also viewed): drawn here, turned into ASINs by the workers
+    # (one Python call per product: serial here, it took minutes at 30M reviews).
+    metadata_columns["related_count"] = rng.integers(0, 6, m_kind.size)
     related_index = rng.integers(0, products, (m_kind.size, 5))
-
-    def related(row: int) -> list[str]:
-        return [
-            asin_of(int(p), int(catalog.seed[p])) for p in related_index[row, : related_count[row]]
-        ]
+    metadata_columns["related_product"] = related_index
+    metadata_columns["related_seed"] = catalog.seed[related_index]
 
     tasks: list[FolderTask] = []
     folder_seeds = rng.integers(0, 2**62, review_partitions + metadata_partitions)
@@ -171,7 +169,6 @@ def generate_landing_zone(
                 "metadata",
                 int(folder_seeds[review_partitions + n]),
                 {name: values[rows] for name, values in metadata_columns.items()},
-                [related(int(r)) for r in rows],
             )
         )
 

@@ -73,8 +73,13 @@ def _by_popularity(
     chosen = np.empty(wanted.size, dtype=np.int64)
     order = np.argsort(groups, kind="stable")
     sorted_groups = groups[order]
-    for group in np.unique(wanted):
-        rows = np.flatnonzero(wanted == group)
+    # The entries of each wanted group, in ascending order, from one stable sort: comparing
+    # `wanted` with every group in turn cost groups x entries (quadratic in the sample size).
+    wanted_order = np.argsort(wanted, kind="stable")
+    wanted_groups, firsts = np.unique(wanted[wanted_order], return_index=True)
+    lasts = np.append(firsts[1:], wanted.size)
+    for group, first, last in zip(wanted_groups, firsts, lasts, strict=True):
+        rows = wanted_order[first:last]
         start, stop = np.searchsorted(sorted_groups, [group, group + 1])
         members = order[start:stop] if stop > start else np.arange(groups.size)
         p = popularity[members] / popularity[members].sum()

@@ -14,7 +14,7 @@ import numpy as np
 import orjson
 
 from paisa_assets.generator.plan import MALFORMED
-from paisa_assets.generator.records import malformed_line, product_record, review_record
+from paisa_assets.generator.records import asin_of, malformed_line, product_record, review_record
 
 EMPTY_FILE_SHARE = 0.2
 COMPRESSLEVEL = 5
@@ -28,7 +28,6 @@ class FolderTask:
     dataset: str  # "reviews" or "metadata"
     seed: int
     columns: dict[str, np.ndarray]
-    related: list[list[str]] | None = None  # per line, metadata only
 
 
 @dataclass
@@ -62,12 +61,18 @@ def _line(task: FolderTask, row: int) -> bytes:
             kind=kind,
         )
     else:
-        assert task.related is not None
+        count = int(c["related_count"][row])
+        related = [
+            asin_of(int(product), int(seed))
+            for product, seed in zip(
+                c["related_product"][row][:count], c["related_seed"][row][:count], strict=True
+            )
+        ]
         record = product_record(
             product=int(c["product"][row]),
             seed=int(c["seed"][row]),
             category=int(c["category"][row]),
-            related=task.related[row],
+            related=related,
             kind=kind,
         )
     if kind == MALFORMED:
