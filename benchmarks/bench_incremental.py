@@ -161,7 +161,7 @@ def reconcile(scratch: Path, scale: str, base: Path) -> None:
     tables, so that the measured runs start where production is between two reconciliations."""
     from dagster import DagsterInstance
 
-    from paisa_assets.assets.silver import SILVER_PARTITION_BY
+    from paisa_assets.silver_merge import SILVER_PARTITION_BY
     from paisa_assets.tables import SILVER_METADATA, SILVER_REVIEWS
 
     marker = base / "reconciled.json"

@@ -96,7 +96,6 @@ def run_pipeline(landing: Path, work: Path, *, profile: Path | None = None) -> d
     )
 
     from paisa_assets.definitions import build_definitions
-    from paisa_assets.lake_views import count_view
     from paisa_assets.resources.lakehouse import Lakehouse
     from paisa_assets.resources.landing_zone import LocalLandingZone
     from paisa_assets.resources.local_event_log import LocalEventLog
@@ -289,6 +288,7 @@ def run_pipeline_cli(landing: Path, work: Path) -> dict[str, Any]:
 def memory_limits() -> dict[str, Any]:
     """paisa's memory knobs as this run had them (the project's defaults: nothing is set)."""
     from paisa_assets.resources.delta_duckdb import PLAN_MEMORY_LIMIT
+
     from paisa_assets.resources.warehouse import Warehouse
     from paisa_assets.transforms.gold import BATCH_ROWS
     from paisa_assets.transforms.parallel_parse import default_workers
@@ -315,6 +315,7 @@ def summarize(
     lakehouse: Any, runs: list[dict[str, Any]], startup: float, pipeline_seconds: float
 ) -> dict[str, Any]:
     """Per-layer figures from the runs' steps, and every table's rows and size on disk."""
+    from paisa_assets.lake_views import count_view
     from paisa_assets.tables import (
         BRONZE_METADATA,
         BRONZE_QUARANTINE,
