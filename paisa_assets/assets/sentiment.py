@@ -11,11 +11,9 @@ mlflow, scikit-learn and TextBlob are imported where they are used: every Dagste
 imports this module, and a bronze step should not pay for loading a classifier it never uses.
 """
 
-import datetime as dt
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Literal
 
-import polars as pl
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -33,7 +31,6 @@ from pydantic import Field
 from paisa_assets.asset_specs import other_asset, table_asset, table_spec
 from paisa_assets.materialization_metadata import table_metadata
 from paisa_assets.ml.evaluations_table import record_evaluation
-from paisa_assets.ml.model_text import TEXT_COLUMN
 from paisa_assets.ml.sentiment_champion import (
     MIN_ROC_AUC,
     NEUTRAL_HIGH_TAG,
@@ -42,17 +39,7 @@ from paisa_assets.ml.sentiment_champion import (
     evaluation_details,
     register_candidate,
 )
-from paisa_assets.ml.sentiment_scoring import (
-    MERGE_ROWS,
-    PENDING_SQL,
-    REVIEW_SENTIMENT_SCHEMA,
-    SCORE_BATCH_ROWS,
-    VANISHED_SQL,
-    delete_reviews,
-    drop_if_without_digests,
-    sentiment_of,
-    write_scores,
-)
+from paisa_assets.ml.sentiment_scoring import score_reviews
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.mlflow_tracking import MlflowTracking
 from paisa_assets.resources.warehouse import Warehouse
@@ -282,8 +269,6 @@ def gold_review_sentiment(
 ) -> Iterator[MaterializeResult]:
     import mlflow.sklearn
 
-    from paisa_assets.ml.sentiment import positive_probability
-
     champion = mlflow_tracking.champion(SENTIMENT_MODEL)
     if champion is None:
         context.log.warning(
@@ -296,34 +281,7 @@ def gold_review_sentiment(
     context.log.info(f"neutral band ({low:.3f}, {high:.3f}), {config.neutral_band}")
     with mlflow_tracking.activated():
         model = mlflow.sklearn.load_model(f"models:/{SENTIMENT_MODEL}/{version}")
-    drop_if_without_digests(lakehouse)
-    tables = {"reviews": GOLD_REVIEWS_ENRICHED, "scored": GOLD_REVIEW_SENTIMENT}
-    empty = {GOLD_REVIEW_SENTIMENT: pl.Schema(REVIEW_SENTIMENT_SCHEMA)}
-    scored = 0
-    pending: list[pl.DataFrame] = []
-    with warehouse.session(lakehouse, tables, empty) as con:
-        vanished = [row[0] for row in con.sql(VANISHED_SQL).fetchall()]
-        reader = con.sql(PENDING_SQL, params={"version": version}).to_arrow_reader(SCORE_BATCH_ROWS)
-        for batch in reader:
-            frame = pl.from_arrow(batch)
-            probability = pl.Series(positive_probability(model, frame[TEXT_COLUMN].to_list()))
-            pending.append(
-                pl.DataFrame(
-                    {
-                        "review_id": frame["review_id"],
-                        "sentiment": sentiment_of(probability, low, high),
-                        "positive_probability": probability,
-                        "model_version": version,
-                        "text_digest": frame["text_digest"],
-                        "scored_at": dt.datetime.now(dt.UTC),
-                    },
-                    schema=REVIEW_SENTIMENT_SCHEMA,
-                )
-            )
-            if sum(f.height for f in pending) >= MERGE_ROWS:
-                scored += write_scores(lakehouse, pending)
-    scored += write_scores(lakehouse, pending)
-    deleted = delete_reviews(lakehouse, vanished)
+    scored, deleted = score_reviews(lakehouse, warehouse, model, version, low, high)
     context.log.info(
         f"{GOLD_REVIEW_SENTIMENT}: {scored} reviews scored by v{version}, {deleted} rows of "
         "reviews no longer in gold deleted"
