@@ -15,8 +15,6 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Literal
 
 from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetSpec,
@@ -30,15 +28,14 @@ from pydantic import Field
 
 from paisa_assets.asset_specs import other_asset, table_asset, table_spec
 from paisa_assets.materialization_metadata import table_metadata
-from paisa_assets.ml.evaluations_table import record_evaluation
 from paisa_assets.ml.sentiment_champion import (
     MIN_ROC_AUC,
     NEUTRAL_HIGH_TAG,
     NEUTRAL_LOW_TAG,
     SENTIMENT_MODEL,
-    evaluation_details,
     register_candidate,
 )
+from paisa_assets.ml.sentiment_results import record_candidate, trained_result, untrained_results
 from paisa_assets.ml.sentiment_scoring import score_reviews
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.mlflow_tracking import MlflowTracking
@@ -140,94 +137,13 @@ def sentiment_model(
         # champion (and its scores), and let the rest of the run go on.
         reason = f"sentiment_model cannot train: {error}"
         context.log.warning(f"{reason}; the champion stays")
-        champion = mlflow_tracking.champion(SENTIMENT_MODEL)
-        yield MaterializeResult(
-            asset_key="sentiment_model",
-            metadata={
-                "trained": MetadataValue.bool(False),
-                "reason": MetadataValue.text(reason),
-                "champion_version": MetadataValue.int(int(champion.version) if champion else None),
-            },
-            check_results=[
-                AssetCheckResult(
-                    passed=False,
-                    severity=AssetCheckSeverity.WARN,
-                    description=reason,
-                    metadata={"reason": MetadataValue.text(reason)},
-                )
-            ],
-        )
-        # Reported unchanged rather than skipped, so the steps after it (the dashboard) run.
-        yield MaterializeResult(
-            asset_key=asset_key(GOLD_SENTIMENT_EVALUATIONS),
-            metadata={"updated": MetadataValue.bool(False), "reason": MetadataValue.text(reason)},
-        )
+        yield from untrained_results(mlflow_tracking, reason)
         return
     candidate = register_candidate(mlflow_tracking, run, settings)
-    metrics, beats_baselines, comparison = (
-        candidate.metrics,
-        candidate.beats_baselines,
-        candidate.comparison,
-    )
-    promoted, decision = candidate.promoted, candidate.decision
-    run_id, version, champion_version = (
-        candidate.run_id,
-        candidate.version,
-        candidate.champion_version,
-    )
-    context.log.info(f"{SENTIMENT_MODEL} v{version}: {decision}")
-    record_evaluation(
-        lakehouse,
-        GOLD_SENTIMENT_EVALUATIONS,
-        model=SENTIMENT_MODEL,
-        version=version,
-        run_id=run_id,
-        champion_version=champion_version,
-        metrics=metrics,
-        details=evaluation_details(run.evaluation) | {"decision": decision},
-    )
-    passed = metrics["roc_auc"] >= MIN_ROC_AUC and beats_baselines
-    baselines = {k: r.metrics["roc_auc"] for k, r in run.evaluation.baselines.items()}
-    yield MaterializeResult(
-        asset_key="sentiment_model",
-        metadata={
-            **{name: MetadataValue.float(value) for name, value in metrics.items()},
-            "model_version": MetadataValue.int(version),
-            "champion_version": MetadataValue.int(champion_version),
-            "promoted": MetadataValue.bool(promoted),
-            "decision": MetadataValue.text(decision),
-            "compared_rows": MetadataValue.int(comparison.rows if comparison else None),
-            "mlflow_run_id": MetadataValue.text(run_id),
-            "mlflow_run": MetadataValue.text(mlflow_tracking.run_link(run_id)),
-            "mode": MetadataValue.text(run.model.mode),
-            "best_params": MetadataValue.json(run.model.best_params),
-            "cv_roc_auc": MetadataValue.float(run.model.cv_roc_auc),
-            "train_rows": MetadataValue.int(run.model.train_rows),
-            "test_period": MetadataValue.text(" to ".join(run.evaluation.test_period)),
-            "confusion_matrix": MetadataValue.json(run.evaluation.model.confusion),
-            "three_star_reviews_called": MetadataValue.json(
-                run.neutral_band.three_star_called if run.neutral_band else None
-            ),
-        },
-        check_results=[
-            AssetCheckResult(
-                passed=passed,
-                severity=AssetCheckSeverity.ERROR,
-                description=decision,
-                metadata={
-                    "roc_auc": MetadataValue.float(metrics["roc_auc"]),
-                    "floor": MetadataValue.float(MIN_ROC_AUC),
-                    "baseline_roc_auc": MetadataValue.json(baselines),
-                },
-            )
-        ],
-    )
-    yield MaterializeResult(
-        asset_key=asset_key(GOLD_SENTIMENT_EVALUATIONS),
-        metadata=table_metadata(
-            lakehouse, GOLD_SENTIMENT_EVALUATIONS, {"written": 1}, model_version=version
-        ),
-    )
+    context.log.info(f"{SENTIMENT_MODEL} v{candidate.version}: {candidate.decision}")
+    evaluations = record_candidate(lakehouse, run, candidate)
+    yield trained_result(mlflow_tracking, run, candidate)
+    yield evaluations
 
 
 class ReviewSentimentConfig(Config):
