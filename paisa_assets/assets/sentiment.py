@@ -30,13 +30,11 @@ from paisa_assets.asset_specs import other_asset, table_asset, table_spec
 from paisa_assets.materialization_metadata import table_metadata
 from paisa_assets.ml.sentiment_champion import (
     MIN_ROC_AUC,
-    NEUTRAL_HIGH_TAG,
-    NEUTRAL_LOW_TAG,
     SENTIMENT_MODEL,
     register_candidate,
 )
 from paisa_assets.ml.sentiment_results import record_candidate, trained_result, untrained_results
-from paisa_assets.ml.sentiment_scoring import score_reviews
+from paisa_assets.ml.sentiment_scoring import neutral_band_of, score_reviews
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.mlflow_tracking import MlflowTracking
 from paisa_assets.resources.warehouse import Warehouse
@@ -158,15 +156,6 @@ class ReviewSentimentConfig(Config):
     )
 
 
-def neutral_band_of(config: ReviewSentimentConfig, tags: dict[str, str]) -> tuple[float, float]:
-    """(low, high): the configured band, or the champion's calibrated one when asked for and
-    recorded. A change of band applies to reviews scored from then on (the scores keep the
-    probability, so a full rescore is a new champion or an emptied table away)."""
-    if config.neutral_band == "calibrated" and NEUTRAL_LOW_TAG in tags and NEUTRAL_HIGH_TAG in tags:
-        return float(tags[NEUTRAL_LOW_TAG]), float(tags[NEUTRAL_HIGH_TAG])
-    return config.neutral_low, config.neutral_high
-
-
 @asset(
     **table_asset(
         GOLD_REVIEW_SENTIMENT,
@@ -193,7 +182,9 @@ def gold_review_sentiment(
         )
         return
     version = int(champion.version)
-    low, high = neutral_band_of(config, dict(champion.tags or {}))
+    low, high = neutral_band_of(
+        config.neutral_band, config.neutral_low, config.neutral_high, dict(champion.tags or {})
+    )
     context.log.info(f"neutral band ({low:.3f}, {high:.3f}), {config.neutral_band}")
     with mlflow_tracking.activated():
         model = mlflow.sklearn.load_model(f"models:/{SENTIMENT_MODEL}/{version}")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from paisa_assets.ml.model_text import TEXT_COLUMN, TEXT_SQL
+from paisa_assets.ml.sentiment_champion import NEUTRAL_HIGH_TAG, NEUTRAL_LOW_TAG
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.tables import GOLD_REVIEW_SENTIMENT, GOLD_REVIEWS_ENRICHED
 
@@ -28,6 +29,17 @@ REVIEW_SENTIMENT_SCHEMA = {
 
 
 DELETE_BATCH = 1_000
+
+
+def neutral_band_of(
+    band: str, neutral_low: float, neutral_high: float, tags: dict[str, str]
+) -> tuple[float, float]:
+    """(low, high): the configured band, or the champion's calibrated one when asked for and
+    recorded. A change of band applies to reviews scored from then on (the scores keep the
+    probability, so a full rescore is a new champion or an emptied table away)."""
+    if band == "calibrated" and NEUTRAL_LOW_TAG in tags and NEUTRAL_HIGH_TAG in tags:
+        return float(tags[NEUTRAL_LOW_TAG]), float(tags[NEUTRAL_HIGH_TAG])
+    return neutral_low, neutral_high
 
 
 def sentiment_of(probability: pl.Series, low: float, high: float) -> pl.Series:
