@@ -113,3 +113,15 @@ def test_the_dashboard_reads_columns_the_registry_declares() -> None:
         for table in UNION_VIEWS.get(source.table, (source.table,)):
             declared = registry.table(table).polars_schema()
             assert {c: declared[c] for c in source.schema.names()} == dict(source.schema), name
+
+
+def test_the_landing_sensor_waits_on_each_datasets_silver_table_from_the_registry() -> None:
+    from paisa_assets.sensors.landing import SILVER_TABLES
+    from paisa_assets.tables import SILVER_METADATA, SILVER_REVIEWS
+
+    assert SILVER_TABLES == {
+        registry.REVIEWS_DATASET: SILVER_REVIEWS,
+        registry.METADATA_DATASET: SILVER_METADATA,
+    }
+    for dataset, table in SILVER_TABLES.items():
+        assert registry.table(table).partitioned_by == dataset

@@ -10,7 +10,6 @@ from dagster import (
     BackfillPolicy,
     DynamicPartitionsDefinition,
     MaterializeResult,
-    MetadataValue,
     multi_asset,
 )
 
@@ -20,11 +19,7 @@ from paisa_assets.bronze_ingest import (
     IngestOutcome,
     ingest_partitions,
 )
-from paisa_assets.materialization_metadata import (
-    partitioned_result,
-    table_metadata,
-    table_results,
-)
+from paisa_assets.bronze_results import bronze_results
 from paisa_assets.partitions import metadata_partitions, reviews_partitions
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.landing_zone import (
@@ -35,7 +30,6 @@ from paisa_assets.resources.landing_zone import (
 from paisa_assets.tables import (
     BRONZE_METADATA,
     BRONZE_REVIEWS,
-    asset_key,
 )
 from paisa_assets.transforms.schemas import BRONZE_METADATA_COLUMNS, BRONZE_REVIEWS_COLUMNS
 
@@ -80,48 +74,8 @@ def build_bronze_asset(
             f"{total.files_ingested} file(s) ingested, {total.files_skipped} already ingested, "
             f"{total.rows_written} rows, {total.rows_quarantined} quarantined"
         )
-        yield partitioned_result(
-            context,
-            lakehouse,
-            table,
-            {
-                partition: (
-                    {
-                        "in": outcome.rows_written + outcome.rows_quarantined,
-                        "written": outcome.rows_written,
-                        "quarantined": outcome.rows_quarantined,
-                    },
-                    {
-                        "files_seen": outcome.files_seen,
-                        "files_ingested": outcome.files_ingested,
-                        "files_skipped_already_ingested": outcome.files_skipped,
-                        "files_missing_from_landing": outcome.files_missing_from_landing,
-                    },
-                )
-                for partition, outcome in per_partition.items()
-            },
-            table_metadata(
-                lakehouse,
-                table,
-                {
-                    "in": total.rows_written + total.rows_quarantined,
-                    "written": total.rows_written,
-                    "quarantined": total.rows_quarantined,
-                },
-                files_seen=MetadataValue.int(total.files_seen),
-                files_ingested=MetadataValue.int(total.files_ingested),
-                files_skipped_already_ingested=MetadataValue.int(total.files_skipped),
-                files_missing_from_landing=MetadataValue.int(total.files_missing_from_landing),
-                landing_zone=MetadataValue.text(landing_zone.describe()),
-            ),
-            asset_key=asset_key(table),
-        )
-        yield from table_results(
-            lakehouse,
-            {
-                quarantine_table: {"written": total.rows_quarantined},
-                manifest_table: {"written": total.files_ingested},
-            },
+        yield from bronze_results(
+            context, lakehouse, landing_zone, table, SIDE_TABLES[dataset], per_partition, total
         )
 
     return _bronze

@@ -20,26 +20,29 @@ from collections.abc import Iterator
 
 from dagster import (
     AssetCheckResult,
-    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    AssetKey,
     AssetSpec,
     Config,
     MaterializeResult,
-    MetadataValue,
     multi_asset,
 )
 from pydantic import Field
 
 from paisa_assets.asset_specs import other_asset, table_spec
-from paisa_assets.materialization_metadata import table_metadata
-from paisa_assets.ml.evaluations_table import record_evaluation
 from paisa_assets.ml.recommender_champion import (
     RECOMMENDER_MODEL,
     decide_champion,
     log_model,
     read_interactions,
+)
+from paisa_assets.ml.recommender_results import (
+    GATE_CHECK,
+    RECOMMENDER,
+    kept_outputs,
+    kept_tables,
+    recorded_results,
+    written_tables,
 )
 from paisa_assets.ml.significance import SIGNIFICANCE
 from paisa_assets.resources.lakehouse import Lakehouse
@@ -51,9 +54,6 @@ from paisa_assets.tables import (
     GOLD_SIMILAR_PRODUCTS,
     asset_key,
 )
-
-RECOMMENDER = AssetKey("recommender")
-GATE_CHECK = "significantly_beats_popularity_and_item_mean"
 
 
 class RecommenderConfig(Config):
@@ -114,7 +114,7 @@ def recommender(
         # champion's tables, and let the rest of the run (the dashboard) go on.
         reason = f"recommender cannot train on the data at hand: {error}"
         context.log.warning(f"{reason}; the champion's tables stay")
-        yield from _kept_outputs(mlflow_tracking, reason, interactions.height)
+        yield from kept_outputs(mlflow_tracking, reason, interactions.height)
         return
     model = PaisaRecommender(**params).fit(interactions)
     run_id, version = log_model(mlflow_tracking, model, evaluation, config.k)
@@ -127,111 +127,25 @@ def recommender(
         lakehouse.replace(GOLD_RECOMMENDATIONS, recommendations)
         lakehouse.replace(GOLD_SIMILAR_PRODUCTS, similar)
         mlflow_tracking.promote(RECOMMENDER_MODEL, version)
-    metrics = evaluation.metrics()
-    record_evaluation(
-        lakehouse,
-        GOLD_RECOMMENDER_EVALUATIONS,
-        model=RECOMMENDER_MODEL,
-        version=version,
-        run_id=run_id,
-        champion_version=champion_version,
-        metrics=metrics,
-        details={"model_params": evaluation.model_params, "k": config.k, "decision": decision},
-    )
     context.log.info(
         f"{RECOMMENDER_MODEL} v{version}: HR@{config.k} {evaluation.hit_rate:.4f} vs "
         f"popularity {evaluation.popularity_hit_rate:.4f} (McNemar p "
         f"{evaluation.popularity_hit_p_value:.2g}); {decision}"
     )
-    yield MaterializeResult(
-        asset_key=RECOMMENDER,
-        metadata={
-            **{name: MetadataValue.float(value) for name, value in metrics.items()},
-            "interactions": MetadataValue.int(interactions.height),
-            "rows_without_reviewer_product_rating_or_date": MetadataValue.int(unusable),
-            "model_version": MetadataValue.int(version),
-            "champion_version": MetadataValue.int(champion_version),
-            "promoted": MetadataValue.bool(passed),
-            "decision": MetadataValue.text(decision),
-            "mlflow_run_id": MetadataValue.text(run_id),
-            "mlflow_run": MetadataValue.text(mlflow_tracking.run_link(run_id)),
-            "model_params": MetadataValue.json(evaluation.model_params),
-        },
-    )
-    yield AssetCheckResult(
-        asset_key=RECOMMENDER,
-        check_name=GATE_CHECK,
-        passed=passed,
-        severity=AssetCheckSeverity.ERROR,
-        description=decision,
-        metadata={
-            name: MetadataValue.float(metrics[name])
-            for name in metrics
-            if name.split(".")[-1].startswith(("hit", "ndcg", "rmse"))
-        },
-    )
-    yield MaterializeResult(
-        asset_key=asset_key(GOLD_RECOMMENDER_EVALUATIONS),
-        metadata=table_metadata(
-            lakehouse, GOLD_RECOMMENDER_EVALUATIONS, {"written": 1}, model_version=version
-        ),
+    yield from recorded_results(
+        lakehouse,
+        mlflow_tracking,
+        evaluation,
+        config.k,
+        interactions.height,
+        unusable,
+        run_id,
+        version,
+        champion_version,
+        passed,
+        decision,
     )
     if not passed:
-        yield from _kept_tables(decision)
+        yield from kept_tables(decision)
         return
-    # Written above only because this version passed its gate: the tables always agree with
-    # `paisa-recommender@champion`.
-    for table, written in (
-        (GOLD_RECOMMENDATIONS, recommendations),
-        (GOLD_SIMILAR_PRODUCTS, similar),
-    ):
-        yield MaterializeResult(
-            asset_key=asset_key(table),
-            metadata=table_metadata(
-                lakehouse,
-                table,
-                {"written": written.height},
-                model_version=MetadataValue.int(version),
-            ),
-        )
-
-
-def _kept_tables(reason: str) -> Iterator[MaterializeResult]:
-    """Materializations that change nothing: the tables keep the champion's rows (or stay
-    absent before the first champion). Reported rather than skipped, so that the steps
-    downstream in the same run (the dashboard) still run."""
-    for table in (GOLD_RECOMMENDATIONS, GOLD_SIMILAR_PRODUCTS):
-        yield MaterializeResult(
-            asset_key=asset_key(table),
-            metadata={
-                "updated": MetadataValue.bool(False),
-                "reason": MetadataValue.text(reason),
-            },
-        )
-
-
-def _kept_outputs(
-    mlflow_tracking: MlflowTracking, reason: str, interactions: int
-) -> Iterator[MaterializeResult | AssetCheckResult]:
-    champion = mlflow_tracking.champion(RECOMMENDER_MODEL)
-    yield MaterializeResult(
-        asset_key=RECOMMENDER,
-        metadata={
-            "trained": MetadataValue.bool(False),
-            "reason": MetadataValue.text(reason),
-            "interactions": MetadataValue.int(interactions),
-            "champion_version": MetadataValue.int(int(champion.version) if champion else None),
-        },
-    )
-    yield AssetCheckResult(
-        asset_key=RECOMMENDER,
-        check_name=GATE_CHECK,
-        passed=False,
-        severity=AssetCheckSeverity.WARN,
-        description=reason,
-    )
-    yield MaterializeResult(
-        asset_key=asset_key(GOLD_RECOMMENDER_EVALUATIONS),
-        metadata={"updated": MetadataValue.bool(False), "reason": MetadataValue.text(reason)},
-    )
-    yield from _kept_tables(reason)
+    yield from written_tables(lakehouse, version, recommendations, similar)

@@ -11,14 +11,10 @@ mlflow, scikit-learn and TextBlob are imported where they are used: every Dagste
 imports this module, and a bronze step should not pay for loading a classifier it never uses.
 """
 
-import datetime as dt
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Literal
 
-import polars as pl
 from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetSpec,
@@ -32,27 +28,13 @@ from pydantic import Field
 
 from paisa_assets.asset_specs import other_asset, table_asset, table_spec
 from paisa_assets.materialization_metadata import table_metadata
-from paisa_assets.ml.evaluations_table import record_evaluation
-from paisa_assets.ml.model_text import TEXT_COLUMN
 from paisa_assets.ml.sentiment_champion import (
     MIN_ROC_AUC,
-    NEUTRAL_HIGH_TAG,
-    NEUTRAL_LOW_TAG,
     SENTIMENT_MODEL,
-    evaluation_details,
     register_candidate,
 )
-from paisa_assets.ml.sentiment_scoring import (
-    MERGE_ROWS,
-    PENDING_SQL,
-    REVIEW_SENTIMENT_SCHEMA,
-    SCORE_BATCH_ROWS,
-    VANISHED_SQL,
-    delete_reviews,
-    drop_if_without_digests,
-    sentiment_of,
-    write_scores,
-)
+from paisa_assets.ml.sentiment_results import record_candidate, trained_result, untrained_results
+from paisa_assets.ml.sentiment_scoring import neutral_band_of, score_reviews
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.mlflow_tracking import MlflowTracking
 from paisa_assets.resources.warehouse import Warehouse
@@ -153,94 +135,13 @@ def sentiment_model(
         # champion (and its scores), and let the rest of the run go on.
         reason = f"sentiment_model cannot train: {error}"
         context.log.warning(f"{reason}; the champion stays")
-        champion = mlflow_tracking.champion(SENTIMENT_MODEL)
-        yield MaterializeResult(
-            asset_key="sentiment_model",
-            metadata={
-                "trained": MetadataValue.bool(False),
-                "reason": MetadataValue.text(reason),
-                "champion_version": MetadataValue.int(int(champion.version) if champion else None),
-            },
-            check_results=[
-                AssetCheckResult(
-                    passed=False,
-                    severity=AssetCheckSeverity.WARN,
-                    description=reason,
-                    metadata={"reason": MetadataValue.text(reason)},
-                )
-            ],
-        )
-        # Reported unchanged rather than skipped, so the steps after it (the dashboard) run.
-        yield MaterializeResult(
-            asset_key=asset_key(GOLD_SENTIMENT_EVALUATIONS),
-            metadata={"updated": MetadataValue.bool(False), "reason": MetadataValue.text(reason)},
-        )
+        yield from untrained_results(mlflow_tracking, reason)
         return
     candidate = register_candidate(mlflow_tracking, run, settings)
-    metrics, beats_baselines, comparison = (
-        candidate.metrics,
-        candidate.beats_baselines,
-        candidate.comparison,
-    )
-    promoted, decision = candidate.promoted, candidate.decision
-    run_id, version, champion_version = (
-        candidate.run_id,
-        candidate.version,
-        candidate.champion_version,
-    )
-    context.log.info(f"{SENTIMENT_MODEL} v{version}: {decision}")
-    record_evaluation(
-        lakehouse,
-        GOLD_SENTIMENT_EVALUATIONS,
-        model=SENTIMENT_MODEL,
-        version=version,
-        run_id=run_id,
-        champion_version=champion_version,
-        metrics=metrics,
-        details=evaluation_details(run.evaluation) | {"decision": decision},
-    )
-    passed = metrics["roc_auc"] >= MIN_ROC_AUC and beats_baselines
-    baselines = {k: r.metrics["roc_auc"] for k, r in run.evaluation.baselines.items()}
-    yield MaterializeResult(
-        asset_key="sentiment_model",
-        metadata={
-            **{name: MetadataValue.float(value) for name, value in metrics.items()},
-            "model_version": MetadataValue.int(version),
-            "champion_version": MetadataValue.int(champion_version),
-            "promoted": MetadataValue.bool(promoted),
-            "decision": MetadataValue.text(decision),
-            "compared_rows": MetadataValue.int(comparison.rows if comparison else None),
-            "mlflow_run_id": MetadataValue.text(run_id),
-            "mlflow_run": MetadataValue.text(mlflow_tracking.run_link(run_id)),
-            "mode": MetadataValue.text(run.model.mode),
-            "best_params": MetadataValue.json(run.model.best_params),
-            "cv_roc_auc": MetadataValue.float(run.model.cv_roc_auc),
-            "train_rows": MetadataValue.int(run.model.train_rows),
-            "test_period": MetadataValue.text(" to ".join(run.evaluation.test_period)),
-            "confusion_matrix": MetadataValue.json(run.evaluation.model.confusion),
-            "three_star_reviews_called": MetadataValue.json(
-                run.neutral_band.three_star_called if run.neutral_band else None
-            ),
-        },
-        check_results=[
-            AssetCheckResult(
-                passed=passed,
-                severity=AssetCheckSeverity.ERROR,
-                description=decision,
-                metadata={
-                    "roc_auc": MetadataValue.float(metrics["roc_auc"]),
-                    "floor": MetadataValue.float(MIN_ROC_AUC),
-                    "baseline_roc_auc": MetadataValue.json(baselines),
-                },
-            )
-        ],
-    )
-    yield MaterializeResult(
-        asset_key=asset_key(GOLD_SENTIMENT_EVALUATIONS),
-        metadata=table_metadata(
-            lakehouse, GOLD_SENTIMENT_EVALUATIONS, {"written": 1}, model_version=version
-        ),
-    )
+    context.log.info(f"{SENTIMENT_MODEL} v{candidate.version}: {candidate.decision}")
+    evaluations = record_candidate(lakehouse, run, candidate)
+    yield trained_result(mlflow_tracking, run, candidate)
+    yield evaluations
 
 
 class ReviewSentimentConfig(Config):
@@ -253,15 +154,6 @@ class ReviewSentimentConfig(Config):
     neutral_high: float = Field(
         default=0.6, description="P(positive) at or above this is positive; between is neutral."
     )
-
-
-def neutral_band_of(config: ReviewSentimentConfig, tags: dict[str, str]) -> tuple[float, float]:
-    """(low, high): the configured band, or the champion's calibrated one when asked for and
-    recorded. A change of band applies to reviews scored from then on (the scores keep the
-    probability, so a full rescore is a new champion or an emptied table away)."""
-    if config.neutral_band == "calibrated" and NEUTRAL_LOW_TAG in tags and NEUTRAL_HIGH_TAG in tags:
-        return float(tags[NEUTRAL_LOW_TAG]), float(tags[NEUTRAL_HIGH_TAG])
-    return config.neutral_low, config.neutral_high
 
 
 @asset(
@@ -282,8 +174,6 @@ def gold_review_sentiment(
 ) -> Iterator[MaterializeResult]:
     import mlflow.sklearn
 
-    from paisa_assets.ml.sentiment import positive_probability
-
     champion = mlflow_tracking.champion(SENTIMENT_MODEL)
     if champion is None:
         context.log.warning(
@@ -292,38 +182,13 @@ def gold_review_sentiment(
         )
         return
     version = int(champion.version)
-    low, high = neutral_band_of(config, dict(champion.tags or {}))
+    low, high = neutral_band_of(
+        config.neutral_band, config.neutral_low, config.neutral_high, dict(champion.tags or {})
+    )
     context.log.info(f"neutral band ({low:.3f}, {high:.3f}), {config.neutral_band}")
     with mlflow_tracking.activated():
         model = mlflow.sklearn.load_model(f"models:/{SENTIMENT_MODEL}/{version}")
-    drop_if_without_digests(lakehouse)
-    tables = {"reviews": GOLD_REVIEWS_ENRICHED, "scored": GOLD_REVIEW_SENTIMENT}
-    empty = {GOLD_REVIEW_SENTIMENT: pl.Schema(REVIEW_SENTIMENT_SCHEMA)}
-    scored = 0
-    pending: list[pl.DataFrame] = []
-    with warehouse.session(lakehouse, tables, empty) as con:
-        vanished = [row[0] for row in con.sql(VANISHED_SQL).fetchall()]
-        reader = con.sql(PENDING_SQL, params={"version": version}).to_arrow_reader(SCORE_BATCH_ROWS)
-        for batch in reader:
-            frame = pl.from_arrow(batch)
-            probability = pl.Series(positive_probability(model, frame[TEXT_COLUMN].to_list()))
-            pending.append(
-                pl.DataFrame(
-                    {
-                        "review_id": frame["review_id"],
-                        "sentiment": sentiment_of(probability, low, high),
-                        "positive_probability": probability,
-                        "model_version": version,
-                        "text_digest": frame["text_digest"],
-                        "scored_at": dt.datetime.now(dt.UTC),
-                    },
-                    schema=REVIEW_SENTIMENT_SCHEMA,
-                )
-            )
-            if sum(f.height for f in pending) >= MERGE_ROWS:
-                scored += write_scores(lakehouse, pending)
-    scored += write_scores(lakehouse, pending)
-    deleted = delete_reviews(lakehouse, vanished)
+    scored, deleted = score_reviews(lakehouse, warehouse, model, version, low, high)
     context.log.info(
         f"{GOLD_REVIEW_SENTIMENT}: {scored} reviews scored by v{version}, {deleted} rows of "
         "reviews no longer in gold deleted"

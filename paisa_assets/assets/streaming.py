@@ -6,14 +6,13 @@ from collections.abc import Iterator
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset, multi_asset
 
 from paisa_assets.asset_specs import table_asset, table_spec
-from paisa_assets.events import SequenceRange
 from paisa_assets.materialization_metadata import table_metadata, table_results
 from paisa_assets.resources.event_source import EventSource
 from paisa_assets.resources.lakehouse import Lakehouse
+from paisa_assets.streaming.fetch import ranges_to_fetch
 from paisa_assets.streaming.ingest import migrate_to_source_ids
-from paisa_assets.streaming.runs import tag_extra_ranges
 from paisa_assets.streaming.steps import decide_pending_reviews, ingest_ranges, parse_pending_events
-from paisa_assets.streaming.work import StreamBatchConfig, newer_ranges
+from paisa_assets.streaming.work import StreamBatchConfig
 from paisa_assets.tables import (
     BRONZE_EH_STREAMING,
     BRONZE_REVIEWS_STREAMING,
@@ -34,18 +33,7 @@ def bronze_eh_streaming(
 ) -> MaterializeResult:
     snapshot = event_source.snapshot()
     migrate_to_source_ids(lakehouse, BRONZE_EH_STREAMING, snapshot.source_id)
-    if config.source_id and config.source_id != snapshot.source_id:
-        context.log.warning(
-            f"planned for {config.source_id}, reading {snapshot.source_id}: the events are "
-            "stored under the source they are read from"
-        )
-    ranges = [SequenceRange(r.partition_id, r.first, r.last) for r in config.ranges]
-    extra = newer_ranges(context, config, snapshot, lakehouse, ranges)
-    if extra:
-        # Said before reading, so that the sensor counts them as in flight.
-        tag_extra_ranges(context.instance, context.run_id, extra)
-        context.log.info(f"also fetching {sum(r.size for r in extra)} event(s) newer than the plan")
-    ranges = [*ranges, *extra]
+    ranges = ranges_to_fetch(context, config, snapshot, lakehouse)
     received, inserted, expired = ingest_ranges(
         lakehouse, event_source, snapshot, ranges, context.log.warning
     )

@@ -2,13 +2,18 @@
 the label from P(positive), and the upserts and deletes of gold.review_sentiment.
 """
 
+import datetime as dt
+from typing import TYPE_CHECKING
+
 import polars as pl
 
 from paisa_assets.ml.model_text import TEXT_COLUMN, TEXT_SQL
+from paisa_assets.ml.sentiment_champion import NEUTRAL_HIGH_TAG, NEUTRAL_LOW_TAG
 from paisa_assets.resources.lakehouse import Lakehouse
-from paisa_assets.tables import (
-    GOLD_REVIEW_SENTIMENT,
-)
+from paisa_assets.tables import GOLD_REVIEW_SENTIMENT, GOLD_REVIEWS_ENRICHED
+
+if TYPE_CHECKING:
+    from paisa_assets.resources.warehouse import Warehouse
 
 SCORE_BATCH_ROWS = 50_000
 MERGE_ROWS = 500_000
@@ -24,6 +29,17 @@ REVIEW_SENTIMENT_SCHEMA = {
 
 
 DELETE_BATCH = 1_000
+
+
+def neutral_band_of(
+    band: str, neutral_low: float, neutral_high: float, tags: dict[str, str]
+) -> tuple[float, float]:
+    """(low, high): the configured band, or the champion's calibrated one when asked for and
+    recorded. A change of band applies to reviews scored from then on (the scores keep the
+    probability, so a full rescore is a new champion or an emptied table away)."""
+    if band == "calibrated" and NEUTRAL_LOW_TAG in tags and NEUTRAL_HIGH_TAG in tags:
+        return float(tags[NEUTRAL_LOW_TAG]), float(tags[NEUTRAL_HIGH_TAG])
+    return neutral_low, neutral_high
 
 
 def sentiment_of(probability: pl.Series, low: float, high: float) -> pl.Series:
@@ -91,3 +107,47 @@ def delete_reviews(lakehouse: Lakehouse, review_ids: list[str]) -> int:
     # Each id was read from the table (one row per review_id), so each deleted one row; the
     # delete's own metrics may omit the count.
     return len(review_ids)
+
+
+def score_reviews(
+    lakehouse: Lakehouse,
+    warehouse: "Warehouse",
+    model: object,
+    version: int,
+    low: float,
+    high: float,
+) -> tuple[int, int]:
+    """(scored, deleted): scores the reviews `version` has not scored yet (new or edited text) in
+    batches, merged every MERGE_ROWS rows so memory stays bounded, then deletes the scores of
+    reviews no longer in gold."""
+    from paisa_assets.ml.sentiment import positive_probability  # scikit-learn: only here
+
+    drop_if_without_digests(lakehouse)
+    tables = {"reviews": GOLD_REVIEWS_ENRICHED, "scored": GOLD_REVIEW_SENTIMENT}
+    empty = {GOLD_REVIEW_SENTIMENT: pl.Schema(REVIEW_SENTIMENT_SCHEMA)}
+    scored = 0
+    pending: list[pl.DataFrame] = []
+    with warehouse.session(lakehouse, tables, empty) as con:
+        vanished = [row[0] for row in con.sql(VANISHED_SQL).fetchall()]
+        reader = con.sql(PENDING_SQL, params={"version": version}).to_arrow_reader(SCORE_BATCH_ROWS)
+        for batch in reader:
+            frame = pl.from_arrow(batch)
+            probability = pl.Series(positive_probability(model, frame[TEXT_COLUMN].to_list()))
+            pending.append(
+                pl.DataFrame(
+                    {
+                        "review_id": frame["review_id"],
+                        "sentiment": sentiment_of(probability, low, high),
+                        "positive_probability": probability,
+                        "model_version": version,
+                        "text_digest": frame["text_digest"],
+                        "scored_at": dt.datetime.now(dt.UTC),
+                    },
+                    schema=REVIEW_SENTIMENT_SCHEMA,
+                )
+            )
+            if sum(f.height for f in pending) >= MERGE_ROWS:
+                scored += write_scores(lakehouse, pending)
+    scored += write_scores(lakehouse, pending)
+    deleted = delete_reviews(lakehouse, vanished)
+    return scored, deleted

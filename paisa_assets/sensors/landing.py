@@ -31,6 +31,7 @@ from dagster import (
     sensor,
 )
 
+from paisa_assets import registry
 from paisa_assets.jobs import INGEST_JOBS
 from paisa_assets.lake_views import read_view
 from paisa_assets.partitions import (
@@ -43,8 +44,6 @@ from paisa_assets.partitions import (
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.landing_zone import (
     DATASETS,
-    METADATA_DATASET,
-    REVIEWS_DATASET,
     LandingFile,
     LandingZone,
 )
@@ -54,14 +53,19 @@ from paisa_assets.settings import (
     LANDING_SENSOR_INTERVAL,
     resolved,
 )
-from paisa_assets.tables import BRONZE_INGESTED_FILES, SILVER_METADATA, SILVER_REVIEWS, asset_key
+from paisa_assets.tables import BRONZE_INGESTED_FILES, asset_key
 
 PARTITION_TAG = "dagster/partition"
 # The sensor retries its own runs (with a pause that grows); Dagster's run retries on top would
 # only race with the sensor's next request.
 NO_RUN_RETRIES = {"dagster/max_retries": "0"}
 FOLDERS_TAG = "paisa/landing_folders"
-SILVER_TABLES = {REVIEWS_DATASET: SILVER_REVIEWS, METADATA_DATASET: SILVER_METADATA}
+# The silver table of each landing dataset (whose partitions say which folders are done): the
+# first silver table its ingestion writes, as the registry lists them (the quarantine follows).
+SILVER_TABLES = {
+    dataset: next(name for name in registry.DATASETS[dataset].tables if name.startswith("silver."))
+    for dataset in DATASETS
+}
 MAX_RUNS_PER_TICK = 4  # per dataset; the rest waits for the next tick
 RETRY_PAUSE_SECONDS = (60, 3600)  # after a folder's second failed request, doubling, capped
 
