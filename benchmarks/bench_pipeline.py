@@ -287,8 +287,7 @@ def run_pipeline_cli(landing: Path, work: Path) -> dict[str, Any]:
 
 def memory_limits() -> dict[str, Any]:
     """paisa's memory knobs as this run had them (the project's defaults: nothing is set)."""
-    from paisa_assets.resources.delta_duckdb import PLAN_MEMORY_LIMIT
-
+    from paisa_assets.delta_duckdb import PLAN_MEMORY_LIMIT
     from paisa_assets.resources.warehouse import Warehouse
     from paisa_assets.transforms.gold import BATCH_ROWS
     from paisa_assets.transforms.parallel_parse import default_workers

@@ -27,6 +27,8 @@ stands in.
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -61,6 +63,10 @@ LIST_FIELDS = ("category", "also_buy", "also_view", "description", "feature", "i
 
 def spark_session() -> Any:
     from pyspark.sql import SparkSession
+
+    # Spark's Python workers (the review-id UDF needs pyarrow) run this interpreter, not
+    # whatever `python3` is first on PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
     spark = (
         SparkSession.builder.master("local[2]")
