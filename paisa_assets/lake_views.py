@@ -21,7 +21,7 @@ from collections.abc import Mapping
 import polars as pl
 import pyarrow as pa
 
-from paisa_assets.resources.lakehouse import Lakehouse
+from paisa_assets.resources.lakehouse import Lakehouse, collect_scan
 from paisa_assets.tables import (
     BRONZE_INGESTED_FILES,
     BRONZE_METADATA_FILES,
@@ -85,16 +85,13 @@ def read_view(
     schema: Mapping[str, pl.DataType] | None = None,
 ) -> pl.DataFrame:
     """Like `Lakehouse.read`, over every table of the view."""
-    scan = scan_view(lakehouse, view)
-    if scan is None:
-        if schema is None:
-            raise LookupError(f"no table of {view} exists yet")
-        scan = pl.LazyFrame(schema=dict(schema))
-    if where is not None:
-        scan = scan.filter(where)
-    if columns is not None:
-        scan = scan.select(columns)
-    return scan.collect()
+    return collect_scan(
+        scan_view(lakehouse, view),
+        f"no table of {view} exists yet",
+        columns=columns,
+        where=where,
+        schema=schema,
+    )
 
 
 def count_view(lakehouse: Lakehouse, view: str, where: pl.Expr | None = None) -> int:

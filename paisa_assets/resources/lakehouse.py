@@ -72,6 +72,27 @@ def is_remote_uri(uri: str) -> bool:
     return "://" in uri and not uri.startswith("file://")
 
 
+def collect_scan(
+    scan: pl.LazyFrame | None,
+    missing: str,
+    *,
+    columns: list[str] | None = None,
+    where: pl.Expr | None = None,
+    schema: Mapping[str, pl.DataType] | None = None,
+) -> pl.DataFrame:
+    """The rows of `scan` matching `where`, as `columns`; no scan (no table yet) reads as an
+    empty `schema`, or fails with `missing` when the caller gave none."""
+    if scan is None:
+        if schema is None:
+            raise LookupError(missing)
+        scan = pl.LazyFrame(schema=dict(schema))
+    if where is not None:
+        scan = scan.filter(where)
+    if columns is not None:
+        scan = scan.select(columns)
+    return scan.collect()
+
+
 class Lakehouse(ConfigurableResource):
     """Delta tables named `layer.name`, stored under `root/<layer>/<name>`."""
 
@@ -150,16 +171,8 @@ class Lakehouse(ConfigurableResource):
         schema: Mapping[str, pl.DataType] | None = None,
     ) -> pl.DataFrame:
         """Read (part of) a table; a table that does not exist yet reads as empty `schema`."""
-        scan = self.scan(table)
-        if scan is None:
-            if schema is None:
-                raise LookupError(f"table {table} does not exist yet at {self.uri(table)}")
-            scan = pl.LazyFrame(schema=dict(schema))
-        if where is not None:
-            scan = scan.filter(where)
-        if columns is not None:
-            scan = scan.select(columns)
-        return scan.collect()
+        missing = f"table {table} does not exist yet at {self.uri(table)}"
+        return collect_scan(self.scan(table), missing, columns=columns, where=where, schema=schema)
 
     def count(self, table: str, where: pl.Expr | None = None) -> int:
         scan = self.scan(table)
