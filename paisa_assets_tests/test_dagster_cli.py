@@ -120,9 +120,10 @@ def test_the_readmes_commands_succeed_and_the_backfill_runs_on_the_daemon(
             status = instance.get_backfill(backfill.backfill_id).status.value
             statuses = [r.dagster_run.status for r in backfill_runs()]
             done = instance.get_materialized_partitions(silver_reviews)
+        why = daemon.failures([r.dagster_run.run_id for r in backfill_runs()])
         log = daemon.log()
     assert status in {"COMPLETED", "COMPLETED_SUCCESS"}, log[-3000:]
-    assert statuses == [DagsterRunStatus.SUCCESS] * 2, log[-3000:]
+    assert statuses == [DagsterRunStatus.SUCCESS] * 2, why
     assert "DagsterCodeLocationNotFoundError" not in log
     assert done == {f"partition_{n}" for n in range(12)}
     assert lake.count(SILVER_REVIEWS) == report.reviews.unique_keys

@@ -11,11 +11,17 @@ from dagster import (
     AssetCheckEvaluation,
     AssetCheckKey,
     AssetKey,
+    AssetMaterialization,
+    DagsterEvent,
+    DagsterEventType,
     DagsterInstance,
     DagsterRunStatus,
     RunRequest,
     build_sensor_context,
 )
+
+# A run's materialization event, as its step would write it (Dagster exports no public way).
+from dagster._core.events import StepMaterializationData
 
 from paisa_assets.lake_views import count_view, read_view
 from paisa_assets.partitions import range_tags
@@ -261,6 +267,30 @@ def test_gold_sensor_requests_a_rebuild_only_when_silver_moved_on(
         AssetCheckEvaluation(asset_key=check.asset_key, check_name=check.name, passed=True)
     )
     assert isinstance(gold_tick(), RunRequest)
+
+    # A run plans its checks when it is created: gold waits for their outcome while it runs.
+    # A run that failed before writing silver leaves the earlier verdict standing; one that wrote
+    # silver and ended before its checks ran holds gold back (no silver row goes unchecked).
+    reviews_job = workspace.defs.resolve_job_def("reviews_ingest_job")
+    silver_run = instance.create_run_for_job(reviews_job, status=DagsterRunStatus.STARTED)
+    assert "reconciles_with_bronze is still running" in gold_tick().skip_message
+    instance.report_run_failed(silver_run, "test: the run died before writing silver")
+    assert isinstance(gold_tick(), RunRequest)
+    silver_run = instance.create_run_for_job(reviews_job, status=DagsterRunStatus.STARTED)
+    instance.report_dagster_event(
+        DagsterEvent(
+            DagsterEventType.ASSET_MATERIALIZATION.value,
+            job_name=silver_run.job_name,
+            event_specific_data=StepMaterializationData(AssetMaterialization(check.asset_key)),
+        ),
+        silver_run.run_id,
+    )
+    instance.report_run_failed(silver_run, "test: the run died after silver, before its checks")
+    assert "reconciles_with_bronze was not evaluated" in gold_tick().skip_message
+    instance.report_runless_asset_event(
+        AssetCheckEvaluation(asset_key=check.asset_key, check_name=check.name, passed=True)
+    )
+    assert "reconciles_with_bronze" not in str(gold_tick())
 
 
 def ingest(

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dagster import (
+    AssetCheckEvaluation,
     AssetCheckKey,
     AssetChecksDefinition,
     DagsterInstance,
@@ -50,15 +51,34 @@ def blocking_checks_of(
 GOLD_GATES = blocking_checks_of(asset_checks, list(GOLD_INPUTS.values()))
 
 
-def failed_checks(instance: DagsterInstance, keys: Sequence[AssetCheckKey]) -> list[str]:
-    """The checks among `keys` whose latest evaluation failed."""
-    failed = []
+def unpassed_checks(instance: DagsterInstance, keys: Sequence[AssetCheckKey]) -> list[str]:
+    """The checks among `keys` whose latest say on silver's data is not a pass, each with why.
+
+    A run plans its checks when it is created: a "planned" record means the run is under way
+    (gold waits for the outcome), or it ended before the check ran. Then what counts is whether
+    that run wrote the table: if the table's newest data is from it, no check has seen those rows
+    and gold waits for a run that evaluates them (the landing sensor requests the folder again);
+    if not (the run failed before writing), the check's earlier verdict still holds.
+    """
+    unpassed = []
     for key in keys:
-        record = instance.get_latest_asset_check_evaluation_record(key)
-        evaluation = record.evaluation if record is not None else None
-        if evaluation is not None and not evaluation.passed:
-            failed.append(f"{key.asset_key.to_user_string()}:{key.name}")
-    return failed
+        name = f"{key.asset_key.to_user_string()}:{key.name}"
+        latest = instance.get_latest_materialization_event(key.asset_key)
+        history = instance.event_log_storage.get_asset_check_execution_history(key, limit=20)
+        for record in history:
+            evaluation = record.evaluation
+            if isinstance(evaluation, AssetCheckEvaluation):
+                if not evaluation.passed:
+                    unpassed.append(f"{name} failed")
+                break
+            run = instance.get_run_by_id(record.run_id)
+            if run is not None and not run.is_finished:
+                unpassed.append(f"{name} is still running (run {record.run_id[:8]})")
+                break
+            if latest is not None and latest.run_id == record.run_id:
+                unpassed.append(f"{name} was not evaluated (run {record.run_id[:8]} ended first)")
+                break
+    return unpassed
 
 
 @sensor(
@@ -79,11 +99,11 @@ def gold_sensor(context: SensorEvaluationContext, lakehouse: Lakehouse) -> RunRe
         return SkipReason(f"gold is up to date with silver {wanted}")
     if live_active_runs(context.instance, gold_job.name, context.log):
         return SkipReason("a gold run is already queued or running")
-    failed = failed_checks(context.instance, GOLD_GATES)
-    if failed:
+    unpassed = unpassed_checks(context.instance, GOLD_GATES)
+    if unpassed:
         return SkipReason(
-            f"silver changed ({wanted}) but its blocking check(s) {', '.join(failed)} failed: "
-            "gold waits until a silver run passes them"
+            f"silver changed ({wanted}) but its blocking check(s) have not passed "
+            f"({'; '.join(unpassed)}): gold waits until a silver run passes them"
         )
     label = ",".join(f"{table}@{version}" for table, version in sorted(wanted.items()))
     return RunRequest(tags={"paisa/silver_versions": label[:200]})

@@ -15,7 +15,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 
 from paisa_assets_tests.conftest import local_settings_env
 
@@ -80,6 +80,20 @@ class Daemon:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def failures(self, run_ids: list[str]) -> str:
+        """Why these runs failed (their step and run failure messages), for an assertion
+        message: the daemon log's tail rarely reaches back to the failing run."""
+        failed = {DagsterEventType.STEP_FAILURE, DagsterEventType.RUN_FAILURE}
+        lines = []
+        with self.instance() as instance:
+            for run_id in run_ids:
+                for record in instance.all_logs(run_id, of_type=failed):
+                    event = record.dagster_event
+                    error = getattr(event.event_specific_data, "error", None)
+                    detail = error.to_string() if error is not None else event.message
+                    lines.append(f"{run_id[:8]} {event.step_key or 'run'}: {detail}")
+        return "\n".join(lines) or "no failure events"
 
 
 @contextmanager
