@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dagster import DagsterRunStatus, RunsFilter
+from dagster import DagsterEventType, DagsterRunStatus, RunsFilter
 
+from paisa_assets.definitions import defs
 from paisa_assets.generator.stream import generated_payloads
 from paisa_assets.lake_views import count_view
 from paisa_assets.resources.local_event_log import LocalEventLog
@@ -36,7 +37,8 @@ FAST_SENSORS = {
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[tuple[Workspace, Daemon]]:
     workspace = make_workspace(tmp_path)
-    with running_daemon(tmp_path, **FAST_SENSORS) as running:
+    # The weekly reconciliation ticks every minute here, on an empty lake and on a busy one.
+    with running_daemon(tmp_path, **FAST_SENSORS, PAISA_RECONCILIATION_CRON="* * * * *") as running:
         yield workspace, running
 
 
@@ -56,7 +58,7 @@ def overlapping(records) -> list[tuple[str, str]]:
     ]
 
 
-def test_a_burst_of_folders_is_few_runs_and_stream_bursts_make_one_gold_run_at_a_time(
+def test_bursts_make_few_runs_one_gold_writer_at_a_time_and_the_weekly_reconciliation_agrees(
     daemon: tuple[Workspace, Daemon],
 ) -> None:
     workspace, running = daemon
@@ -95,9 +97,35 @@ def test_a_burst_of_folders_is_few_runs_and_stream_bursts_make_one_gold_run_at_a
     assert gold_runs and all(r.dagster_run.status == DagsterRunStatus.SUCCESS for r in gold_runs), [
         (r.dagster_run.run_id, r.dagster_run.status) for r in gold_runs
     ]
-    assert overlapping(gold_runs) == []
     stream_runs = running.runs("streaming_job")
     assert all(r.dagster_run.status == DagsterRunStatus.SUCCESS for r in stream_runs)
+
+    # The reconciliation schedule (every minute here) rebuilds gold in full and checks every
+    # table whole: one of its runs starts after the last update, agrees with the incremental
+    # gold, and none of its runs (on an empty lake, beside gold runs) failed or overlapped one.
+    last_update = max(r.end_time for r in gold_runs)
+
+    def reconciled() -> list:
+        runs = running.runs("reconciliation_job")
+        return [r for r in runs if r.start_time and r.start_time > last_update and r.end_time]
+
+    wait_for(lambda: reconciled() != [], 180, "a reconciliation run after the last gold run")
+    reconciliations = running.runs("reconciliation_job")  # a later tick's may be running
+    ended = [r for r in reconciliations if r.dagster_run.status in finished]
+    assert [r for r in ended if r.dagster_run.status != DagsterRunStatus.SUCCESS] == []
+    assert {r.dagster_run.tags["dagster/schedule_name"] for r in reconciliations} == {
+        "reconciliation_schedule"
+    }
+    assert gold_reviews(workspace) == 36 + 50
+    with running.instance() as instance:
+        checks = instance.get_records_for_run(
+            reconciled()[0].dagster_run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION
+        ).records
+    evaluations = [r.event_log_entry.dagster_event.event_specific_data for r in checks]
+    job = defs.resolve_job_def("reconciliation_job")
+    assert len(evaluations) == len(job.asset_layer.asset_graph.asset_check_keys) == 10
+    assert all(e.passed for e in evaluations), evaluations
+    assert overlapping(gold_runs + reconciliations) == []
 
 
 def test_folders_whose_run_died_or_failed_are_requested_again_until_they_land(

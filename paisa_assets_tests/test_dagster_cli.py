@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import warnings
 from pathlib import Path
 
 import pytest
@@ -106,24 +107,49 @@ def test_the_readmes_commands_succeed_and_the_backfill_runs_on_the_daemon(
             in_backfill = RunsFilter(tags={"dagster/backfill": backfill.backfill_id})
 
             def backfill_runs() -> list:
-                return list(instance.get_run_records(in_backfill))
+                """The backfill's runs and their retries (a retry made after the backfill
+                completed no longer carries its tag, but names its first attempt)."""
+                first = [r.dagster_run for r in instance.get_run_records(in_backfill)]
+                if not first:
+                    return []
+                retried = RunsFilter(tags={"dagster/root_run_id": [r.run_id for r in first]})
+                return first + [r.dagster_run for r in instance.get_run_records(retried)]
+
+            def succeeded() -> set[str]:
+                return {
+                    run.tags["dagster/partition"]
+                    for run in backfill_runs()
+                    if run.status == DagsterRunStatus.SUCCESS
+                }
 
             # A job backfill is "COMPLETED" once its runs are submitted; then they must succeed.
-            wait_for(
-                lambda: (
-                    len(backfill_runs()) == 2
-                    and all(r.dagster_run.is_finished for r in backfill_runs())
-                ),
-                400,
-                "the backfill's two runs to finish",
-            )
+            # A run that failed (a launch that timed out on a loaded machine, say) is retried by
+            # the daemon (`run_retries` in dagster.yaml): each folder needs one successful run.
+            wanted = {"partition_10", "partition_11"}
+            try:
+                wait_for(
+                    lambda: succeeded() == wanted and all(r.is_finished for r in backfill_runs()),
+                    400,
+                    "a successful run of each folder of the backfill",
+                )
+            except AssertionError as error:
+                raise AssertionError(
+                    daemon.failures([r.run_id for r in backfill_runs()])
+                ) from error
             status = instance.get_backfill(backfill.backfill_id).status.value
-            statuses = [r.dagster_run.status for r in backfill_runs()]
+            runs = backfill_runs()
             done = instance.get_materialized_partitions(silver_reviews)
-        why = daemon.failures([r.dagster_run.run_id for r in backfill_runs()])
+            failed = [r for r in runs if r.status != DagsterRunStatus.SUCCESS]
+            why = daemon.failures([r.run_id for r in failed])
         log = daemon.log()
-    assert status in {"COMPLETED", "COMPLETED_SUCCESS"}, log[-3000:]
-    assert statuses == [DagsterRunStatus.SUCCESS] * 2, why
+    finished_with = {"COMPLETED", "COMPLETED_SUCCESS"} | ({"COMPLETED_FAILED"} if failed else set())
+    assert status in finished_with, log[-3000:]
+    # Every failed run was a first attempt the daemon retried, and says why it failed (in the
+    # CI log's warnings: a retry must not hide a failure for good).
+    assert all(r.tags.get("dagster/will_retry") == "true" for r in failed), why
+    assert len(runs) == 2 + len(failed), why
+    if failed:
+        warnings.warn(f"backfill runs failed and were retried: {why}", stacklevel=1)
     assert "DagsterCodeLocationNotFoundError" not in log
     assert done == {f"partition_{n}" for n in range(12)}
     assert lake.count(SILVER_REVIEWS) == report.reviews.unique_keys
