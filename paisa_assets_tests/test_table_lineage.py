@@ -10,7 +10,7 @@ import polars as pl
 from dagster import AssetCheckKey, AssetKey, DagsterInstance
 from deltalake import write_deltalake
 
-from paisa_assets.assets.dashboard import DASHBOARD_INPUTS, dashboard_session
+from paisa_assets.dashboard.session import DASHBOARD_INPUTS, dashboard_session
 from paisa_assets.definitions import defs
 from paisa_assets.lake_views import LEGACY_SLICES, read_view
 from paisa_assets.runner import sync_partitions
