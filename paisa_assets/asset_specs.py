@@ -117,12 +117,12 @@ def table_multi_asset(
     main: str,
     *,
     deps: Iterable[Any] = (),
-    kinds: frozenset[str] = frozenset({"delta", "polars"}),
     partitions_def: PartitionsDefinition | None = None,
 ) -> dict[str, Any]:
-    """The keyword arguments of the `@multi_asset` that writes the table `main` and its side
-    tables (quarantine, manifest, decisions: every other table the registry gives the same
-    writer): one op named after `main`, in `main`'s pool, every table with the same `deps`."""
+    """The keyword arguments of the `@multi_asset` that writes the table `main` (with Polars)
+    and its side tables (quarantine, manifest, decisions: every other table the registry gives
+    the same writer): one op named after `main`, in `main`'s pool, every table with the same
+    `deps`."""
     name, deps = main.replace(".", "__"), list(deps)
     tables = [main, *(table for table in written_by(name) if table != main)]
     return {
@@ -132,7 +132,7 @@ def table_multi_asset(
             table_spec(
                 table,
                 deps=deps,
-                kinds=set(kinds) if table == main else {"delta"},
+                kinds={"delta", "polars"} if table == main else {"delta"},
                 partitions_def=partitions_def,
             )
             for table in tables
