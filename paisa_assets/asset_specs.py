@@ -18,6 +18,7 @@ from dagster import (
     AssetSpec,
     FreshnessPolicy,
     MetadataValue,
+    PartitionsDefinition,
     TableColumn,
     TableSchema,
 )
@@ -105,6 +106,38 @@ def table_asset(name: str, **extra: Any) -> dict[str, Any]:
     """The keyword arguments of the `@asset` that writes the table `name`; its pool is the
     table's own name (one writer at a time)."""
     return {"key": asset_key(name), "pool": name, **table_attributes(name), **extra}
+
+
+def written_by(writer: str) -> list[str]:
+    """The tables the registry names `writer` (an op name) the one writer of, in its order."""
+    return [table.name for table in TABLES.values() if table.writer == writer]
+
+
+def table_multi_asset(
+    main: str,
+    *,
+    deps: Iterable[Any] = (),
+    partitions_def: PartitionsDefinition | None = None,
+) -> dict[str, Any]:
+    """The keyword arguments of the `@multi_asset` that writes the table `main` (with Polars)
+    and its side tables (quarantine, manifest, decisions: every other table the registry gives
+    the same writer): one op named after `main`, in `main`'s pool, every table with the same
+    `deps`."""
+    name, deps = main.replace(".", "__"), list(deps)
+    tables = [main, *(table for table in written_by(name) if table != main)]
+    return {
+        "name": name,
+        "pool": main,
+        "specs": [
+            table_spec(
+                table,
+                deps=deps,
+                kinds={"delta", "polars"} if table == main else {"delta"},
+                partitions_def=partitions_def,
+            )
+            for table in tables
+        ],
+    }
 
 
 def other_asset(key: str) -> dict[str, Any]:

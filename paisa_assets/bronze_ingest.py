@@ -21,6 +21,7 @@ from dagster import (
 from paisa_assets.faults import crash_point
 from paisa_assets.lake_views import ensure_table
 from paisa_assets.materialization_metadata import Tally
+from paisa_assets.registry import delta_partition_by
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.landing_zone import (
     METADATA_DATASET,
@@ -203,7 +204,7 @@ def ingest_files(
         table,
         open_batches,
         scope,
-        partition_by=["_partition"],
+        partition_by=delta_partition_by(table),
         metadata={"paisa": {"operation": "ingest_files", "files": len(files)}},
     )
     previously_quarantined = lakehouse.count(quarantine_table, pl.col("_source_file").is_in(paths))
@@ -259,7 +260,7 @@ def ingest_partitions(
     the workers (see `FileParser`); the workers serve every batch and stop when this returns.
     A `parser` given by the caller is the caller's to close.
     """
-    lakehouse.ensure(table, bronze_schema(columns), partition_by=["_partition"])
+    lakehouse.ensure(table, bronze_schema(columns), partition_by=delta_partition_by(table))
     quarantine_table, manifest_table = SIDE_TABLES[dataset]
     ensure_table(lakehouse, quarantine_table, QUARANTINE_SCHEMA)
     ensure_table(lakehouse, manifest_table, MANIFEST_SCHEMA)

@@ -5,7 +5,7 @@ Kept apart from `assets/bronze.py` so that the asset stays its specs and one cal
 `bronze_ingest.ingest_partitions`.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue
 
@@ -38,6 +38,15 @@ def file_counts(outcome: IngestOutcome) -> dict[str, int]:
         "files_skipped_already_ingested": outcome.files_skipped,
         "files_missing_from_landing": outcome.files_missing_from_landing,
     }
+
+
+def ingest_summary(dataset: str, partitions: Sequence[str], total: IngestOutcome) -> str:
+    """One log line for a run over landing folders."""
+    return (
+        f"{dataset} {partitions[0]}..{partitions[-1]} ({len(partitions)} folder(s)): "
+        f"{total.files_ingested} file(s) ingested, {total.files_skipped} already ingested, "
+        f"{total.rows_written} rows, {total.rows_quarantined} quarantined"
+    )
 
 
 def bronze_results(

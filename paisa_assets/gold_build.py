@@ -30,11 +30,15 @@ from paisa_assets.materialization_metadata import table_metadata
 from paisa_assets.resources.lakehouse import Lakehouse, retry_on_conflict
 from paisa_assets.resources.warehouse import Warehouse
 from paisa_assets.tables import (
+    GOLD_CATEGORY_MONTHLY,
+    GOLD_KPIS,
+    GOLD_PRODUCT_SUMMARY,
     GOLD_REVIEWS_ENRICHED,
     SILVER_METADATA,
     SILVER_REVIEWS,
     SILVER_REVIEWS_STREAMING,
 )
+from paisa_assets.transforms import gold as sql
 
 INPUTS_KEY = "paisa_inputs"
 
@@ -119,4 +123,14 @@ GOLD_INPUTS = {
     "silver_reviews": SILVER_REVIEWS,
     "silver_metadata": SILVER_METADATA,
     "silver_reviews_streaming": SILVER_REVIEWS_STREAMING,
+}
+
+GoldQuery = Callable[[duckdb.DuckDBPyConnection], pa.RecordBatchReader]
+
+# Each gold table's inputs ({relation name: table}) and the query that builds it from them.
+GOLD_BUILDS: dict[str, tuple[dict[str, str], GoldQuery]] = {
+    GOLD_REVIEWS_ENRICHED: (GOLD_INPUTS, sql.reviews_enriched),
+    GOLD_PRODUCT_SUMMARY: (ENRICHED_INPUT, sql.product_summary),
+    GOLD_CATEGORY_MONTHLY: (ENRICHED_INPUT, sql.category_monthly),
+    GOLD_KPIS: (ENRICHED_INPUT, sql.kpis),
 }

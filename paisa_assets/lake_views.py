@@ -9,7 +9,8 @@ is a union view. A lake written before the split migrates itself, nothing lost:
   (rows whose `dataset` or `model` is the new table's) until the new table exists;
 - each writer creates its table with that slice in the table's first commit (`ensure_table`),
   so the slice is copied once, atomically, and from then on the new table is the truth.
-The old tables are left in place, unread once every writer has run; delete their folders
+The old tables are left in place, unread once every writer has run, and kept compacted and
+vacuumed by the maintenance asset while they exist (`LEGACY_TABLES`); delete their folders
 (`<lake>/bronze/quarantine`, `<lake>/silver/quarantine`, `<lake>/bronze/ingested_files`,
 `<lake>/gold/model_evaluations`) when you no longer want them.
 """
@@ -53,6 +54,9 @@ LEGACY_SLICES: dict[str, tuple[str, str, str]] = {
     GOLD_SENTIMENT_EVALUATIONS: (GOLD_MODEL_EVALUATIONS, "model", "paisa-sentiment"),
     GOLD_RECOMMENDER_EVALUATIONS: (GOLD_MODEL_EVALUATIONS, "model", "paisa-recommender"),
 }
+
+# The old shared tables, in the order of their first slice.
+LEGACY_TABLES = tuple(dict.fromkeys(legacy for legacy, _, _ in LEGACY_SLICES.values()))
 
 
 def scan_table(lakehouse: Lakehouse, table: str) -> pl.LazyFrame | None:

@@ -52,6 +52,9 @@ class Table:
     owner: str = DATA_ENGINEERING
     group: str = ""  # Dagster asset group; the layer when empty
     partitioned_by: str = ""  # the dataset whose landing folders partition it
+    # Delta (physical) partition columns: files are laid out by their values, so a write scoped
+    # to a few values (a landing folder's MERGE, a file's overwrite) reads and rewrites those.
+    delta_partition_by: tuple[str, ...] = ()
     # Bump when the writer changes what it writes for the same input: Dagster then shows the
     # table as changed code, so a user knows to rebuild it.
     code_version: str = "1"
@@ -296,6 +299,7 @@ def _bronze_landing(
         writer=name.replace(".", "__"),
         key=("_source_file", "_line"),
         partitioned_by=dataset,
+        delta_partition_by=("_partition",),
         notes=notes,
     )
 
@@ -378,6 +382,7 @@ _TABLES: list[Table] = [
         ),
         writer="bronze__eh_streaming",
         key=("source_id", "partition_id", "sequence_number"),
+        delta_partition_by=("partition_id",),
         notes=EH_STREAMING_NOTES,
     ),
     Table(
@@ -415,6 +420,7 @@ _TABLES: list[Table] = [
         writer="silver__amazon_reviews",
         key=("review_id",),
         partitioned_by=REVIEWS_DATASET,
+        delta_partition_by=("_partition",),
         notes=SILVER_REVIEWS_NOTES,
     ),
     Table(
@@ -457,6 +463,7 @@ _TABLES: list[Table] = [
         writer="silver__amazon_metadata",
         key=("asin",),
         partitioned_by=METADATA_DATASET,
+        delta_partition_by=("_partition",),
         notes=SILVER_METADATA_NOTES,
     ),
     _silver_quarantine(t.SILVER_REVIEWS, REVIEWS_DATASET, True),
@@ -755,6 +762,14 @@ OTHER_ASSETS: dict[str, OtherAsset] = {
 
 def table(name: str) -> Table:
     return TABLES[name]
+
+
+def delta_partition_by(*names: str) -> list[str]:
+    """The Delta partition columns of the tables `names`, which one code path writes alike."""
+    layouts = {TABLES[name].delta_partition_by for name in names}
+    if len(layouts) != 1:
+        raise ValueError(f"{', '.join(names)} are not partitioned alike: {sorted(layouts)}")
+    return list(layouts.pop())
 
 
 def dataset_of(table_name: str) -> Dataset | None:

@@ -17,6 +17,7 @@ from paisa_assets.lake_views import arrow_schema, ensure_table
 from paisa_assets.materialization_metadata import (
     Tally,
 )
+from paisa_assets.registry import delta_partition_by
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.landing_zone import METADATA_DATASET, REVIEWS_DATASET
 from paisa_assets.sql_quoting import in_list, sql_string
@@ -37,7 +38,7 @@ from paisa_assets.transforms.schemas import QUARANTINE_SCHEMA
 # updates and deletes rows of its own partition (and of the few folders whose copies it
 # outranks), so its MERGE reads and rewrites those partitions only (`Lakehouse.merge`'s
 # `prune_by`), not the whole table. A silver table written before is migrated on first write.
-SILVER_PARTITION_BY = ["_partition"]
+SILVER_PARTITION_BY = delta_partition_by(SILVER_REVIEWS, SILVER_METADATA)
 
 # Partitions merged together in one MERGE: a backfill of thousands of folders then makes a few
 # large commits instead of one per folder, while memory stays bounded by this many bronze rows.

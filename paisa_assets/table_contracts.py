@@ -44,7 +44,10 @@ def render_table(table: Table) -> list[str]:
     if table.key:
         facts.append(f"- Key: {', '.join(table.key)}")
     if table.partitioned_by:
-        facts.append(f"- Partitioned by: the landing folders of {table.partitioned_by}")
+        facts.append(f"- Dagster partitions: the landing folders of {table.partitioned_by}")
+    if table.delta_partition_by:
+        columns = ", ".join(f"`{column}`" for column in table.delta_partition_by)
+        facts.append(f"- Delta partition columns (one directory per value): {columns}")
     facts.append(f"- Owner: {table.owner}; code version {table.code_version}")
     if dataset is not None and dataset.freshness is not None:
         warn, fail = dataset.freshness

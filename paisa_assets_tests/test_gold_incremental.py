@@ -14,9 +14,9 @@ import pytest
 from dagster import DagsterInstance
 from polars.testing import assert_frame_equal
 
-from paisa_assets.assets.gold import GOLD_INPUTS
 from paisa_assets.generator import generate_landing_zone
 from paisa_assets.generator.stream import generated_payloads
+from paisa_assets.gold_build import GOLD_INPUTS
 from paisa_assets.gold_update import EMPTY_SCHEMAS
 from paisa_assets.resources.local_event_log import LocalEventLog
 from paisa_assets.runner import sync_partitions

@@ -4,18 +4,24 @@ still answering, and a retention that would break readers refused."""
 from __future__ import annotations
 
 import duckdb
+import polars as pl
 import pytest
 from dagster import DagsterInstance
-from deltalake import DeltaTable
+from deltalake import DeltaTable, write_deltalake
 
+from paisa_assets.lake_views import LEGACY_TABLES, read_view
 from paisa_assets.maintenance import check_retention
+from paisa_assets.registry import TABLES
 from paisa_assets.runner import sync_partitions
 from paisa_assets.tables import (
     ALL_TABLES,
+    BRONZE_QUARANTINE,
     BRONZE_REVIEWS,
     BRONZE_REVIEWS_FILES,
+    BRONZE_REVIEWS_QUARANTINE,
     GOLD_KPIS,
     SILVER_REVIEWS,
+    UNION_VIEWS,
 )
 from paisa_assets_tests.conftest import Workspace, materialize_all, product, review
 
@@ -92,3 +98,46 @@ def test_a_retention_that_would_break_readers_is_refused_with_a_reason(
         raise_on_error=False,
     )
     assert not result.success
+
+
+def test_the_old_shared_tables_are_compacted_while_they_exist(
+    workspace: Workspace, instance: DagsterInstance
+) -> None:
+    """A lake from before the split still holds `bronze.quarantine`: the union view reads its
+    rows until bronze runs again, so maintenance compacts and vacuums it like any table."""
+    lake = workspace.lakehouse
+    schema = TABLES[BRONZE_REVIEWS_QUARANTINE].polars_schema()
+    for line in range(3):  # one commit, one small file, per old ingestion run
+        rows = pl.DataFrame(
+            [
+                {
+                    "dataset": "amazon_reviews",
+                    "_partition": "partition_0",
+                    "_source_file": f"amazon_reviews/partition_0/part-0000{line}.json.gz",
+                    "_line": 1,
+                    "raw": "not json",
+                    "reason": "invalid JSON",
+                    "_ingested_at": None,
+                }
+            ],
+            schema=schema,
+        )
+        write_deltalake(lake.uri(BRONZE_QUARANTINE), rows.to_arrow(), mode="append")
+    before = read_view(lake, BRONZE_QUARANTINE).sort("_source_file")
+    assert before.height == 3 and not lake.exists(BRONZE_REVIEWS_QUARANTINE)
+
+    result = workspace.defs.resolve_job_def("maintenance_job").execute_in_process(instance=instance)
+    assert result.success
+    (materialization,) = [
+        m
+        for m in result.asset_materializations_for_node("lake_maintenance")
+        if m.asset_key.to_user_string() == "lake_maintenance"
+    ]
+    per_table = {o["table"]: o for o in materialization.metadata["tables"].value}
+    # Only the tables on disk: the other old tables (and every new one) do not exist here.
+    assert set(per_table) == {BRONZE_QUARANTINE}
+    legacy = per_table[BRONZE_QUARANTINE]
+    assert (legacy["files_before"], legacy["files_after"], legacy["files_compacted"]) == (3, 1, 3)
+    assert legacy["version_after"] > legacy["version_before"] == 2
+    assert read_view(lake, BRONZE_QUARANTINE).sort("_source_file").equals(before)
+    assert set(LEGACY_TABLES) == set(UNION_VIEWS)

@@ -200,10 +200,12 @@ def test_running_everything_again_changes_no_table(lake) -> None:
     assert workspace.versions(ALL_TABLES) == before
 
 
-def test_every_table_on_disk_has_the_columns_and_types_the_registry_declares(lake) -> None:
+def test_every_table_on_disk_has_the_columns_types_and_layout_the_registry_declares(lake) -> None:
     workspace, _, _ = lake
     written = [table for table in registry.TABLES if workspace.lakehouse.exists(table)]
     assert len(written) >= 14  # batch bronze, silver and their side tables, gold
     for table in written:
         on_disk = workspace.lakehouse.scan(table).collect_schema()
         assert dict(on_disk) == dict(registry.table(table).polars_schema()), table
+        layout = workspace.lakehouse.delta_table(table).metadata().partition_columns
+        assert tuple(layout) == registry.table(table).delta_partition_by, table

@@ -125,3 +125,24 @@ def test_the_landing_sensor_waits_on_each_datasets_silver_table_from_the_registr
     }
     for dataset, table in SILVER_TABLES.items():
         assert registry.table(table).partitioned_by == dataset
+
+
+def test_the_delta_partitioning_the_writers_use_is_the_registrys() -> None:
+    """Silver's MERGE prunes by the column its tables are stored partitioned by: one layout,
+    declared once (the tables on disk are held to it by the end-to-end test)."""
+    from paisa_assets.silver_merge import SILVER_PARTITION_BY
+    from paisa_assets.tables import BRONZE_EH_STREAMING, GOLD_KPIS, SILVER_METADATA, SILVER_REVIEWS
+
+    assert SILVER_PARTITION_BY == ["_partition"]
+    assert registry.delta_partition_by(SILVER_REVIEWS, SILVER_METADATA) == SILVER_PARTITION_BY
+    assert registry.delta_partition_by(BRONZE_EH_STREAMING) == ["partition_id"]
+    assert registry.delta_partition_by(GOLD_KPIS) == []
+    with pytest.raises(ValueError, match="not partitioned alike"):
+        registry.delta_partition_by(SILVER_REVIEWS, GOLD_KPIS)
+    # Only a table's own columns can partition it.
+    for table in registry.TABLES.values():
+        names = {column.name for column in table.columns}
+        assert set(table.delta_partition_by) <= names, table.name
+    assert "Delta partition columns (one directory per value): `_partition`" in (
+        table_contracts.render()
+    )

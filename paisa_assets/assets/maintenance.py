@@ -4,6 +4,7 @@ from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataVa
 from pydantic import Field
 
 from paisa_assets.asset_specs import other_asset
+from paisa_assets.lake_views import LEGACY_TABLES
 from paisa_assets.maintenance import DEFAULT_RETENTION_HOURS, check_retention, maintain
 from paisa_assets.resources.lakehouse import Lakehouse, retry_on_conflict
 from paisa_assets.tables import ALL_TABLES
@@ -32,7 +33,9 @@ def lake_maintenance(
 ) -> MaterializeResult:
     retention = check_retention(config.retention_hours)
     outcomes = []
-    for table in ALL_TABLES:
+    # The old shared tables too, while a lake from before the split holds them: the union
+    # views still read their rows written before the upgrade.
+    for table in (*ALL_TABLES, *LEGACY_TABLES):
         if lakehouse.delta_table(table) is None:
             continue
 

@@ -1,6 +1,6 @@
 """What the recommender multi-asset reports to Dagster: the evaluation it records, the model's
-metadata, its gate check, and its three tables, written or kept. Kept apart from the asset's
-wiring so that assets/recommender.py stays the specs and the step.
+metadata, its gate check, and its three tables, written or kept. Kept apart from the step
+(`recommender_steps.train_recommender`), which decides what to report.
 """
 
 from collections.abc import Iterator

@@ -1,6 +1,6 @@
 """What sentiment_model reports to Dagster: its materializations and its check, trained or not.
 
-Kept apart from the asset's wiring so assets/sentiment.py stays the spec and the steps.
+Kept apart from the step (`sentiment_steps.train_sentiment`), which decides what to report.
 """
 
 from collections.abc import Iterator

@@ -18,6 +18,7 @@ from paisa_assets.bronze_ingest import QUARANTINE_SCHEMA as BRONZE_QUARANTINE_SC
 from paisa_assets.events import SequenceRange, SourceSnapshot
 from paisa_assets.faults import crash_point
 from paisa_assets.lake_views import arrow_schema, ensure_table
+from paisa_assets.registry import delta_partition_by
 from paisa_assets.resources.event_source import EventSource
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.silver_merge import SILVER_QUARANTINE_SCHEMA
@@ -77,7 +78,7 @@ def ingest_ranges(
             rows,
             keys=EVENT_KEY,
             insert_only=True,
-            partition_by=["partition_id"],
+            partition_by=delta_partition_by(BRONZE_EH_STREAMING),
         )
         inserted += metrics.get("num_target_rows_inserted", 0)
         # One range is committed, the next is not: the sensor asks again for what is missing.
