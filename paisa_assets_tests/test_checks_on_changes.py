@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from dagster import AssetCheckKey, DagsterInstance
+from dagster import AssetCheckKey, DagsterInstance, build_schedule_context
 from deltalake import DeltaTable, write_deltalake
 
 from paisa_assets.check_scope import FULL_CHECK_TAG
-from paisa_assets.resources.lakehouse import to_arrow
+from paisa_assets.resources.lakehouse import Lakehouse, to_arrow
 from paisa_assets.runner import sync_partitions
-from paisa_assets.tables import GOLD_REVIEWS_ENRICHED, SILVER_REVIEWS, asset_key
+from paisa_assets.tables import (
+    BRONZE_REVIEWS,
+    GOLD_REVIEWS_ENRICHED,
+    SILVER_REVIEWS,
+    asset_key,
+)
 from paisa_assets_tests.conftest import Workspace, product, review
 
 RECONCILES = AssetCheckKey(asset_key(SILVER_REVIEWS), "reconciles_with_bronze")
@@ -116,3 +121,46 @@ def test_the_reconciliation_job_rebuilds_gold_and_checks_whole_tables(lake) -> N
     event = instance.get_latest_materialization_event(asset_key(GOLD_REVIEWS_ENRICHED))
     assert event is not None and event.asset_materialization is not None
     assert event.asset_materialization.metadata["build"].value == "rebuild"
+
+
+def test_the_reconciliation_schedule_leaves_out_tables_not_built_yet(
+    workspace: Workspace, lake
+) -> None:
+    """On the clock, whatever the lake holds: an empty lake is skipped, a lake without metadata
+    yet gets gold and the reviews' checks only, and that run succeeds; retraining waits for
+    gold."""
+    _, instance = lake
+
+    def tick(lakehouse: Lakehouse, name: str = "reconciliation_schedule"):
+        context = build_schedule_context(
+            instance=instance,
+            repository_def=workspace.defs.get_repository_def(),
+            resources={"lakehouse": lakehouse},
+        )
+        return workspace.defs.get_repository_def().get_schedule_def(name).evaluate_tick(context)
+
+    empty = tick(Lakehouse(root=str(workspace.root / "empty_lake")))
+    assert (
+        empty.run_requests == []
+        and empty.skip_message == "silver is empty: nothing to reconcile yet"
+    )
+    (request,) = tick(workspace.lakehouse).run_requests
+    assert request.tags["paisa/not_built_yet"] == "silver.amazon_metadata"
+    assert {key.asset_key for key in request.asset_check_keys} == {
+        asset_key(table) for table in (BRONZE_REVIEWS, SILVER_REVIEWS, GOLD_REVIEWS_ENRICHED)
+    }
+    assert len(request.asset_check_keys) == 7
+    job = workspace.defs.resolve_job_def("reconciliation_job")
+    subset = job.get_subset(
+        asset_selection=set(request.asset_selection),
+        asset_check_selection=set(request.asset_check_keys),
+    )
+    result = subset.execute_in_process(instance=instance, tags=request.tags)
+    assert result.success
+    assert len(result.get_asset_check_evaluations()) == 7
+    assert all(evaluation.passed for evaluation in result.get_asset_check_evaluations())
+    # Retraining waits for gold too, then trains on the clock.
+    assert tick(
+        Lakehouse(root=str(workspace.root / "empty_lake")), "ml_retrain_schedule"
+    ).skip_message == ("gold is empty: nothing to train on yet")
+    assert len(tick(workspace.lakehouse, "ml_retrain_schedule").run_requests) == 1
