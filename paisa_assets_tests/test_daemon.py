@@ -48,14 +48,13 @@ def gold_reviews(workspace: Workspace) -> int:
 
 
 def overlapping(records) -> list[tuple[str, str]]:
-    """Pairs of runs whose [start, end] intervals overlap."""
-    spans = sorted((r.start_time, r.end_time or time.time(), r.dagster_run.run_id) for r in records)
-    return [
-        (a[2], b[2])
-        for i, a in enumerate(spans)
-        for b in spans[i + 1 :]
-        if a[0] is not None and b[0] is not None and b[0] < a[1]
-    ]
+    """Pairs of runs whose [start, end] intervals overlap (runs not started yet have none)."""
+    spans = sorted(
+        (r.start_time, r.end_time or time.time(), r.dagster_run.run_id)
+        for r in records
+        if r.start_time is not None
+    )
+    return [(a[2], b[2]) for i, a in enumerate(spans) for b in spans[i + 1 :] if b[0] < a[1]]
 
 
 def test_bursts_make_few_runs_one_gold_writer_at_a_time_and_the_weekly_reconciliation_agrees(
