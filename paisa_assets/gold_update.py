@@ -55,6 +55,8 @@ from paisa_assets.transforms.gold_incremental import (
 from paisa_assets.transforms.schemas import SILVER_METADATA_SCHEMA, SILVER_REVIEWS_SCHEMA
 from paisa_assets.transforms.stream_reviews import SILVER_STREAM_SCHEMA
 
+# Where a gold build's commit records the input versions it was built from.
+INPUTS_KEY = "paisa_inputs"
 # A run with this tag rebuilds gold in full instead of updating it (the periodic reconciliation).
 REBUILD_TAG = "paisa/gold_rebuild"
 
@@ -500,6 +502,7 @@ def update_aggregate(
     warehouse: Warehouse,
     table: str,
     diff: FileDiff,
+    since: int | None,
     commit: dict[str, Any],
     report: dict[str, Any],
 ) -> bool:
@@ -523,7 +526,7 @@ def update_aggregate(
             return True  # the caller records the new input versions
         register_version(con, "old", base, local=True)
         if table == GOLD_KPIS:
-            _presence(con, lakehouse, diff)
+            _presence(con, lakehouse, diff, since, commit[INPUTS_KEY][GOLD_REVIEWS_ENRICHED])
         con.execute(f"CREATE TEMP TABLE updated AS {spec.update_sql}")
         dirty = con.execute(
             f"SELECT {_cols(spec.group) or '1'} FROM updated WHERE dirty AND reviews > 0"
@@ -575,23 +578,34 @@ def _enriched_columns(lakehouse: Lakehouse) -> list[str]:
     return [f.name for f in dt.schema().fields]
 
 
-def _presence(con: duckdb.DuckDBPyConnection, lakehouse: Lakehouse, diff: FileDiff) -> None:
+def _presence(
+    con: duckdb.DuckDBPyConnection,
+    lakehouse: Lakehouse,
+    diff: FileDiff,
+    since: int | None,
+    until: int,
+) -> None:
     """Temp table `presence` (kind, id, before, after): for every reviewer and product of the
-    changed rows, whether gold held a review of it before the change and holds one after.
+    changed rows, whether gold held a review of it before the change (version `since` of
+    gold.reviews_enriched) and holds one after (`until`).
 
-    Gold before = the files both versions share + the removed files; after = shared + added.
-    The shared files matter only for keys in the added rows or the removed rows but not both
-    (`open`): each kind's key column of the shared files is read once and semi-joined with its
-    open keys, so what comes out is at most one row per open key (joining both columns at once
-    and taking distinct pairs made a row per review of every touched product: most of a KPI
-    update on a large lake).
+    Products: `gold.product_summary` counts every product's reviews; built from either of the
+    two versions, it gives both sides with the changed rows' signed counts (a table a tenth
+    the size of gold's key columns). Otherwise, and for reviewers, gold before = the files
+    both versions share + the removed files, after = shared + added: the shared files matter
+    only for keys in the added rows or the removed rows but not both (`open`), and each
+    kind's key column of the shared files is read once, semi-joined with its open keys.
     """
+    parts = []
+    products = _presence_from_product_summary(con, lakehouse, since, until)
+    if products is not None:
+        parts.append(products)
     dt = lakehouse.delta_table(GOLD_REVIEWS_ENRICHED)
     assert dt is not None
     added = set(diff.added)
     shared = [f for f in dt.file_uris() if f not in added]
-    parts = []
-    for kind, column in (("reviewer", "reviewer_id"), ("product", "asin")):
+    kinds = (("reviewer", "reviewer_id"), ("product", "asin"))
+    for kind, column in kinds if products is None else kinds[:1]:
         _view(
             con,
             f"added_{kind}",
@@ -626,6 +640,40 @@ def _presence(con: duckdb.DuckDBPyConnection, lakehouse: Lakehouse, diff: FileDi
     con.execute(f"CREATE TEMP TABLE presence AS {' UNION ALL '.join(parts)}")
 
 
+def _presence_from_product_summary(
+    con: duckdb.DuckDBPyConnection, lakehouse: Lakehouse, since: int | None, until: int
+) -> str | None:
+    """SQL of the products' presence rows (see `_presence`) from gold.product_summary, when
+    its last build recorded either version of gold.reviews_enriched; else None."""
+    summary = lakehouse.delta_table(GOLD_PRODUCT_SUMMARY)
+    if summary is None:
+        return None
+    history = summary.history(limit=1)
+    built = (history[0] if history else {}).get(INPUTS_KEY) or {}
+    version = built.get(GOLD_REVIEWS_ENRICHED) if isinstance(built, dict) else None
+    if version is None or version not in (since, until):
+        return None
+    view = parquet_view(summary, ["asin", "reviews"]) or "SELECT NULL AS asin, 0 AS reviews"
+    con.execute(
+        "CREATE TEMP TABLE product_change AS SELECT asin AS id, sum(sign) AS n FROM delta "
+        "WHERE asin IS NOT NULL GROUP BY asin"
+    )
+    con.execute(
+        f"CREATE TEMP TABLE product_counts AS SELECT asin, reviews FROM ({view}) "
+        "WHERE asin IN (SELECT id FROM product_change)"
+    )
+    counted = "coalesce(p.reviews, 0)"
+    before, after = (
+        (f"{counted} > 0", f"{counted} + c.n > 0")
+        if version == since
+        else (f"{counted} - c.n > 0", f"{counted} > 0")
+    )
+    return (
+        f"SELECT 'product' AS kind, c.id, {before} AS before, {after} AS after "
+        "FROM product_change AS c LEFT JOIN product_counts AS p ON p.asin = c.id"
+    )
+
+
 # ---- one entry point per gold table -------------------------------------------------------
 
 
@@ -649,7 +697,8 @@ def update_gold_table(
         done = update_reviews_enriched(lakehouse, warehouse, recorded, diffs, commit, report)
     else:
         (diff,) = diffs
-        done = update_aggregate(lakehouse, warehouse, table, diff, commit, report)
+        since = recorded.get(GOLD_REVIEWS_ENRICHED)
+        done = update_aggregate(lakehouse, warehouse, table, diff, since, commit, report)
     if not done:
         return None
     if lakehouse.version(table) == before:
