@@ -131,8 +131,10 @@ def build(scratch: Path, scale: str) -> Path:
     shutil.rmtree(base, ignore_errors=True)
     landing = landing_for(scratch, scale)
     held = scratch / f"held_{scale}"
-    folder = last_folder(landing)
-    if not held.exists():
+    if held.exists():  # held back by an earlier build (its lake was removed since)
+        (folder,) = [p.name for p in held.iterdir()]
+    else:
+        folder = last_folder(landing)
         held.mkdir()
         shutil.move(landing / "amazon_reviews" / folder, held / folder)
     lake = Lake(landing, base)
