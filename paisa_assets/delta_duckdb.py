@@ -85,6 +85,7 @@ def plan_merge(
     local: bool,
     prune_by: str | None = None,
     keys: Sequence[str] = (),
+    match_scope: str | None = None,
 ) -> MergePlan:
     """Count the target rows a MERGE would update and delete in this version; when there are
     none, find the source rows it would insert.
@@ -97,9 +98,22 @@ def plan_merge(
     key and predicate columns alone. The predicates are the MERGE's own (aliases `s` and `t`),
     so the plan cannot disagree with it. `update_when` None means no update clause; "true"
     updates every matched row.
+
+    `match_scope`, a predicate on the target's columns, is where the caller knows every
+    target row a source row can match sits (gold: a new batch review can only match a stream
+    copy, `source = 'stream'`): the plan then reads only the target rows inside it, and DuckDB
+    skips the row groups whose statistics exclude it.
     """
     with duckdb.connect(config={"memory_limit": PLAN_MEMORY_LIMIT, "threads": 2}) as con:
         register_version(con, "target", target, local=local)
+        if match_scope is not None:
+            con.execute(
+                "CREATE OR REPLACE TEMP VIEW __paisa_scoped AS "
+                f"SELECT * FROM target WHERE {match_scope}"
+            )
+            target_rows = "__paisa_scoped"
+        else:
+            target_rows = "target"
         # Polars' own Arrow export (string views) is zero-copy, and DuckDB reads it as is.
         positions = pl.int_range(pl.len(), dtype=pl.Int64).alias("__paisa_row")
         con.register("source", source.with_columns(positions).to_arrow())
@@ -107,7 +121,7 @@ def plan_merge(
         # row; only unmatched target rows need a second look, and only when rows may be deleted
         # (`delete_when` filters the target scan, so DuckDB skips row groups by their stats).
         part = f't."{prune_by}"' if prune_by else "NULL"
-        matches = _matches(con, source, on, update_when, part, keys)
+        matches = _matches(con, source, on, update_when, part, keys, target_rows)
         updates = pc.sum(matches["updated"].cast(pa.int64())).as_py() or 0
         deleted = None
         deletes = 0
@@ -147,6 +161,7 @@ def _matches(
     update_when: str | None,
     part: str,
     keys: Sequence[str],
+    target: str = "target",
 ) -> pa.Table:
     """Per source row: matched, updated (by `update_when`) and the matched row's `part`.
 
@@ -161,13 +176,13 @@ def _matches(
             f'SELECT s."__paisa_row" AS row, t."__paisa_found" IS NOT NULL AS matched, '
             f'coalesce(t."__paisa_found" IS NOT NULL AND ({update_when or "false"}), false) '
             f"AS updated, {part} AS part FROM source AS s LEFT JOIN (SELECT *, {found} "
-            f"FROM target) AS t ON {on}"
+            f"FROM {target}) AS t ON {on}"
         ).to_arrow_table()
     (key,) = keys
     con.execute(
         f'CREATE OR REPLACE TEMP TABLE __paisa_m1 AS SELECT s."__paisa_row" AS row, '
         f't."__paisa_found" IS NOT NULL AS matched FROM source AS s LEFT JOIN '
-        f"(SELECT {quote_ident(key)}, {found} FROM target) AS t ON {on}"
+        f"(SELECT {quote_ident(key)}, {found} FROM {target}) AS t ON {on}"
     )
     matched = con.execute(
         f"SELECT s.{quote_ident(key)} FROM source AS s JOIN __paisa_m1 AS m "
@@ -176,12 +191,12 @@ def _matches(
     values = [row[0] for row in matched]
     column = quote_ident(key)
     if len(values) > MAX_LITERAL_KEYS:
-        subset = f"SELECT * FROM target WHERE {column} IN (SELECT {column} FROM source)"
+        subset = f"SELECT * FROM {target} WHERE {column} IN (SELECT {column} FROM source)"
     elif values:
         listing = ", ".join(sql_string(str(v)) for v in values)
-        subset = f"SELECT * FROM target WHERE {quote_ident(key)} IN ({listing})"
+        subset = f"SELECT * FROM {target} WHERE {quote_ident(key)} IN ({listing})"
     else:
-        subset = "SELECT * FROM target WHERE false"
+        subset = f"SELECT * FROM {target} WHERE false"
     return con.sql(
         f"SELECT m.row, m.matched, coalesce(u.updated, false) AS updated, u.part "
         f'FROM __paisa_m1 AS m LEFT JOIN (SELECT s."__paisa_row" AS row, '

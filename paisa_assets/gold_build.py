@@ -21,6 +21,7 @@ from dagster import (
 from paisa_assets.check_scope import run_tag
 from paisa_assets.gold_update import (
     EMPTY_SCHEMAS,
+    INPUTS_KEY,
     REBUILD_TAG,
     expected_columns,
     plan_for,
@@ -39,8 +40,6 @@ from paisa_assets.tables import (
     SILVER_REVIEWS_STREAMING,
 )
 from paisa_assets.transforms import gold as sql
-
-INPUTS_KEY = "paisa_inputs"
 
 
 def input_versions(lakehouse: Lakehouse, inputs: dict[str, str]) -> dict[str, int | None]:

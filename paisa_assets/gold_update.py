@@ -55,6 +55,8 @@ from paisa_assets.transforms.gold_incremental import (
 from paisa_assets.transforms.schemas import SILVER_METADATA_SCHEMA, SILVER_REVIEWS_SCHEMA
 from paisa_assets.transforms.stream_reviews import SILVER_STREAM_SCHEMA
 
+# Where a gold build's commit records the input versions it was built from.
+INPUTS_KEY = "paisa_inputs"
 # A run with this tag rebuilds gold in full instead of updating it (the periodic reconciliation).
 REBUILD_TAG = "paisa/gold_rebuild"
 
@@ -85,6 +87,12 @@ METADATA_COLUMNS = [
     "rank",
     "rank_category",
 ]
+EMPTY_DIFF = FileDiff("", [], [], 0, 0, True)
+# Where gold holds the rows an update MERGEs when every one is a batch review new to silver
+# (silver only appended files) or a stream review without a batch copy: a gold row for such a
+# key, if any, is its stream copy. The MERGE's plan then reads only those rows of gold (its
+# row groups of batch rows are skipped by their statistics), not every key of the table.
+STREAM_ROWS_ONLY = "source = 'stream'"
 # Stream reviews looked up in batch silver by a literal IN list (DuckDB then reads the other
 # columns only for matching rows); a larger set is joined instead.
 MAX_LITERAL_KEYS = 5_000
@@ -273,12 +281,13 @@ def affected_reviews(
 
     Returns the changed batch reviews, whose current rows are all in the files silver added.
     """
-    empty = FileDiff("", [], [], 0, 0, True)
-    batch = _changed(con, lakehouse, diffs.get(SILVER_REVIEWS, empty), "review_id", REVIEW_COLUMNS)
-    stream = _changed(
-        con, lakehouse, diffs.get(SILVER_REVIEWS_STREAMING, empty), "review_id", REVIEW_COLUMNS
+    batch = _changed(
+        con, lakehouse, diffs.get(SILVER_REVIEWS, EMPTY_DIFF), "review_id", REVIEW_COLUMNS
     )
-    meta_diff = diffs.get(SILVER_METADATA, empty)
+    stream = _changed(
+        con, lakehouse, diffs.get(SILVER_REVIEWS_STREAMING, EMPTY_DIFF), "review_id", REVIEW_COLUMNS
+    )
+    meta_diff = diffs.get(SILVER_METADATA, EMPTY_DIFF)
     asins = _changed(con, lakehouse, meta_diff, "asin", METADATA_COLUMNS)
     _ids(con, "affected", [*batch, *stream])
     categories: list[str] = []
@@ -321,9 +330,11 @@ def _register_affected_inputs(
     batch_diff: FileDiff | None,
     batch_changed: list[str],
     stream_only: bool,
-) -> None:
+) -> bool:
     """The relations `transforms.gold.reviews_enriched` reads, limited to the affected reviews
-    (metadata whole: its means are over every product).
+    (metadata whole: its means are over every product). True when every affected review is a
+    changed batch review or a changed stream review without a batch copy: each one's enriched
+    row then differs from gold's (see `_without_unchanged`).
 
     A changed batch review sits in a file its silver version added, so only those files are
     read for it; other affected reviews (stream reviews that may have a batch copy, reviews of
@@ -340,11 +351,14 @@ def _register_affected_inputs(
     others = [k for k in others if k not in known]
     dt = lakehouse.delta_table(SILVER_REVIEWS)
     rest = [f for f in dt.file_uris() if f not in set(added)] if dt is not None else []
-    if others and rest and stream_only and len(others) <= MAX_LITERAL_KEYS:
-        # Stream reviews only: one whose batch copy sits in an unchanged file keeps its gold
-        # row (the batch copy wins and did not change), so only whether it has one is asked,
-        # by the key column alone (reading whole rows for a few keys decodes every file).
-        keys = _table_view(con, lakehouse, SILVER_REVIEWS, ["review_id"], rest)
+    pruned = bool(others) and stream_only and len(others) <= MAX_LITERAL_KEYS
+    if pruned and dt is not None:
+        # Stream reviews only: one with a batch copy keeps its gold row (the batch copy wins,
+        # and it did not change: changed batch reviews are `known`), so only whether it has one
+        # is asked, by the key column alone (reading whole rows for a few keys decodes every
+        # file). The rest then have no batch copy: their stream rows changed, the metadata did
+        # not, so each one's enriched row differs from gold's.
+        keys = _table_view(con, lakehouse, SILVER_REVIEWS, ["review_id"], dt.file_uris())
         in_batch = [
             r[0]
             for r in con.execute(
@@ -371,6 +385,7 @@ def _register_affected_inputs(
         "WHERE review_id IN (SELECT id FROM affected_ids)"
     )
     _view(con, "silver_metadata", _table_view(con, lakehouse, SILVER_METADATA, METADATA_COLUMNS))
+    return not others
 
 
 def update_reviews_enriched(
@@ -392,11 +407,12 @@ def update_reviews_enriched(
             return False
         rows = pa.table([], schema=pa.schema([]))
         gone: list[str] = []
+        scope = None
         if affected:
             stream_only = not (
                 report["changed_products"] or report["categories_with_a_new_mean_price"]
             )
-            _register_affected_inputs(
+            all_changed = _register_affected_inputs(
                 con, lakehouse, by_table.get(SILVER_REVIEWS), batch_changed, stream_only
             )
             rows = gold_sql.reviews_enriched(con).read_all()
@@ -407,7 +423,10 @@ def update_reviews_enriched(
                     "SELECT id FROM affected_ids ANTI JOIN rows_now ON rows_now.review_id = id"
                 ).fetchall()
             ]
-            rows = _without_unchanged(con, lakehouse, rows, set(batch_changed))
+            if not all_changed:
+                rows = _without_unchanged(con, lakehouse, rows, set(batch_changed))
+            elif not by_table.get(SILVER_REVIEWS, EMPTY_DIFF).removed:
+                scope = STREAM_ROWS_ONLY
     if len(gone) > MAX_DELETED_ROWS:
         return False
     counts = {"num_target_rows_inserted": 0, "num_target_rows_updated": 0}
@@ -422,6 +441,7 @@ def update_reviews_enriched(
             update_when="true",
             delete_unmatched_when=in_list("t.review_id", gone) if gone else None,
             metadata=commit,
+            match_scope=scope,
         )
     report.update(
         inserted=counts.get("num_target_rows_inserted", 0),
@@ -438,7 +458,9 @@ def _without_unchanged(
     wins, a product whose metadata change moved nothing. Updating them would rewrite their
     files for nothing (and make gold's aggregates see those files as changed). Batch reviews
     that changed are new or different by construction; the others, when few, are compared
-    with gold's rows, found by a literal list."""
+    with gold's rows, found by a literal list (a scan of gold's key column, so skipped when
+    every row is known to differ: a stream batch's reviews without a batch copy, since their
+    silver rows changed and the metadata did not)."""
     others = [k for k in rows.column("review_id").to_pylist() if k not in batch_changed]
     if not others or len(others) > MAX_LITERAL_KEYS:
         return rows
@@ -480,6 +502,7 @@ def update_aggregate(
     warehouse: Warehouse,
     table: str,
     diff: FileDiff,
+    since: int | None,
     commit: dict[str, Any],
     report: dict[str, Any],
 ) -> bool:
@@ -503,7 +526,7 @@ def update_aggregate(
             return True  # the caller records the new input versions
         register_version(con, "old", base, local=True)
         if table == GOLD_KPIS:
-            _presence(con, lakehouse, diff)
+            _presence(con, lakehouse, diff, since, commit[INPUTS_KEY][GOLD_REVIEWS_ENRICHED])
         con.execute(f"CREATE TEMP TABLE updated AS {spec.update_sql}")
         dirty = con.execute(
             f"SELECT {_cols(spec.group) or '1'} FROM updated WHERE dirty AND reviews > 0"
@@ -555,48 +578,100 @@ def _enriched_columns(lakehouse: Lakehouse) -> list[str]:
     return [f.name for f in dt.schema().fields]
 
 
-def _presence(con: duckdb.DuckDBPyConnection, lakehouse: Lakehouse, diff: FileDiff) -> None:
+def _presence(
+    con: duckdb.DuckDBPyConnection,
+    lakehouse: Lakehouse,
+    diff: FileDiff,
+    since: int | None,
+    until: int,
+) -> None:
     """Temp table `presence` (kind, id, before, after): for every reviewer and product of the
-    changed rows, whether gold held a review of it before the change and holds one after.
+    changed rows, whether gold held a review of it before the change (version `since` of
+    gold.reviews_enriched) and holds one after (`until`).
 
-    Gold before = the files both versions share + the removed files; after = shared + added.
-    The shared files matter only for keys in the added rows or the removed rows but not both;
-    their two key columns are read once, probed against those keys.
+    Products: `gold.product_summary` counts every product's reviews; built from either of the
+    two versions, it gives both sides with the changed rows' signed counts (a table a tenth
+    the size of gold's key columns). Otherwise, and for reviewers, gold before = the files
+    both versions share + the removed files, after = shared + added: the shared files matter
+    only for keys in the added rows or the removed rows but not both (`open`), and each
+    kind's key column of the shared files is read once, semi-joined with its open keys.
     """
+    parts = []
+    products = _presence_from_product_summary(con, lakehouse, since, until)
+    if products is not None:
+        parts.append(products)
     dt = lakehouse.delta_table(GOLD_REVIEWS_ENRICHED)
     assert dt is not None
     added = set(diff.added)
     shared = [f for f in dt.file_uris() if f not in added]
-    keys = ["reviewer_id", "asin"]
-    _view(con, "shared", _table_view(con, lakehouse, GOLD_REVIEWS_ENRICHED, keys, shared))
-    _view(con, "added_keys", _table_view(con, lakehouse, GOLD_REVIEWS_ENRICHED, keys, diff.added))
-    _view(con, "removed_keys", _removed_view(diff, keys, like="added_keys"))
-    for kind, column in (("reviewer", "reviewer_id"), ("product", "asin")):
+    kinds = (("reviewer", "reviewer_id"), ("product", "asin"))
+    for kind, column in kinds if products is None else kinds[:1]:
+        _view(
+            con,
+            f"added_{kind}",
+            _table_view(con, lakehouse, GOLD_REVIEWS_ENRICHED, [column], diff.added),
+        )
+        _view(con, f"removed_{kind}", _removed_view(diff, [column], like=f"added_{kind}"))
         touched = f"(SELECT DISTINCT {column} AS id FROM delta WHERE {column} IS NOT NULL)"
         con.execute(
             f"CREATE TEMP TABLE {kind}_sides AS SELECT t.id, "
-            f"t.id IN (SELECT {column} FROM added_keys) AS in_added, "
-            f"t.id IN (SELECT {column} FROM removed_keys) AS in_removed FROM {touched} AS t"
+            f"t.id IN (SELECT {column} FROM added_{kind}) AS in_added, "
+            f"t.id IN (SELECT {column} FROM removed_{kind}) AS in_removed FROM {touched} AS t"
         )
         con.execute(
             f"CREATE TEMP TABLE {kind}_open AS SELECT id FROM {kind}_sides "
             "WHERE in_added <> in_removed"
         )
-    con.execute(
-        "CREATE TEMP TABLE in_shared AS SELECT DISTINCT r.id AS reviewer, p.id AS product "
-        "FROM shared LEFT JOIN reviewer_open AS r ON r.id = shared.reviewer_id "
-        "LEFT JOIN product_open AS p ON p.id = shared.asin "
-        "WHERE r.id IS NOT NULL OR p.id IS NOT NULL"
-    )
-    parts = []
-    for kind, column in (("reviewer", "reviewer"), ("product", "product")):
-        found = f"(SELECT DISTINCT {column} AS id FROM in_shared WHERE {column} IS NOT NULL)"
+        found = f"{kind}_in_shared"
+        (opened,) = con.execute(f"SELECT count(*) FROM {kind}_open").fetchall()[0]
+        if shared and opened:
+            rest = _table_view(con, lakehouse, GOLD_REVIEWS_ENRICHED, [column], shared)
+            con.execute(
+                f"CREATE TEMP TABLE {found} AS SELECT DISTINCT {column} AS id FROM ({rest}) "
+                f"WHERE {column} IN (SELECT id FROM {kind}_open)"
+            )
+        else:
+            con.execute(f"CREATE TEMP TABLE {found} AS SELECT id FROM {kind}_open WHERE false")
         parts.append(
             f"SELECT '{kind}' AS kind, s.id, s.in_removed OR f.id IS NOT NULL AS before, "
             f"s.in_added OR f.id IS NOT NULL AS after "
             f"FROM {kind}_sides AS s LEFT JOIN {found} AS f ON f.id = s.id"
         )
     con.execute(f"CREATE TEMP TABLE presence AS {' UNION ALL '.join(parts)}")
+
+
+def _presence_from_product_summary(
+    con: duckdb.DuckDBPyConnection, lakehouse: Lakehouse, since: int | None, until: int
+) -> str | None:
+    """SQL of the products' presence rows (see `_presence`) from gold.product_summary, when
+    its last build recorded either version of gold.reviews_enriched; else None."""
+    summary = lakehouse.delta_table(GOLD_PRODUCT_SUMMARY)
+    if summary is None:
+        return None
+    history = summary.history(limit=1)
+    built = (history[0] if history else {}).get(INPUTS_KEY) or {}
+    version = built.get(GOLD_REVIEWS_ENRICHED) if isinstance(built, dict) else None
+    if version is None or version not in (since, until):
+        return None
+    view = parquet_view(summary, ["asin", "reviews"]) or "SELECT NULL AS asin, 0 AS reviews"
+    con.execute(
+        "CREATE TEMP TABLE product_change AS SELECT asin AS id, sum(sign) AS n FROM delta "
+        "WHERE asin IS NOT NULL GROUP BY asin"
+    )
+    con.execute(
+        f"CREATE TEMP TABLE product_counts AS SELECT asin, reviews FROM ({view}) "
+        "WHERE asin IN (SELECT id FROM product_change)"
+    )
+    counted = "coalesce(p.reviews, 0)"
+    before, after = (
+        (f"{counted} > 0", f"{counted} + c.n > 0")
+        if version == since
+        else (f"{counted} - c.n > 0", f"{counted} > 0")
+    )
+    return (
+        f"SELECT 'product' AS kind, c.id, {before} AS before, {after} AS after "
+        "FROM product_change AS c LEFT JOIN product_counts AS p ON p.asin = c.id"
+    )
 
 
 # ---- one entry point per gold table -------------------------------------------------------
@@ -622,7 +697,8 @@ def update_gold_table(
         done = update_reviews_enriched(lakehouse, warehouse, recorded, diffs, commit, report)
     else:
         (diff,) = diffs
-        done = update_aggregate(lakehouse, warehouse, table, diff, commit, report)
+        since = recorded.get(GOLD_REVIEWS_ENRICHED)
+        done = update_aggregate(lakehouse, warehouse, table, diff, since, commit, report)
     if not done:
         return None
     if lakehouse.version(table) == before:

@@ -66,6 +66,25 @@ def test_a_new_folder_is_checked_alone(lake) -> None:
     assert (unique["rows_checked"], unique["rows"]) == (5, 15)
 
 
+def test_a_duplicate_whose_first_copy_is_in_another_folder_reconciles(lake) -> None:
+    # Its silver row sits in partition_0 (the first arrival), looked up there by silver's
+    # trimmed key; the bronze copy's padded key is trimmed before the lookup.
+    workspace, instance = lake
+    first = review(2)
+    workspace.write_landing_file(
+        "amazon_reviews/partition_2/part-1.json.gz",
+        [review(2, reviewerID=f"  {first['reviewerID']} ", overall=1.0)],
+    )
+    assert ingest(workspace, instance, "partition_2")
+    reconciled = evaluation(instance, RECONCILES)
+    assert reconciled["passed"] and str(reconciled["scope"]).startswith("changes: ")
+    assert reconciled["landing_folders"] == "1 changed: partition_2"
+    assert (reconciled["bronze_rows"], reconciled["silver_rows"]) == (6, 5)
+    # Six distinct valid keys in the folder's bronze; silver holds one of them elsewhere.
+    assert reconciled["distinct_valid_keys_in_bronze"] == 6
+    assert reconciled["valid_keys_missing_from_silver"] == 0
+
+
 def test_a_row_lost_in_another_folder_fails_the_check_on_changes(lake) -> None:
     workspace, instance = lake
     DeltaTable(workspace.lakehouse.uri(SILVER_REVIEWS)).delete(

@@ -87,6 +87,27 @@ def test_a_merge_without_update_predicate_updates_every_match(lake: Lakehouse) -
     assert ("b", 0, "p3") in _rows(lake, "silver.t")
 
 
+def test_a_merge_scoped_to_where_its_matches_sit_finds_them_there(lake: Lakehouse) -> None:
+    # Gold's case: the caller knows a source key can only match a row of one kind (here the
+    # owner p2's): the plan reads only those, and still updates the match and inserts the rest.
+    lake.merge("silver.t", pl.DataFrame({"id": ["s"], "v": [1], "owner": ["p2"]}), keys=["id"])
+    source = pl.DataFrame({"id": ["s", "n"], "v": [7, 3], "owner": ["p2", "p2"]})
+    metrics = lake.merge("silver.t", source, keys=["id"], match_scope="owner = 'p2'")
+    assert (metrics["num_target_rows_updated"], metrics["num_target_rows_inserted"]) == (1, 1)
+    new_only = pl.DataFrame({"id": ["m"], "v": [2], "owner": ["p2"]})
+    appended = lake.merge("silver.t", new_only, keys=["id"], match_scope="owner = 'p2'")
+    assert appended["num_target_files_removed"] == 0  # nothing matched: an append
+    assert _rows(lake, "silver.t") == [
+        ("a", 1, "p1"),
+        ("b", 1, "p1"),
+        ("c", 1, "p1"),
+        ("d", 1, "p1"),
+        ("m", 2, "p2"),
+        ("n", 3, "p2"),
+        ("s", 7, "p2"),
+    ]
+
+
 def test_parquet_view_reads_partition_values_exactly_in_schema_order(tmp_path: Path) -> None:
     uri = str(tmp_path / "t")
     table = pa.table({"_partition": [HOSTILE, "2023", "plain"], "v": [1, 2, 3]})

@@ -277,6 +277,18 @@ def test_incrementally_updated_gold_equals_a_full_rebuild(tmp_path: Path) -> Non
         assert run_gold(workspace, instance) == updated
         assert_gold_equals_a_full_rebuild(workspace)
 
+        # A stream batch with gold's tables built one at a time, product_summary before the
+        # KPIs: the KPIs then count products from a product_summary already updated.
+        stream_batch(workspace, instance, generated_payloads(40, seed=37))
+        job = workspace.defs.resolve_job_def("gold_job")
+        for table in (GOLD_REVIEWS_ENRICHED, GOLD_PRODUCT_SUMMARY, GOLD_KPIS):
+            assert job.execute_in_process(
+                instance=instance, asset_selection=[asset_key(table)]
+            ).success
+            assert gold_builds(instance)[table] == "update"
+        assert run_gold(workspace, instance)[GOLD_CATEGORY_MONTHLY] == "update"
+        assert_gold_equals_a_full_rebuild(workspace)
+
         # Nothing new: gold is up to date and writes nothing.
         versions = workspace.versions(list(KEYS))
         run_gold(workspace, instance)

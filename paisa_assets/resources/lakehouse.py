@@ -282,8 +282,14 @@ class Lakehouse(ConfigurableResource):
         partition_by: list[str] | None = None,
         metadata: dict[str, Any] | None = None,
         prune_by: str | None = None,
+        match_scope: str | None = None,
     ) -> dict[str, int]:
         """Upsert `source` on `keys` (aliases: `s` source, `t` target); returns merge metrics.
+
+        `match_scope`, a predicate on the target's columns (no alias), says where every target
+        row a source row can match sits: the plan reads only those rows (see `plan_merge`).
+        The caller vouches for it: a source row matching a row outside it would be inserted
+        again (the unique-key checks would then fail).
 
         `prune_by`, the table's partition column, makes a MERGE that updates or deletes read
         and rewrite only the partitions holding the rows it changes (`_pruned_merge`).
@@ -308,6 +314,7 @@ class Lakehouse(ConfigurableResource):
                 local=self.is_local(),
                 prune_by=prune_by if prune_by in dt.metadata().partition_columns else None,
                 keys=list(keys),
+                match_scope=match_scope,
             )
             if plan.new_rows is not None:
                 # A backfill's chunk is all new: no need to copy it row by row.
