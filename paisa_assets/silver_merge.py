@@ -42,6 +42,10 @@ SILVER_PARTITION_BY = ["_partition"]
 # Partitions merged together in one MERGE: a backfill of thousands of folders then makes a few
 # large commits instead of one per folder, while memory stays bounded by this many bronze rows.
 CHUNK_ROWS = 250_000
+# A metadata row holds six decoded lists beside its raw text: a 250,000-row chunk, typed and
+# appended while the next one is prepared, took 1.37 GiB; 125,000 rows 1.06 GiB, in no more
+# time (1M products, benchmarks/bench_metadata_memory.py).
+METADATA_CHUNK_ROWS = 125_000
 
 SILVER_QUARANTINE_SCHEMA = pl.Schema({"dataset": pl.String(), **QUARANTINE_SCHEMA})
 
@@ -67,6 +71,8 @@ class SilverSpec:
     wins: str
     # Bronze columns whose trimmed values locate a key's copies (review_id is a hash of two).
     lookup: tuple[str, ...]
+    # Bronze rows merged together in one MERGE at most (a single larger partition excepted).
+    chunk_rows: int = CHUNK_ROWS
 
 
 REVIEWS = SilverSpec(
@@ -90,6 +96,7 @@ METADATA = SilverSpec(
     dedupe_metadata,
     LAST_POSITION_WINS,
     ("asin",),
+    chunk_rows=METADATA_CHUNK_ROWS,
 )
 
 
@@ -106,9 +113,9 @@ class SilverOutcome(Tally):
 
 
 def chunk_partitions(
-    lakehouse: Lakehouse, bronze_table: str, partitions: Sequence[str]
+    lakehouse: Lakehouse, bronze_table: str, partitions: Sequence[str], limit: int = CHUNK_ROWS
 ) -> Iterator[list[str]]:
-    """Group consecutive partitions until their bronze rows reach CHUNK_ROWS."""
+    """Group consecutive partitions until their bronze rows reach `limit`."""
     scan = lakehouse.scan(bronze_table)
     sizes: dict[str, int] = {}
     if scan is not None:
@@ -119,7 +126,7 @@ def chunk_partitions(
     for partition in partitions:
         chunk.append(partition)
         rows += sizes.get(partition, 0)
-        if rows >= CHUNK_ROWS:
+        if rows >= limit:
             yield chunk
             chunk, rows = [], 0
     if chunk:
@@ -136,6 +143,20 @@ def in_arrival_order(partitions: Sequence[str]) -> list[str]:
     which for folders named `partition_0`..`partition_199` is not the files' order.
     """
     return sorted(partitions, key=lambda partition: (len(partition), partition))
+
+
+def in_merge_order(spec: SilverSpec, partitions: Sequence[str]) -> list[str]:
+    """The order in which a silver table's chunks are MERGEd: the winning copy of each key
+    first, so that no later chunk updates a row an earlier one wrote.
+
+    Reviews keep the first arrival: position order. Metadata keeps the latest copy: reverse
+    position order. In position order, every metadata chunk of a backfill updated the ~1% of
+    its keys that earlier folders also listed, rows spread over every earlier partition, so its
+    MERGE read and rewrote nearly all of silver so far (delta-rs holds each rewritten
+    partition's file in memory): memory and time grew with the number of products.
+    """
+    ordered = in_arrival_order(partitions)
+    return ordered[::-1] if spec.wins == LAST_POSITION_WINS else ordered
 
 
 def replace_quarantine(
@@ -253,10 +274,11 @@ def refresh_partitions(
 
     Preparing reads only bronze, so it cannot depend on the commit running beside it; the two
     overlap on the machine's cores (Polars, DuckDB and delta-rs release the GIL), at the cost of
-    holding one more prepared chunk (CHUNK_ROWS rows) in memory.
+    holding one more prepared chunk (`spec.chunk_rows` rows) in memory.
     """
     lakehouse.repartition(spec.silver_table, SILVER_PARTITION_BY)
-    chunks = list(chunk_partitions(lakehouse, spec.bronze_table, in_arrival_order(partitions)))
+    order = in_merge_order(spec, partitions)
+    chunks = list(chunk_partitions(lakehouse, spec.bronze_table, order, spec.chunk_rows))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="silver-prepare") as pool:
         upcoming = pool.submit(prepare_chunk, lakehouse, spec, chunks[0]) if chunks else None
         for index in range(len(chunks)):
