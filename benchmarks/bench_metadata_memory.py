@@ -61,9 +61,18 @@ def _partitions(landing: Path) -> list[str]:
 
 
 def stage_generate(products: int, landing: Path, work: Path) -> dict[str, Any]:
-    """A landing zone of `products` products' metadata (and a token 1,000 reviews)."""
-    from paisa_assets.generator import generate_landing_zone
+    """A landing zone of `products` products' metadata (and a token 1,000 reviews); one
+    generated before in the same place (`--work` and `--keep`) is used as it is."""
+    from paisa_assets.generator import GenerationReport, generate_landing_zone
 
+    report_file = landing / "_generation_report.json"
+    if report_file.exists():
+        saved = GenerationReport.from_json(report_file.read_text())
+        return {
+            "reused": True,
+            "metadata_lines": saved.metadata.lines,
+            "metadata_folders": len(saved.metadata.partitions),
+        }
     started = time.perf_counter()
     report = generate_landing_zone(
         landing,
@@ -191,6 +200,7 @@ def measure(products: int, root: Path, stages: list[str]) -> dict[str, Any]:
     work = root / f"products_{products}"
     landing = work / "landing"
     work.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(work / "lake", ignore_errors=True)  # a kept folder's lake, from a run before
     figures: dict[str, Any] = {"products": products}
     for name in stages:
         result = work / f"{name}.result.json"

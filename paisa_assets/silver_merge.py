@@ -100,6 +100,11 @@ METADATA = SilverSpec(
 )
 
 
+# Datasets whose latest copy of a key wins: their folders are best MERGEd latest first, in
+# chunks (`in_merge_order`) and in runs (the landing sensor requests their ranges so).
+LATEST_FIRST = frozenset(s.dataset for s in (REVIEWS, METADATA) if s.wins == LAST_POSITION_WINS)
+
+
 @dataclass
 class SilverOutcome(Tally):
     bronze_rows: int = 0
@@ -156,7 +161,7 @@ def in_merge_order(spec: SilverSpec, partitions: Sequence[str]) -> list[str]:
     partition's file in memory): memory and time grew with the number of products.
     """
     ordered = in_arrival_order(partitions)
-    return ordered[::-1] if spec.wins == LAST_POSITION_WINS else ordered
+    return ordered[::-1] if spec.dataset in LATEST_FIRST else ordered
 
 
 def replace_quarantine(
