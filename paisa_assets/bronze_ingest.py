@@ -42,8 +42,9 @@ TIMESTAMP = pa.timestamp("us", tz="UTC")
 BATCH_BYTES = 64 * 2**20  # compressed bytes of landing files per bronze commit
 BATCH_FILES = 256
 # Landing folders per commit. Bronze is partitioned by folder, and delta-rs keeps one Parquet
-# file per partition open, buffered in memory, until the write ends: a commit of 64 MiB of
-# metadata spans ~90 folders of 10,000 products, and held 1.0 GiB; 16 folders hold 0.6 GiB.
+# file per partition open, buffered in memory, until the write ends: 64 MiB of metadata spans
+# ~90 folders of 10,000 products. At 1M products bronze metadata peaked at 1,142 MiB with
+# 64 MiB commits, 789 MiB with 16 folders (benchmarks/results/metadata_memory*.json).
 BATCH_PARTITIONS = 16
 LINEAGE_FIELDS = [
     ("_partition", pa.string()),

@@ -42,9 +42,9 @@ SILVER_PARTITION_BY = ["_partition"]
 # Partitions merged together in one MERGE: a backfill of thousands of folders then makes a few
 # large commits instead of one per folder, while memory stays bounded by this many bronze rows.
 CHUNK_ROWS = 250_000
-# A metadata row holds six decoded lists beside its raw text: a 250,000-row chunk, typed and
-# appended while the next one is prepared, took 1.37 GiB; 125,000 rows 1.06 GiB, in no more
-# time (1M products, benchmarks/bench_metadata_memory.py).
+# A metadata row holds six decoded lists beside its raw text: at 1M products, 250,000-row
+# chunks (typed and appended while the next one is prepared) peaked at 1.37 GiB in a one-off
+# probe, 125,000 at 1.06 GiB in no more time (benchmarks/results/metadata_memory.json).
 METADATA_CHUNK_ROWS = 125_000
 
 SILVER_QUARANTINE_SCHEMA = pl.Schema({"dataset": pl.String(), **QUARANTINE_SCHEMA})
