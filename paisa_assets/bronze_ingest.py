@@ -42,6 +42,11 @@ from paisa_assets.transforms.parallel_parse import FileParser
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 BATCH_BYTES = 64 * 2**20  # compressed bytes of landing files per bronze commit
 BATCH_FILES = 256
+# Landing folders per commit. Bronze is partitioned by folder, and delta-rs keeps one Parquet
+# file per partition open, buffered in memory, until the write ends: 64 MiB of metadata spans
+# ~90 folders of 10,000 products. At 1M products bronze metadata peaked at 1,142 MiB with
+# 64 MiB commits, 789 MiB with 16 folders (benchmarks/results/metadata_memory*.json).
+BATCH_PARTITIONS = 16
 LINEAGE_FIELDS = [
     ("_partition", pa.string()),
     ("_source_file", pa.string()),
@@ -111,18 +116,27 @@ def already_ingested(
 
 
 def batch_files(files: Sequence[LandingFile]) -> Iterator[list[LandingFile]]:
-    """Group files into commits of at most BATCH_BYTES compressed (and BATCH_FILES files).
+    """Group files into commits of at most BATCH_BYTES compressed, BATCH_FILES files and
+    BATCH_PARTITIONS landing folders.
 
     One commit per batch instead of per file keeps the Delta log short on a backfill of
-    thousands of folders, while the bytes bound keeps the writer's buffers bounded.
+    thousands of folders, while the bounds keep the writer's buffers bounded: the bytes bound
+    for large folders, the folder bound for many small ones (each an open partition file).
     """
     batch: list[LandingFile] = []
+    partitions: set[str] = set()
     size = 0
     for file in files:
-        if batch and (size + file.size > BATCH_BYTES or len(batch) >= BATCH_FILES):
+        full = (
+            size + file.size > BATCH_BYTES
+            or len(batch) >= BATCH_FILES
+            or (file.partition not in partitions and len(partitions) >= BATCH_PARTITIONS)
+        )
+        if batch and full:
             yield batch
-            batch, size = [], 0
+            batch, partitions, size = [], set(), 0
         batch.append(file)
+        partitions.add(file.partition)
         size += file.size
     if batch:
         yield batch

@@ -43,6 +43,10 @@ SILVER_PARTITION_BY = delta_partition_by(SILVER_REVIEWS, SILVER_METADATA)
 # Partitions merged together in one MERGE: a backfill of thousands of folders then makes a few
 # large commits instead of one per folder, while memory stays bounded by this many bronze rows.
 CHUNK_ROWS = 250_000
+# A metadata row holds six decoded lists beside its raw text: at 1M products, 250,000-row
+# chunks (typed and appended while the next one is prepared) peaked at 1.37 GiB in a one-off
+# probe, 125,000 at 1.06 GiB in no more time (benchmarks/results/metadata_memory.json).
+METADATA_CHUNK_ROWS = 125_000
 
 SILVER_QUARANTINE_SCHEMA = pl.Schema({"dataset": pl.String(), **QUARANTINE_SCHEMA})
 
@@ -68,6 +72,8 @@ class SilverSpec:
     wins: str
     # Bronze columns whose trimmed values locate a key's copies (review_id is a hash of two).
     lookup: tuple[str, ...]
+    # Bronze rows merged together in one MERGE at most (a single larger partition excepted).
+    chunk_rows: int = CHUNK_ROWS
 
 
 REVIEWS = SilverSpec(
@@ -91,7 +97,13 @@ METADATA = SilverSpec(
     dedupe_metadata,
     LAST_POSITION_WINS,
     ("asin",),
+    chunk_rows=METADATA_CHUNK_ROWS,
 )
+
+
+# Datasets whose latest copy of a key wins: their folders are best MERGEd latest first, in
+# chunks (`in_merge_order`) and in runs (the landing sensor requests their ranges so).
+LATEST_FIRST = frozenset(s.dataset for s in (REVIEWS, METADATA) if s.wins == LAST_POSITION_WINS)
 
 
 @dataclass
@@ -107,9 +119,9 @@ class SilverOutcome(Tally):
 
 
 def chunk_partitions(
-    lakehouse: Lakehouse, bronze_table: str, partitions: Sequence[str]
+    lakehouse: Lakehouse, bronze_table: str, partitions: Sequence[str], limit: int = CHUNK_ROWS
 ) -> Iterator[list[str]]:
-    """Group consecutive partitions until their bronze rows reach CHUNK_ROWS."""
+    """Group consecutive partitions until their bronze rows reach `limit`."""
     scan = lakehouse.scan(bronze_table)
     sizes: dict[str, int] = {}
     if scan is not None:
@@ -120,7 +132,7 @@ def chunk_partitions(
     for partition in partitions:
         chunk.append(partition)
         rows += sizes.get(partition, 0)
-        if rows >= CHUNK_ROWS:
+        if rows >= limit:
             yield chunk
             chunk, rows = [], 0
     if chunk:
@@ -137,6 +149,20 @@ def in_arrival_order(partitions: Sequence[str]) -> list[str]:
     which for folders named `partition_0`..`partition_199` is not the files' order.
     """
     return sorted(partitions, key=lambda partition: (len(partition), partition))
+
+
+def in_merge_order(spec: SilverSpec, partitions: Sequence[str]) -> list[str]:
+    """The order in which a silver table's chunks are MERGEd: the winning copy of each key
+    first, so that no later chunk updates a row an earlier one wrote.
+
+    Reviews keep the first arrival: position order. Metadata keeps the latest copy: reverse
+    position order. In position order, every metadata chunk of a backfill updated the ~1% of
+    its keys that earlier folders also listed, rows spread over every earlier partition, so its
+    MERGE read and rewrote nearly all of silver so far (delta-rs holds each rewritten
+    partition's file in memory): memory and time grew with the number of products.
+    """
+    ordered = in_arrival_order(partitions)
+    return ordered[::-1] if spec.dataset in LATEST_FIRST else ordered
 
 
 def replace_quarantine(
@@ -254,10 +280,11 @@ def refresh_partitions(
 
     Preparing reads only bronze, so it cannot depend on the commit running beside it; the two
     overlap on the machine's cores (Polars, DuckDB and delta-rs release the GIL), at the cost of
-    holding one more prepared chunk (CHUNK_ROWS rows) in memory.
+    holding one more prepared chunk (`spec.chunk_rows` rows) in memory.
     """
     lakehouse.repartition(spec.silver_table, SILVER_PARTITION_BY)
-    chunks = list(chunk_partitions(lakehouse, spec.bronze_table, in_arrival_order(partitions)))
+    order = in_merge_order(spec, partitions)
+    chunks = list(chunk_partitions(lakehouse, spec.bronze_table, order, spec.chunk_rows))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="silver-prepare") as pool:
         upcoming = pool.submit(prepare_chunk, lakehouse, spec, chunks[0]) if chunks else None
         for index in range(len(chunks)):

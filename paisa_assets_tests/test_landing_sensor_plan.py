@@ -147,3 +147,16 @@ def test_a_folder_bronze_holds_but_silver_failed_on_is_pending() -> None:
         {REVIEWS: listing}, everything, {REVIEWS: known}, {}, unfinished={REVIEWS: {"partition_1"}}
     )
     assert runs(plan) == [("partition_1",)]
+
+
+def test_metadata_ranges_are_requested_latest_first() -> None:
+    """The latest copy of a product wins: its folders' runs go latest first, so no run updates
+    rows an earlier run wrote (an update spread over many partitions rewrites them all)."""
+    metadata = "amazon_metadata"
+    listing = [
+        LandingFile(f"{metadata}/partition_{n}/part-0.json.gz", 10, "1") for n in range(1_500)
+    ]
+    plan = plan_landing_runs({metadata: listing}, {}, {}, {}, max_folders_per_run=400)
+    firsts = [folders[0] for folders in runs(plan)]
+    assert firsts == [f"partition_{n}" for n in (1_200, 800, 400, 0)]
+    assert [len(folders) for folders in runs(plan)] == [300, 400, 400, 400]

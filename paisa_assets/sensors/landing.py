@@ -53,6 +53,7 @@ from paisa_assets.settings import (
     LANDING_SENSOR_INTERVAL,
     resolved,
 )
+from paisa_assets.silver_merge import LATEST_FIRST
 from paisa_assets.tables import BRONZE_INGESTED_FILES, asset_key
 
 PARTITION_TAG = "dagster/partition"
@@ -249,6 +250,8 @@ def plan_landing_runs(
                 continue
             eligible[folder] = attempts + 1
         groups = _consecutive(order, list(eligible), max_folders_per_run)
+        if dataset in LATEST_FIRST:  # so a later run never overwrites rows an earlier one wrote
+            groups.reverse()
         for group in groups[:MAX_RUNS_PER_TICK]:
             attempt = max(eligible[folder] for folder in group)
             plan.runs.append(FolderRun(dataset, tuple(group), attempt))
