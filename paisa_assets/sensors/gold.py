@@ -54,11 +54,12 @@ GOLD_GATES = blocking_checks_of(asset_checks, list(GOLD_INPUTS.values()))
 def unpassed_checks(instance: DagsterInstance, keys: Sequence[AssetCheckKey]) -> list[str]:
     """The checks among `keys` whose latest say on silver's data is not a pass, each with why.
 
-    A run plans its checks when it is created: a "planned" record means the run is under way
-    (gold waits for the outcome), or it ended before the check ran. Then what counts is whether
-    that run wrote the table: if the table's newest data is from it, no check has seen those rows
-    and gold waits for a run that evaluates them (the landing sensor requests the folder again);
-    if not (the run failed before writing), the check's earlier verdict still holds.
+    A run plans its checks when it is created, so a "planned" record is common: the run is under
+    way, or it ended before the check ran. What counts is whether that run wrote the table last:
+    if so, no check has seen those rows yet, and gold waits for the outcome (or, when the run
+    ended first, for a run that evaluates them: the landing sensor requests the folder again);
+    if not (it has not written yet, or failed before writing), the earlier verdict holds, so a
+    stream of short runs never starves gold.
     """
     unpassed = []
     for key in keys:
@@ -71,13 +72,14 @@ def unpassed_checks(instance: DagsterInstance, keys: Sequence[AssetCheckKey]) ->
                 if not evaluation.passed:
                     unpassed.append(f"{name} failed")
                 break
+            if latest is None or latest.run_id != record.run_id:
+                continue  # that run has not written the table: the earlier verdict holds
             run = instance.get_run_by_id(record.run_id)
             if run is not None and not run.is_finished:
                 unpassed.append(f"{name} is still running (run {record.run_id[:8]})")
-                break
-            if latest is not None and latest.run_id == record.run_id:
+            else:
                 unpassed.append(f"{name} was not evaluated (run {record.run_id[:8]} ended first)")
-                break
+            break
     return unpassed
 
 
