@@ -269,13 +269,16 @@ def sync_partitions_command() -> None:
     """Register every landing folder as a Dagster partition (what the sensor does)."""
     from dagster import DagsterInstance
 
-    from paisa_assets.definitions import default_landing_zone
+    from paisa_assets.definitions import default_landing_zone, defs
+    from paisa_assets.pools import pools_of, register_pools
     from paisa_assets.runner import sync_partitions
 
     home = _dagster_home()
     landing = default_landing_zone(resolve=True)  # local, or ADLS when it is a URI
     try:
         with DagsterInstance.get() as instance:
+            assets = defs.get_repository_def().assets_defs_by_key.values()
+            register_pools(instance, pools_of(assets))
             added = sync_partitions(instance, landing)
     except Exception as exc:  # an unreachable or misconfigured store: say which, no traceback
         _fail(f"listing the landing zone {landing.describe()} failed: {exc}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+from pathlib import Path
 
 import polars as pl
 from dagster import (
@@ -25,8 +27,9 @@ from dagster._core.events import StepMaterializationData
 
 from paisa_assets.lake_views import count_view, read_view
 from paisa_assets.partitions import range_tags
+from paisa_assets.pools import pools_of, register_pools
 from paisa_assets.runner import sync_partitions
-from paisa_assets.sensors import gold_sensor
+from paisa_assets.sensors import gold_sensor, landing_zone_sensor
 from paisa_assets.tables import (
     BRONZE_INGESTED_FILES,
     BRONZE_METADATA_FILES,
@@ -691,3 +694,29 @@ def test_one_category_under_two_spellings_is_one_group_in_gold(
         ("Amazon Fashion", 20.0, True),
         ("Books", 100.0, False),
     ]
+
+
+def test_the_landing_sensor_registers_every_pool_before_runs_are_queued(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """Dagster's queue leaves a pool unlimited in the pass that first sees it: a new instance's
+    first runs queued together would write one table at once, unless the pools are known."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copyfile(Path(__file__).resolve().parent.parent / "dagster.yaml", home / "dagster.yaml")
+    repository = workspace.defs.get_repository_def()
+    pools = pools_of(repository.assets_defs_by_key.values())
+    assert {"bronze.amazon_reviews", "silver.amazon_reviews", "gold.reviews_enriched"} <= pools
+    with DagsterInstance.from_config(str(home)) as instance:
+        storage = instance.event_log_storage
+        assert set(storage.get_concurrency_keys()) & pools == set()
+        context = build_sensor_context(
+            instance=instance,
+            repository_def=repository,
+            resources={"landing_zone": workspace.landing, "lakehouse": workspace.lakehouse},
+        )
+        landing_zone_sensor(context)
+        assert set(storage.get_concurrency_keys()) >= pools
+        infos = storage.get_concurrency_infos(sorted(pools))
+        assert {info.slot_count for info in infos.values()} == {1}  # dagster.yaml's default
+        assert register_pools(instance, pools) == []

@@ -41,6 +41,7 @@ from paisa_assets.partitions import (
     natural_key,
     range_tags,
 )
+from paisa_assets.pools import pools_of, register_pools
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.landing_zone import (
     DATASETS,
@@ -324,6 +325,10 @@ def read_manifest(lakehouse: Lakehouse) -> dict[str, str]:
 def landing_zone_sensor(
     context: SensorEvaluationContext, landing_zone: LandingZone, lakehouse: Lakehouse
 ) -> SensorResult | SkipReason:
+    if context.repository_def is not None:  # the daemon always passes it
+        assets = context.repository_def.assets_defs_by_key.values()
+        for pool in register_pools(context.instance, pools_of(assets)):
+            context.log.info(f"pool {pool}: registered with the instance's default limit")
     listing = {dataset: landing_zone.list_files(dataset) for dataset in DATASETS}
     known = {
         dataset: list(context.instance.get_dynamic_partitions(PARTITIONS[dataset].name))
