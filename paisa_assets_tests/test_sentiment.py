@@ -16,6 +16,8 @@ import numpy as np
 import polars as pl
 import pytest
 from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult
+from hypothesis import given
+from hypothesis import strategies as st
 
 from paisa_assets import settings
 from paisa_assets.lake_views import read_view
@@ -25,7 +27,12 @@ from paisa_assets.ml.classification_metrics import (
     majority_scores,
 )
 from paisa_assets.ml.labels import LabelSource, NeutralRating, rating_labels, textblob_labels
-from paisa_assets.ml.neutral_band import calibrate_neutral_band, classify, three_class_labels
+from paisa_assets.ml.neutral_band import (
+    calibrate_neutral_band,
+    classify,
+    macro_f1,
+    three_class_labels,
+)
 from paisa_assets.ml.sentiment import LABEL, SentimentConfig, evaluate, train_in_memory
 from paisa_assets.ml.sentiment_champion import (
     CUTOFF_DATE_TAG,
@@ -187,6 +194,18 @@ def test_neutral_band_chosen_on_validation_data() -> None:
     assert three_class_labels(np.array([1.0, 2.0, 3.0, 4.0, 5.0])).tolist() == [0, 0, 1, 2, 2]
     with pytest.raises(ValueError, match="negative, neutral and positive"):
         calibrate_neutral_band(probability[:4], classes[:4])
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2)), min_size=1, max_size=60),
+)
+def test_the_band_search_scores_bands_as_sklearns_macro_f1_does(pairs: list) -> None:
+    """Bit for bit (ties between bands are decided on the score), classes missing included."""
+    from sklearn.metrics import f1_score
+
+    classes, predicted = (np.array(column, dtype=np.int64) for column in zip(*pairs, strict=True))
+    expected = f1_score(classes, predicted, labels=[0, 1, 2], average="macro", zero_division=0)
+    assert macro_f1(classes, predicted) == expected
 
 
 def test_every_version_must_pass_the_floor_and_baselines_the_first_included() -> None:
