@@ -38,14 +38,15 @@ def test_batch_pipeline_with_landing_zone_and_lake_on_azurite(azurite: str, tmp_
     report = generate_landing_zone(
         local, reviews=2_000, review_partitions=4, metadata_partitions=2, seed=17, progress=False
     )
-    upload_tree(service, local, "az://source-files/datathon")
+    upload_tree(service, local, "az://pipeline-source/datathon")
     # A real Gen2 account lists directories as placeholder blobs: they must be skipped.
-    service.get_container_client("source-files").upload_blob(
+    service.get_container_client("pipeline-source").upload_blob(
         "datathon/amazon_reviews/partition_0", b"", metadata={"hdi_isfolder": "true"}
     )
-    service.create_container("lake")
-    landing = AdlsLandingZone(root="az://source-files/datathon", azure=azure)
-    lake = Lakehouse(root="az://lake/paisa", azure=azure)
+    # Containers of its own: the worker's Azurite is shared with other modules (test_secrets).
+    service.create_container("pipeline-lake")
+    landing = AdlsLandingZone(root="az://pipeline-source/datathon", azure=azure)
+    lake = Lakehouse(root="az://pipeline-lake/paisa", azure=azure)
     workspace = make_workspace(tmp_path, landing=landing, lakehouse=lake)
     assert landing.list_partitions("amazon_reviews") == [f"partition_{n}" for n in range(4)]
     with DagsterInstance.ephemeral() as instance:
@@ -58,7 +59,7 @@ def test_batch_pipeline_with_landing_zone_and_lake_on_azurite(azurite: str, tmp_
         assert lake.count(SILVER_REVIEWS) == report.reviews.unique_keys == 2_000
         assert lake.count(SILVER_METADATA) == report.metadata.unique_keys
         assert lake.read(GOLD_KPIS)["reviews"].to_list() == [2_000]
-        blobs = [b.name for b in service.get_container_client("lake").list_blobs()]
+        blobs = [b.name for b in service.get_container_client("pipeline-lake").list_blobs()]
         assert any(name.startswith("paisa/silver/amazon_reviews/_delta_log/") for name in blobs)
         before = {table: lake.version(table) for table in (BRONZE_REVIEWS, SILVER_REVIEWS)}
         materialize_all(instance, workspace)
