@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import compileall
 import gzip
 import os
 from collections.abc import Iterator
@@ -184,6 +185,20 @@ def materialize_all(instance: DagsterInstance, workspace: Workspace) -> None:
     assert [(s.job, s.success, s.failed_checks) for s in summaries] == [
         (s.job, True, []) for s in summaries
     ]
+
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Cache the repository's bytecode once, before the workers start. The suite starts
+    hundreds of Python processes (run workers, daemons, CLIs, parse workers) that import the
+    project's source; where PYTHONDONTWRITEBYTECODE is set (as on CI machines and in many
+    containers), none of them can write its .pyc, so each one compiled every module again.
+    Installed packages are compiled by the installer (`uv pip install --compile-bytecode`)."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        for package in ("paisa_assets", "paisa_assets_tests", "emulator", "benchmarks"):
+            compileall.compile_dir(REPOSITORY / package, quiet=1, workers=0)
 
 
 @pytest.hookimpl(optionalhook=True)
