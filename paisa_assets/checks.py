@@ -24,8 +24,10 @@ from dagster import (
 from paisa_assets import registry
 from paisa_assets.check_scope import check_scope
 from paisa_assets.checks_changed import (
+    KeyDigest,
     changed_partitions,
     count_in_changes,
+    digest_mismatches,
     unique_keys_of_changes,
 )
 from paisa_assets.delta_changes import row_count
@@ -44,7 +46,10 @@ from paisa_assets.tables import (
     SILVER_REVIEWS_QUARANTINE,
     asset_key,
 )
+from paisa_assets.transforms.reviews import review_ids
 
+# Silver's review_id is the digest of its (trimmed) reviewerID and asin (`transforms.reviews`).
+REVIEW_ID_DIGEST = KeyDigest("review_id", ("reviewerID", "asin"), review_ids)
 # Keys looked up by a literal IN list (DuckDB then decodes other columns only for matches).
 MAX_LITERAL_KEYS = 5_000
 # Every quarantine table of a layer has the same columns (see the registry).
@@ -91,50 +96,69 @@ def _key_digest(alias: str, columns: Sequence[str]) -> str:
     return f"md5_number(concat_ws(chr(31), {parts}))"
 
 
-def unique_key_check(table: str, keys: Sequence[str]) -> AssetChecksDefinition:
-    """No two rows share the key, and no key column is null."""
+def unique_key_check(
+    table: str, keys: Sequence[str], digest: KeyDigest | None = None
+) -> AssetChecksDefinition:
+    """No two rows share the key, and no key column is null.
+
+    With `digest` (a key column computed from these columns), every row's digest must also
+    match its parts; a check on changes then verifies that on the rows added, and looks for
+    duplicates of the digest column instead of the parts (see `KeyDigest`): the rest of the
+    table passed the same verification when its rows were added, or in the last full check.
+    """
     name = "unique_not_null_" + "_".join(k.lower() for k in keys)
 
     @asset_check(
         asset=asset_key(table),
         name=name,
-        description=f"{', '.join(keys)} is unique and never null in {table}.",
+        description=f"{', '.join(keys)} is unique and never null in {table}"
+        + (f" (and {digest.column} is its digest)." if digest else "."),
         blocking=True,
     )
     def _check(
         context: AssetCheckExecutionContext, lakehouse: Lakehouse, warehouse: Warehouse
     ) -> AssetCheckResult:
         scope = check_scope(context, AssetCheckKey(asset_key(table), name), lakehouse, [table])
+        mismatches = 0
         if not scope.full:
-            checked, null_keys, duplicates = unique_keys_of_changes(
-                lakehouse, warehouse, table, keys, scope.diffs[table]
+            diff = scope.diffs[table]
+            if digest is None:
+                checked, null_keys, duplicates = unique_keys_of_changes(
+                    lakehouse, warehouse, table, keys, diff
+                )
+            else:
+                checked, null_keys, mismatches = digest_mismatches(
+                    lakehouse, warehouse, table, digest, diff.added
+                )
+                _, _, duplicates = unique_keys_of_changes(
+                    lakehouse, warehouse, table, [digest.column], diff
+                )
+            rows = row_count(lakehouse, table)
+        else:
+            nulls = " OR ".join(f'"{k}" IS NULL' for k in keys)
+            rows, null_keys, duplicates = _query(
+                lakehouse,
+                warehouse,
+                f"SELECT count(*), count(*) FILTER (WHERE {nulls}), "
+                f"(SELECT count(*) - count(DISTINCT ({_quoted(keys)})) FROM t "
+                f"WHERE NOT ({nulls})) FROM t",
+                {"t": table},
             )
-            return AssetCheckResult(
-                passed=duplicates == 0 and null_keys == 0,
-                metadata={
-                    "rows": MetadataValue.int(row_count(lakehouse, table)),
-                    "rows_checked": MetadataValue.int(checked),
-                    "duplicate_rows": MetadataValue.int(duplicates),
-                    "null_keys": MetadataValue.int(null_keys),
-                    **scope.metadata(),
-                },
-            )
-        nulls = " OR ".join(f'"{k}" IS NULL' for k in keys)
-        rows, null_keys, duplicates = _query(
-            lakehouse,
-            warehouse,
-            f"SELECT count(*), count(*) FILTER (WHERE {nulls}), "
-            f"(SELECT count(*) - count(DISTINCT ({_quoted(keys)})) FROM t WHERE NOT ({nulls})) "
-            "FROM t",
-            {"t": table},
-        )
+            checked = rows
+            if digest is not None:
+                _, _, mismatches = digest_mismatches(lakehouse, warehouse, table, digest)
         return AssetCheckResult(
-            passed=duplicates == 0 and null_keys == 0,
+            passed=duplicates == 0 and null_keys == 0 and mismatches == 0,
             metadata={
                 "rows": MetadataValue.int(rows),
-                "rows_checked": MetadataValue.int(rows),
+                "rows_checked": MetadataValue.int(checked),
                 "duplicate_rows": MetadataValue.int(duplicates),
                 "null_keys": MetadataValue.int(null_keys),
+                **(
+                    {f"{digest.column}_not_the_digest": MetadataValue.int(mismatches)}
+                    if digest
+                    else {}
+                ),
                 **scope.metadata(),
             },
         )
@@ -404,7 +428,7 @@ asset_checks = [
     unique_key_check(SILVER_REVIEWS, key_of(SILVER_REVIEWS)),
     unique_key_check(SILVER_METADATA, key_of(SILVER_METADATA)),
     unique_key_check(GOLD_REVIEWS_ENRICHED, key_of(GOLD_REVIEWS_ENRICHED)),
-    unique_key_check(SILVER_REVIEWS, ["reviewerID", "asin"]),
+    unique_key_check(SILVER_REVIEWS, ["reviewerID", "asin"], REVIEW_ID_DIGEST),
     rating_range_check(SILVER_REVIEWS, "overall"),
     rating_range_check(GOLD_REVIEWS_ENRICHED, "rating"),
     reconciliation_check(
