@@ -86,6 +86,30 @@ def test_a_duplicate_whose_first_copy_is_in_another_folder_reconciles(lake) -> N
     assert reconciled["valid_keys_missing_from_silver"] == 0
 
 
+def test_a_first_copy_under_another_review_id_is_caught_by_the_pair_check(lake) -> None:
+    # Keys held by another folder are looked up by review_id, the digest of the pair. A silver
+    # row whose review_id is not its pair's digest is corrupt: the full pair check fails on it,
+    # its failure stands (every next evaluation is full), and a new copy of the pair, which
+    # the MERGE (on review_id) then inserts, is a duplicate pair it names.
+    workspace, instance = lake
+    first = review(2)
+    silver = DeltaTable(workspace.lakehouse.uri(SILVER_REVIEWS))
+    silver.update(
+        {"review_id": "'0123456789abcdef'"}, predicate=f"reviewerID = '{first['reviewerID']}'"
+    )
+    assert not ingest(workspace, instance, "partition_1", **{FULL_CHECK_TAG: "full"})
+    pair = evaluation(instance, PAIR)
+    assert not pair["passed"] and pair["review_id_not_the_digest"] == 1
+    workspace.write_landing_file("amazon_reviews/partition_2/part-1.json.gz", [first])
+    assert not ingest(workspace, instance, "partition_2")
+    pair = evaluation(instance, PAIR)
+    assert not pair["passed"] and str(pair["scope"]).startswith("full: ")
+    assert (pair["duplicate_rows"], pair["review_id_not_the_digest"]) == (1, 1)
+    # No key is lost: partition_2 owns its copy.
+    reconciled = evaluation(instance, RECONCILES)
+    assert reconciled["passed"] and reconciled["valid_keys_missing_from_silver"] == 0
+
+
 def test_a_row_lost_in_another_folder_fails_the_check_on_changes(lake) -> None:
     workspace, instance = lake
     DeltaTable(workspace.lakehouse.uri(SILVER_REVIEWS)).delete(
