@@ -11,8 +11,9 @@ Every step's time comes from the instance's event log (what the Dagster UI shows
 layer (assets and asset checks apart). The goal (issue 19): the summed step time of each
 absorption on 5M within 1.5x of the one on 0.5M. The machine is shared: the load average is
 recorded beside the figures, each scale's figures are its best of several alternating
-repetitions, and the runs' CPU time (every thread of the process) is recorded beside their
-wall-clock step times.
+repetitions, and the CPU time (every thread of the process) of each run and of each step
+(`CpuClock`) is recorded beside the wall-clock step times: on the shared machine other work
+stretches wall time, CPU-seconds much less.
 
     python benchmarks/bench_incremental.py [--scales 0.5m,5m] [--scratch DIR]
 """
