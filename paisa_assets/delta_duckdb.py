@@ -21,8 +21,6 @@ from paisa_assets.sql_quoting import quote_ident, sql_string
 if TYPE_CHECKING:
     import pyarrow.dataset as pads  # importing it imports pandas: a type here, not a need
 
-# Matched keys looked up by a literal list (DuckDB then reads other columns only for them).
-MAX_LITERAL_KEYS = 5_000
 # Memory DuckDB may use to plan a MERGE (a join of the source with the target's key columns);
 # beyond it, DuckDB spills to disk.
 PLAN_MEMORY_LIMIT = "512MB"
@@ -121,7 +119,7 @@ def plan_merge(
         # row; only unmatched target rows need a second look, and only when rows may be deleted
         # (`delete_when` filters the target scan, so DuckDB skips row groups by their stats).
         part = f't."{prune_by}"' if prune_by else "NULL"
-        matches = _matches(con, source, on, update_when, part, keys, target_rows)
+        matches = _matches(con, on, update_when, part, target_rows)
         updates = pc.sum(matches["updated"].cast(pa.int64())).as_py() or 0
         deleted = None
         deletes = 0
@@ -156,52 +154,26 @@ def plan_merge(
 
 def _matches(
     con: duckdb.DuckDBPyConnection,
-    source: pl.DataFrame,
     on: str,
     update_when: str | None,
     part: str,
-    keys: Sequence[str],
     target: str = "target",
 ) -> pa.Table:
     """Per source row: matched, updated (by `update_when`) and the matched row's `part`.
 
-    With one key column, the target's key column alone answers "matched?"; the other columns
-    `update_when` reads are then read only for the matched rows (a literal key list DuckDB
-    filters the scan by, when short): a new landing folder matches ~1% of its rows, and reading
-    every column of a large silver table for the rest was most of a MERGE's planning.
+    One pass: DuckDB reads only the target columns the join and `update_when` name (the key and
+    lineage columns: projection pushdown), builds its hash table from the small source side and
+    probes it with the target's rows. An earlier two-pass plan (the key column alone, then the
+    predicate's columns for the matched keys by a literal list) read the key column twice: on
+    a 5M-review silver 0.76 CPU-s against 0.37 for this one pass, a growth with the lake's size
+    that a new landing folder paid in full.
     """
     found = 'TRUE AS "__paisa_found"'
-    if len(keys) != 1 or update_when is None:
-        return con.sql(
-            f'SELECT s."__paisa_row" AS row, t."__paisa_found" IS NOT NULL AS matched, '
-            f'coalesce(t."__paisa_found" IS NOT NULL AND ({update_when or "false"}), false) '
-            f"AS updated, {part} AS part FROM source AS s LEFT JOIN (SELECT *, {found} "
-            f"FROM {target}) AS t ON {on}"
-        ).to_arrow_table()
-    (key,) = keys
-    con.execute(
-        f'CREATE OR REPLACE TEMP TABLE __paisa_m1 AS SELECT s."__paisa_row" AS row, '
-        f't."__paisa_found" IS NOT NULL AS matched FROM source AS s LEFT JOIN '
-        f"(SELECT {quote_ident(key)}, {found} FROM {target}) AS t ON {on}"
-    )
-    matched = con.execute(
-        f"SELECT s.{quote_ident(key)} FROM source AS s JOIN __paisa_m1 AS m "
-        'ON m.row = s."__paisa_row" WHERE m.matched'
-    ).fetchall()
-    values = [row[0] for row in matched]
-    column = quote_ident(key)
-    if len(values) > MAX_LITERAL_KEYS:
-        subset = f"SELECT * FROM {target} WHERE {column} IN (SELECT {column} FROM source)"
-    elif values:
-        listing = ", ".join(sql_string(str(v)) for v in values)
-        subset = f"SELECT * FROM {target} WHERE {quote_ident(key)} IN ({listing})"
-    else:
-        subset = f"SELECT * FROM {target} WHERE false"
     return con.sql(
-        f"SELECT m.row, m.matched, coalesce(u.updated, false) AS updated, u.part "
-        f'FROM __paisa_m1 AS m LEFT JOIN (SELECT s."__paisa_row" AS row, '
-        f"coalesce(({update_when}), false) AS updated, {part} AS part "
-        f"FROM source AS s JOIN ({subset}) AS t ON {on}) AS u USING (row)"
+        f'SELECT s."__paisa_row" AS row, t."__paisa_found" IS NOT NULL AS matched, '
+        f'coalesce(t."__paisa_found" IS NOT NULL AND ({update_when or "false"}), false) '
+        f"AS updated, {part} AS part FROM source AS s LEFT JOIN (SELECT *, {found} "
+        f"FROM {target}) AS t ON {on}"
     ).to_arrow_table()
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -72,7 +73,10 @@ def table_metadata(
         scan = scan.filter(scope)
     metadata["dagster/row_count"] = MetadataValue.int(lakehouse.count(table, scope))
     # The columns on disk, each described by the registry.
-    metadata["dagster/column_schema"] = column_schema(table, dt.to_pyarrow_dataset().schema)
+    # From the log's schema: a pyarrow dataset (its schema is the same) lists every file and
+    # partition first, a cost that grew with the table (0.2 CPU-s a call on a 5M-row silver).
+    schema = pa.schema(dt.schema().to_arrow())  # type: ignore[arg-type]
+    metadata["dagster/column_schema"] = column_schema(table, schema)
     metadata["delta_version"] = MetadataValue.int(dt.version())
     metadata["preview"] = MetadataValue.md(markdown_preview(scan.head(PREVIEW_ROWS).collect()))
     return metadata | extra

@@ -22,6 +22,7 @@ from paisa_assets_tests.conftest import Workspace, product, review
 
 RECONCILES = AssetCheckKey(asset_key(SILVER_REVIEWS), "reconciles_with_bronze")
 UNIQUE = AssetCheckKey(asset_key(SILVER_REVIEWS), "unique_not_null_review_id")
+PAIR = AssetCheckKey(asset_key(SILVER_REVIEWS), "unique_not_null_reviewerid_asin")
 
 
 def evaluation(instance: DagsterInstance, key: AssetCheckKey) -> dict[str, object]:
@@ -85,6 +86,30 @@ def test_a_duplicate_whose_first_copy_is_in_another_folder_reconciles(lake) -> N
     assert reconciled["valid_keys_missing_from_silver"] == 0
 
 
+def test_a_first_copy_under_another_review_id_is_caught_by_the_pair_check(lake) -> None:
+    # Keys held by another folder are looked up by review_id, the digest of the pair. A silver
+    # row whose review_id is not its pair's digest is corrupt: the full pair check fails on it,
+    # its failure stands (every next evaluation is full), and a new copy of the pair, which
+    # the MERGE (on review_id) then inserts, is a duplicate pair it names.
+    workspace, instance = lake
+    first = review(2)
+    silver = DeltaTable(workspace.lakehouse.uri(SILVER_REVIEWS))
+    silver.update(
+        {"review_id": "'0123456789abcdef'"}, predicate=f"reviewerID = '{first['reviewerID']}'"
+    )
+    assert not ingest(workspace, instance, "partition_1", **{FULL_CHECK_TAG: "full"})
+    pair = evaluation(instance, PAIR)
+    assert not pair["passed"] and pair["review_id_not_the_digest"] == 1
+    workspace.write_landing_file("amazon_reviews/partition_2/part-1.json.gz", [first])
+    assert not ingest(workspace, instance, "partition_2")
+    pair = evaluation(instance, PAIR)
+    assert not pair["passed"] and str(pair["scope"]).startswith("full: ")
+    assert (pair["duplicate_rows"], pair["review_id_not_the_digest"]) == (1, 1)
+    # No key is lost: partition_2 owns its copy.
+    reconciled = evaluation(instance, RECONCILES)
+    assert reconciled["passed"] and reconciled["valid_keys_missing_from_silver"] == 0
+
+
 def test_a_row_lost_in_another_folder_fails_the_check_on_changes(lake) -> None:
     workspace, instance = lake
     DeltaTable(workspace.lakehouse.uri(SILVER_REVIEWS)).delete(
@@ -111,6 +136,56 @@ def test_a_duplicate_key_against_unchanged_files_fails_the_check_on_changes(lake
     unique = evaluation(instance, UNIQUE)
     assert not unique["passed"] and str(unique["scope"]).startswith("changes: ")
     assert unique["duplicate_rows"] == 1
+    # The pair check finds it through the digest (review_id) of the pair.
+    pair = evaluation(instance, PAIR)
+    assert not pair["passed"] and str(pair["scope"]).startswith("changes: ")
+    assert (pair["duplicate_rows"], pair["review_id_not_the_digest"]) == (1, 0)
+
+
+def append_silver_copy(workspace: Workspace, **changes: str) -> None:
+    """A copy of one of partition_0's silver rows appended behind the MERGE's back."""
+    silver = workspace.lakehouse.read(SILVER_REVIEWS)
+    copy = silver.filter(pl.col("_partition") == "partition_0").head(1)
+    copy = copy.with_columns(pl.lit(value).alias(column) for column, value in changes.items())
+    write_deltalake(workspace.lakehouse.uri(SILVER_REVIEWS), to_arrow(copy), mode="append")
+
+
+def test_a_duplicate_pair_under_another_review_id_fails_the_pair_check_on_changes(lake) -> None:
+    # The pair check on changes looks for duplicates of review_id, the pair's digest: a copy
+    # of a pair under a review_id that is not its digest escapes that lookup (and the review_id
+    # check), so the pair check verifies every added row's digest.
+    workspace, instance = lake
+    append_silver_copy(workspace, review_id="0123456789abcdef")
+    assert not ingest(workspace, instance, "partition_2")
+    assert evaluation(instance, UNIQUE)["passed"]
+    pair = evaluation(instance, PAIR)
+    assert not pair["passed"] and str(pair["scope"]).startswith("changes: ")
+    assert (pair["review_id_not_the_digest"], pair["duplicate_rows"]) == (1, 0)
+    # A failure stands: the next evaluation checks whole columns, the pair itself.
+    assert not ingest(workspace, instance, "partition_1")
+    again = evaluation(instance, PAIR)
+    assert not again["passed"] and str(again["scope"]).startswith("full: ")
+    assert (again["duplicate_rows"], again["review_id_not_the_digest"]) == (1, 1)
+
+
+def test_the_full_pair_check_verifies_every_digest(lake) -> None:
+    # A row of a new pair whose review_id is not its digest: no duplicate anywhere, but the
+    # checks on changes that follow would rely on it, so a full check fails it too.
+    workspace, instance = lake
+    append_silver_copy(workspace, review_id="0123456789abcdef", asin="B0NEWPAIR0")
+    assert not ingest(workspace, instance, "partition_2", **{FULL_CHECK_TAG: "full"})
+    pair = evaluation(instance, PAIR)
+    assert not pair["passed"] and str(pair["scope"]).startswith("full: ")
+    assert (pair["review_id_not_the_digest"], pair["duplicate_rows"]) == (1, 0)
+    assert pair["rows_checked"] == 16
+
+
+def test_the_pair_check_passes_on_changes_after_a_clean_folder(lake) -> None:
+    workspace, instance = lake
+    assert ingest(workspace, instance, "partition_2")
+    pair = evaluation(instance, PAIR)
+    assert pair["passed"] and str(pair["scope"]).startswith("changes: ")
+    assert (pair["rows_checked"], pair["rows"], pair["review_id_not_the_digest"]) == (5, 15, 0)
 
 
 def test_the_periodic_reconciliation_checks_every_folder(lake) -> None:
