@@ -46,6 +46,7 @@ sys.path.insert(0, str(HERE))
 
 from bench_measure import (  # noqa: E402
     StageRun,
+    cpu_between,
     machine_info,
     peak_between,
     run_stage,
@@ -168,11 +169,24 @@ def stage(args: argparse.Namespace, name: str, landing: Path, work: Path, **extr
     for key, value in extra.items():
         if value is not None:
             command += [f"--{key.replace('_', '-')}", str(value)]
+    if args.in_process:  # a flag: before, the child never saw it and ran the CLI path
+        command.append("--in-process")
     print(f"  {name} ...", end="", flush=True)
     log_path = work / f"{name}.log"
     run = run_stage(name, command, result_path, log_path, STAGE_TIMEOUT_SECONDS)
     print(f" {run.wall_seconds:.1f} s, peak {run.peak_rss_mib:.0f} MiB", flush=True)
     return run
+
+
+def step_cpu(runs: list[dict[str, Any]]) -> dict[str, float]:
+    """CPU seconds of the asset steps per layer, of the checks, and of all steps."""
+    totals: dict[str, float] = {}
+    for run in runs:
+        for step in run["steps"]:
+            kind = step["layer"] if step["kind"] == "asset" else "checks"
+            totals[kind] = totals.get(kind, 0.0) + step.get("cpu_seconds", 0.0)
+    totals["all_steps"] = sum(totals.values())
+    return {kind: round(seconds, 2) for kind, seconds in totals.items()}
 
 
 def ratio(numerator: float, denominator: float) -> float:
@@ -224,6 +238,7 @@ def measure_scale(args: argparse.Namespace, reviews: int, root: Path) -> dict[st
     for run in pipeline.result["runs"]:
         for step in run["steps"]:
             step["peak_rss_mib"] = peak_between(pipeline.rss_timeline, step["start"], step["end"])
+            step["cpu_seconds"] = cpu_between(pipeline.cpu_timeline, step["start"], step["end"])
     paisa_seconds = pipeline.result["pipeline_seconds"]
     figures: dict[str, Any] = {
         "reviews": reviews,
@@ -238,6 +253,9 @@ def measure_scale(args: argparse.Namespace, reviews: int, root: Path) -> dict[st
         ),
         # CPU time barely moves with other processes' load, where wall time does.
         "paisa_cpu_seconds_per_million_reviews": round(pipeline.cpu_seconds / reviews * 1e6, 2),
+        # Per step kind: what each layer costs whatever the machine's load (the steps' own
+        # CPU, parse workers included; the rest of the tree's CPU is start-up and Dagster's).
+        "paisa_step_cpu_seconds": step_cpu(pipeline.result["runs"]),
     }
     if floor is not None:
         figures["floor"] = floor.to_dict()
@@ -389,6 +407,16 @@ def table(results: dict[str, Any]) -> str:
         return f"**{_seconds(s['paisa_seconds'])}** (+{started:.1f} s process start-up)"
 
     row("**paisa end to end through Dagster** (runs' start to end)", end_to_end)
+    row(
+        "CPU seconds of the steps: bronze / silver / gold / checks (of the whole tree's)",
+        lambda s: (
+            " / ".join(
+                f"{s['paisa_step_cpu_seconds'].get(kind, 0.0):.1f}"
+                for kind in ("bronze", "silver", "gold", "checks")
+            )
+            + f" (of {s['pipeline']['cpu_seconds']:.1f})"
+        ),
+    )
     row(
         "seconds per million reviews: wall / CPU (whole tree, imports included)",
         lambda s: (
