@@ -307,7 +307,7 @@ def test_a_worker_imports_neither_dagster_nor_the_engines_nor_pandas() -> None:
     Python values would import it (0.3 s) on the first batch, so a file is parsed too."""
     code = (
         "import sys, gzip, paisa_assets.transforms.parallel_parse as pp\n"
-        "data = gzip.compress(b'{\"asin\": \"a\", \"overall\": 5.0}\\nnot json\\n')\n"
+        'data = gzip.compress(b\'{"asin": "a", "overall": 5.0}\\nnot json\\n\')\n'
         "batches = pp.parse_file_bytes(data, 'p/x.json.gz', ('asin', 'overall'), 100, 2**20)\n"
         "assert batches[0].rows.num_rows == 1 and len(batches[0].quarantine) == 1\n"
         "heavy = {'dagster', 'duckdb', 'deltalake', 'pandas'}\n"
