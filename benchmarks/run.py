@@ -258,7 +258,6 @@ def measure_scale(args: argparse.Namespace, reviews: int, root: Path) -> dict[st
         "paisa_step_cpu_seconds": step_cpu(pipeline.result["runs"]),
     }
     if floor is not None:
-        figures["floor"] = floor.to_dict()
         figures["floor_multiple"] = ratio(paisa_seconds, floor.result["floor_seconds"])
         figures["bronze_floor_multiple"] = ratio(
             pipeline.result["layers"]["bronze"]["seconds"], floor.result["floor_seconds"]
@@ -266,6 +265,21 @@ def measure_scale(args: argparse.Namespace, reviews: int, root: Path) -> dict[st
         figures["medallion_floor_multiple"] = ratio(
             paisa_seconds, floor.result["medallion"]["medallion_floor_seconds"]
         )
+        medallion = floor.result["medallion"]
+        if "start" in medallion:
+            # The same ratio in CPU time, which the other engineers' load barely moves: the
+            # floor's read and writes (its threads included) against paisa's three processes
+            # (imports included; in process, the stage's whole tree).
+            medallion["cpu_seconds"] = cpu_between(
+                floor.cpu_timeline, medallion["start"], medallion["end"]
+            )
+            paisa_cpu = pipeline.result.get("process_cpu_seconds", pipeline.cpu_seconds)
+            figures["medallion_floor_cpu_seconds"] = {
+                "paisa": paisa_cpu,
+                "floor": medallion["cpu_seconds"],
+            }
+            figures["medallion_floor_cpu_multiple"] = ratio(paisa_cpu, medallion["cpu_seconds"])
+        figures["floor"] = floor.to_dict()
     if spark is not None:
         for run in spark.result["runs"]:
             run["peak_rss_mib"] = peak_between(spark.rss_timeline, run["start"], run["end"])
@@ -304,6 +318,10 @@ def goals(scales: list[dict[str, Any]]) -> dict[str, Any]:
             "goal": f">= {GOALS['spark_speedup_at_least']}x Spark's warm run",
             "measured": warm,
             "holds": min(warm) >= GOALS["spark_speedup_at_least"],
+            # Spark's warm run's CPU time over paisa's three processes': load-independent.
+            "measured_cpu": [
+                s["spark_cpu_ratio_warm"] for s in scales if "spark_cpu_ratio_warm" in s
+            ],
         }
     multiples = [s["medallion_floor_multiple"] for s in scales if "medallion_floor_multiple" in s]
     if multiples:
@@ -311,6 +329,13 @@ def goals(scales: list[dict[str, Any]]) -> dict[str, Any]:
             "goal": f"<= {GOALS['medallion_floor_multiple_at_most']}x the medallion I/O floor",
             "measured": multiples,
             "holds": max(multiples) <= GOALS["medallion_floor_multiple_at_most"],
+            # Wall times move with the other engineers' load (the floor runs after Spark);
+            # the same ratio in CPU time, beside it, does not.
+            "measured_cpu": [
+                s["medallion_floor_cpu_multiple"]
+                for s in scales
+                if "medallion_floor_cpu_multiple" in s
+            ],
         }
     peaks = [s.get("paisa_peak_rss_mib", s["pipeline"]["peak_rss_mib"]) for s in scales]
     verdict["memory_under_2gib"] = {
@@ -504,18 +529,28 @@ def table(results: dict[str, Any]) -> str:
 
     row("medallion I/O floor: that read + 3 Delta layers written and read back", medallion)
     row(
-        "**paisa / medallion I/O floor** (goal <= 1.5x)",
-        lambda s: f"**{s['medallion_floor_multiple']:.1f}x**",
+        "**paisa / medallion I/O floor** (goal <= 1.5x): wall time (CPU time)",
+        lambda s: (
+            f"**{s['medallion_floor_multiple']:.2f}x**"
+            + (
+                f" ({s['medallion_floor_cpu_multiple']:.2f}x: "
+                f"{s['medallion_floor_cpu_seconds']['paisa']:.1f} / "
+                f"{s['medallion_floor_cpu_seconds']['floor']:.1f} CPU-s)"
+                if "medallion_floor_cpu_multiple" in s
+                else ""
+            )
+        ),
     )
     row(
         "generating the sample (not in the pipeline)",
         lambda s: _seconds(s["generate"]["result"]["seconds"]),
     )
     row(
-        "noise: other processes' CPU during paisa / Spark",
+        "noise: other processes' CPU during paisa / Spark / the floors",
         lambda s: (
             f"{s['pipeline']['other_cpu_seconds']:.0f} / "
-            f"{s.get('spark', {}).get('other_cpu_seconds', 0):.0f} core-s"
+            f"{s.get('spark', {}).get('other_cpu_seconds', 0):.0f} / "
+            f"{s.get('floor', {}).get('other_cpu_seconds', 0):.0f} core-s"
         ),
     )
     row(
@@ -544,7 +579,9 @@ def table(results: dict[str, Any]) -> str:
         )
     verdict = results["goals"]
     text += "\n\n| goal | measured | holds |\n|---|---|---|\n" + "\n".join(
-        f"| {name}: {g['goal']} | {g['measured']} | {'yes' if g['holds'] else 'no'} |"
+        f"| {name}: {g['goal']} | {g['measured']}"
+        + (f" (CPU time: {g['measured_cpu']})" if g.get("measured_cpu") else "")
+        + f" | {'yes' if g['holds'] else 'no'} |"
         for name, g in verdict.items()
     )
     machine = results["machine"]

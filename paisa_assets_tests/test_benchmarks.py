@@ -97,6 +97,9 @@ def test_benchmark_entry_point_smoke_run(tmp_path: Path) -> None:
     assert medallion["medallion_floor_seconds"] == pytest.approx(
         sum(medallion["seconds"].values()), abs=0.01
     )
+    # Its CPU time, read from the stage's CPU timeline between its start and end.
+    assert medallion["end"] > medallion["start"] and medallion["cpu_seconds"] >= 0, medallion
+    assert "medallion_floor_cpu_multiple" in scale
     for ratio in (
         "floor_multiple",
         "medallion_floor_multiple",
