@@ -232,4 +232,17 @@ def machine_info() -> dict[str, Any]:
             name: _version(name)
             for name in ("dagster", "deltalake", "polars", "duckdb", "pyarrow", "pyspark")
         },
+        "bytecode_cached": bytecode_cached(),
     }
+
+
+def bytecode_cached() -> bool:
+    """Whether Dagster's modules have compiled bytecode (`.pyc`) to load. Without it (a venv
+    built with PYTHONDONTWRITEBYTECODE set) every process compiles Dagster from source, several
+    CPU-seconds per run worker and parse worker that a `pip install` never costs a user."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("dagster")
+    if spec is None or spec.origin is None:
+        return False
+    return Path(importlib.util.cache_from_source(spec.origin)).exists()

@@ -589,7 +589,8 @@ def table(results: dict[str, Any]) -> str:
         f"\n\nMachine: {machine['cpu']}, {machine['logical_cores']} cores, "
         f"{machine['memory_gib']} GiB, {machine['os']}, Python {machine['python']}, "
         f"{machine['java']}; load average at start {machine['load_average_at_start']}, "
-        f"at end {machine.get('load_average_at_end')}."
+        f"at end {machine.get('load_average_at_end')}; Dagster's bytecode cached: "
+        f"{'yes' if machine.get('bytecode_cached') else 'no (every process compiles it)'}."
     )
     return text
 

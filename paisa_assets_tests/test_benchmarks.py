@@ -109,6 +109,7 @@ def test_benchmark_entry_point_smoke_run(tmp_path: Path) -> None:
     assert "spark" not in scale and "compare" not in scale
     assert set(results["goals"]) >= {"medallion_floor_1_5x", "memory_under_2gib"}
     assert results["machine"]["logical_cores"] >= 1
+    assert isinstance(results["machine"]["bytecode_cached"], bool)
     assert results["table_markdown"].startswith("| figure |")
 
 
