@@ -120,6 +120,7 @@ def measure_medallion_floor(landing: Path, scratch: Path) -> dict[str, Any]:
     from paisa_assets.resources.lakehouse import WRITER_PROPERTIES
 
     seconds = {"read": 0.0, "bronze": 0.0, "silver": 0.0, "gold": 0.0}
+    started_at = time.time()  # epoch times: the parent reads the stage's CPU between them
     for dataset in DATASETS:
         started = time.perf_counter()
         frame, _ = polars_decode(landing_files(landing, dataset))
@@ -140,4 +141,6 @@ def measure_medallion_floor(landing: Path, scratch: Path) -> dict[str, Any]:
     return {
         "seconds": {name: round(value, 3) for name, value in seconds.items()},
         "medallion_floor_seconds": round(sum(seconds.values()), 3),
+        "start": started_at,
+        "end": time.time(),
     }

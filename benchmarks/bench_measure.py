@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,9 @@ class TreeMemorySampler:
         self.peak_bytes = 0
         self.samples = 0
         self.timeline: list[tuple[float, int]] = []  # (epoch seconds, tree RSS bytes)
+        # (epoch seconds, the tree's CPU seconds so far): a step's CPU is the difference
+        # between its end and its start, whichever processes of the tree did the work.
+        self.cpu_timeline: list[tuple[float, float]] = []
 
     @property
     def cpu_seconds(self) -> float:
@@ -83,6 +86,7 @@ class TreeMemorySampler:
             self.timeline.append((time.time(), rss))
             for key, (_, cpu) in usage.items():
                 self._cpu[key] = cpu
+            self.cpu_timeline.append((time.time(), self.cpu_seconds))
             self.samples += 1
             self._stop.wait(self._interval)
 
@@ -115,10 +119,12 @@ class StageRun:
     load_average_before: list[float]  # the machine's 1, 5 and 15 minute load averages
     load_average_after: list[float]
     rss_timeline: list[tuple[float, float]]  # (epoch seconds, MiB), for per-step peaks
+    # (epoch seconds, the tree's CPU seconds so far), for per-step CPU (`cpu_between`)
+    cpu_timeline: list[tuple[float, float]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """The figures, the memory timeline thinned to its peak per second (a results file
-        stays small at any scale)."""
+        """The figures, the memory timeline thinned to its peak per second and the CPU
+        timeline to its last sample per second (a results file stays small at any scale)."""
         figures = asdict(self)
         per_second: dict[int, tuple[float, float]] = {}
         for when, mib in self.rss_timeline:
@@ -126,6 +132,8 @@ class StageRun:
             if second not in per_second or mib > per_second[second][1]:
                 per_second[second] = (when, mib)
         figures["rss_timeline"] = [per_second[second] for second in sorted(per_second)]
+        last = {int(when): (when, cpu) for when, cpu in self.cpu_timeline}
+        figures["cpu_timeline"] = [last[second] for second in sorted(last)]
         return figures
 
 
@@ -168,12 +176,20 @@ def run_stage(
         load_average_before=load_before,
         load_average_after=[round(x, 2) for x in os.getloadavg()],
         rss_timeline=[(round(t, 2), round(b / MIB, 1)) for t, b in sampler.timeline],
+        cpu_timeline=[(round(t, 2), round(c, 2)) for t, c in sampler.cpu_timeline],
     )
 
 
 def peak_between(timeline: list[tuple[float, float]], start: float, end: float) -> float:
     """Peak tree RSS (MiB) sampled between two epoch times (a step's start and end)."""
     return max((mib for t, mib in timeline if start <= t <= end), default=0.0)
+
+
+def cpu_between(timeline: list[tuple[float, float]], start: float, end: float) -> float:
+    """CPU seconds the tree spent between two epoch times (a step's start and end), from the
+    samples nearest inside them: exact to a sampling interval (50 ms) at each end."""
+    inside = [cpu for t, cpu in timeline if start <= t <= end]
+    return round(inside[-1] - inside[0], 2) if len(inside) > 1 else 0.0
 
 
 def write_stage_result(path: Path, result: dict[str, Any]) -> None:
@@ -216,4 +232,17 @@ def machine_info() -> dict[str, Any]:
             name: _version(name)
             for name in ("dagster", "deltalake", "polars", "duckdb", "pyarrow", "pyspark")
         },
+        "bytecode_cached": bytecode_cached(),
     }
+
+
+def bytecode_cached() -> bool:
+    """Whether Dagster's modules have compiled bytecode (`.pyc`) to load. Without it (a venv
+    built with PYTHONDONTWRITEBYTECODE set) every process compiles Dagster from source, several
+    CPU-seconds per run worker and parse worker that a `pip install` never costs a user."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("dagster")
+    if spec is None or spec.origin is None:
+        return False
+    return Path(importlib.util.cache_from_source(spec.origin)).exists()

@@ -18,6 +18,7 @@ from dagster import (
     get_dagster_logger,
 )
 
+from paisa_assets.arrow_build import constant_column, table_from_rows
 from paisa_assets.faults import crash_point
 from paisa_assets.lake_views import ensure_table
 from paisa_assets.materialization_metadata import Tally
@@ -142,15 +143,11 @@ def batch_files(files: Sequence[LandingFile]) -> Iterator[list[LandingFile]]:
         yield batch
 
 
-def _with_lineage(rows: pa.Table, file: LandingFile, ingested_at: pa.Scalar) -> pa.Table:
-    n = rows.num_rows
-    lineage = [
-        pa.repeat(pa.scalar(file.partition, pa.string()), n),
-        pa.repeat(pa.scalar(file.path, pa.string()), n),
-        pa.repeat(ingested_at, n),
-    ]
-    for (name, _), values in zip(LINEAGE_FIELDS, lineage, strict=True):
-        rows = rows.append_column(name, values)
+def _with_lineage(rows: pa.Table, file: LandingFile, ingested_at: datetime) -> pa.Table:
+    for (name, dtype), value in zip(
+        LINEAGE_FIELDS, (file.partition, file.path, ingested_at), strict=True
+    ):
+        rows = rows.append_column(name, constant_column(value, dtype, rows.num_rows))
     return rows
 
 
@@ -175,7 +172,7 @@ def ingest_files(
     parser = parser or FileParser(workers=0)
     quarantine_table, manifest_table = SIDE_TABLES[dataset]
     schema = bronze_schema(columns)
-    ingested_at = pa.scalar(datetime.now(UTC), TIMESTAMP)
+    ingested_at = datetime.now(UTC)
     quarantined: list[dict[str, object]] = []
     rows_per_file: dict[str, int] = {}
     quarantined_per_file: dict[str, int] = {}
@@ -193,7 +190,7 @@ def ingest_files(
                         "_line": line,
                         "raw": raw,
                         "reason": reason,
-                        "_ingested_at": ingested_at.as_py(),
+                        "_ingested_at": ingested_at,
                     }
                     for line, raw, reason in parsed.quarantine
                 )
@@ -225,12 +222,12 @@ def ingest_files(
     if quarantined or previously_quarantined:
         lakehouse.overwrite_where(
             quarantine_table,
-            pa.Table.from_pylist(quarantined, schema=QUARANTINE_SCHEMA),
+            table_from_rows(quarantined, QUARANTINE_SCHEMA),
             f"dataset = {sql_string(dataset)} AND {scope}",
         )
     # Data and quarantine are committed, the manifest is not: a crash here re-ingests the files.
     crash_point(f"bronze.before_manifest:{table}")
-    manifest = pa.Table.from_pylist(
+    manifest = table_from_rows(
         [
             {
                 "dataset": dataset,
@@ -241,11 +238,11 @@ def ingest_files(
                 "modified": f.modified,
                 "rows": rows_per_file[f.path],
                 "quarantined": quarantined_per_file[f.path],
-                "_ingested_at": ingested_at.as_py(),
+                "_ingested_at": ingested_at,
             }
             for f in files
         ],
-        schema=MANIFEST_SCHEMA,
+        MANIFEST_SCHEMA,
     )
     lakehouse.merge(manifest_table, pl.from_arrow(manifest), keys=["_source_file"])  # type: ignore[arg-type]
     per_partition: dict[str, tuple[int, int]] = {}

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import DeltaTable
 
+from paisa_assets.arrow_build import empty_table
 from paisa_assets.sql_quoting import quote_ident, sql_string
 
 if TYPE_CHECKING:
@@ -44,7 +45,17 @@ def register_version(
     through Arrow. A remote lake (no
     DuckDB Azure extension offline), or a version DuckDB cannot read that way, is streamed.
     """
-    view = parquet_view(dt, columns) if local else None
+    files = dt.file_uris() if local else None
+    if local and not files:
+        # An empty version (a table just created, before a backfill's first chunk): there is
+        # nothing to read, and streaming it would import pyarrow.dataset, and pandas with it
+        # (0.5 CPU-s), for no row.
+        schema = pa.schema(dt.schema().to_arrow())  # type: ignore[arg-type]
+        if columns:
+            schema = pa.schema([schema.field(c) for c in columns])
+        con.register(name, empty_table(schema))
+        return
+    view = parquet_view(dt, columns, files) if local else None
     if view is not None:
         try:
             con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(name)} AS {view}")

@@ -75,6 +75,17 @@ def test_benchmark_entry_point_smoke_run(tmp_path: Path) -> None:
     bookkeeping = pipeline["dagster_bookkeeping"]
     assert bookkeeping["partition_events"] == 2 * tables_per_folder * folders, bookkeeping
     assert bookkeeping["events"] > bookkeeping["partition_events"]
+    # --in-process reaches the stage's process; every step has its CPU time from the sampler.
+    assert pipeline["path"] == "execute_in_process in the stage's process"
+    step_cpu = scale["paisa_step_cpu_seconds"]
+    assert set(step_cpu) >= {"bronze", "silver", "gold", "checks", "all_steps"}, step_cpu
+    assert (
+        _positive(step_cpu["all_steps"])
+        and step_cpu["all_steps"] <= scale["pipeline"]["cpu_seconds"]
+    ), step_cpu
+    assert all(step["cpu_seconds"] >= 0 for run in pipeline["runs"] for step in run["steps"]), (
+        pipeline["runs"]
+    )
     for name in ("generate", "pipeline", "floor"):
         stage = scale[name]
         assert _positive(stage["wall_seconds"]) and _positive(stage["peak_rss_mib"]), name
@@ -86,6 +97,9 @@ def test_benchmark_entry_point_smoke_run(tmp_path: Path) -> None:
     assert medallion["medallion_floor_seconds"] == pytest.approx(
         sum(medallion["seconds"].values()), abs=0.01
     )
+    # Its CPU time, read from the stage's CPU timeline between its start and end.
+    assert medallion["end"] > medallion["start"] and medallion["cpu_seconds"] >= 0, medallion
+    assert "medallion_floor_cpu_multiple" in scale
     for ratio in (
         "floor_multiple",
         "medallion_floor_multiple",
@@ -95,6 +109,7 @@ def test_benchmark_entry_point_smoke_run(tmp_path: Path) -> None:
     assert "spark" not in scale and "compare" not in scale
     assert set(results["goals"]) >= {"medallion_floor_1_5x", "memory_under_2gib"}
     assert results["machine"]["logical_cores"] >= 1
+    assert isinstance(results["machine"]["bytecode_cached"], bool)
     assert results["table_markdown"].startswith("| figure |")
 
 

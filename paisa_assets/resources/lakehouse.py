@@ -22,6 +22,7 @@ from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundErr
 from pydantic import Field
 
 from paisa_assets import faults
+from paisa_assets.arrow_build import empty_table
 from paisa_assets.delta_duckdb import plan_merge
 from paisa_assets.resources.azure_storage import AzureStorage
 from paisa_assets.sql_quoting import quote_ident, sql_string
@@ -197,7 +198,7 @@ class Lakehouse(ConfigurableResource):
         try:
             write_deltalake(
                 self.uri(table),
-                schema.empty_table() if initial is None else initial.cast(schema),
+                empty_table(schema) if initial is None else initial.cast(schema),
                 mode="ignore",
                 partition_by=partition_by,
                 storage_options=self._options(),
@@ -457,7 +458,7 @@ class Lakehouse(ConfigurableResource):
         assert dt is not None, f"{table} does not exist"
         write_deltalake(
             dt,
-            pa.schema(dt.schema().to_arrow()).empty_table(),  # type: ignore[arg-type]
+            empty_table(pa.schema(dt.schema().to_arrow())),  # type: ignore[arg-type]
             mode="append",
             partition_by=dt.metadata().partition_columns or None,
             commit_properties=self._commit(metadata),

@@ -17,6 +17,8 @@ from typing import BinaryIO
 import orjson
 import pyarrow as pa
 
+from paisa_assets.arrow_build import empty_table, table_from_columns
+
 SUPPORTED_SUFFIXES = (".json", ".jsonl", ".ndjson")
 RAW_TEXT_LIMIT = 10_000  # characters of a bad line kept in quarantine; the line number locates it
 # Longer lines are quarantined unread: parsing memory stays bounded whatever a file holds. Real
@@ -248,7 +250,7 @@ def parse_json_lines(
     schema = bronze_data_schema(columns)
     if not is_supported(path):
         yield ParsedBatch(
-            schema.empty_table(),
+            empty_table(schema),
             [(None, None, "unsupported file type: expected .json, .jsonl or .ndjson (or .gz)")],
         )
         return
@@ -261,11 +263,7 @@ def parse_json_lines(
     rescued_buffer = buffers["_rescued_data"]
 
     def flush() -> ParsedBatch:
-        table = pa.table(
-            {name: pa.array(values, schema.field(name).type) for name, values in buffers.items()},
-            schema=schema,
-        )
-        batch = ParsedBatch(table, list(quarantine))
+        batch = ParsedBatch(table_from_columns(buffers, schema), list(quarantine))
         for values in buffers.values():
             values.clear()
         quarantine.clear()
@@ -331,4 +329,4 @@ def unopenable_file(path: str, columns: Sequence[str], exc: OSError) -> ParsedBa
         reason = "unreadable file: it vanished after it was listed (deleted or moved)"
     else:
         reason = f"unreadable file: {type(exc).__name__}: {exc.strerror or exc}"
-    return ParsedBatch(bronze_data_schema(columns).empty_table(), [(None, None, reason)])
+    return ParsedBatch(empty_table(bronze_data_schema(columns)), [(None, None, reason)])

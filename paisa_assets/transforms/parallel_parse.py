@@ -15,10 +15,11 @@ The pool is an optimisation only, never a new way to fail:
   streaming, exactly as without a pool;
 - at most `workers + 1` files are read ahead, so memory stays bounded;
 - workers are started with `spawn` (the caller has Dagster, delta-rs and DuckDB threads, which
-  `fork` would copy mid-flight), import only this module, `bronze_parse`, orjson and pyarrow,
+  `fork` would copy mid-flight), import only this module, `bronze_parse`, orjson, pyarrow and
+  Polars (`arrow_build`: never pandas),
   ignore Ctrl-C (the caller decides) and exit on their own when the caller dies, even by SIGKILL.
 
-This module must stay free of Dagster, Polars, DuckDB and deltalake: a spawned worker re-imports
+This module must stay free of Dagster, DuckDB and deltalake: a spawned worker re-imports
 it, and each of those would cost every worker a second or more of start-up.
 """
 
