@@ -11,7 +11,7 @@ import duckdb
 import polars as pl
 
 from paisa_assets.delta_changes import FileDiff, removed_rows_sql
-from paisa_assets.delta_duckdb import parquet_view
+from paisa_assets.delta_duckdb import parquet_view, register_version
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.warehouse import Warehouse
 from paisa_assets.sql_quoting import quote_ident, sql_string
@@ -125,18 +125,29 @@ def changed_partitions(
 
 
 def _digest_batches(
-    lakehouse: Lakehouse, warehouse: Warehouse, table: str, digest: KeyDigest, files: list[str]
+    lakehouse: Lakehouse,
+    warehouse: Warehouse,
+    table: str,
+    digest: KeyDigest,
+    files: list[str] | None,
 ) -> Iterator[pl.DataFrame]:
-    """The digest and part columns of these files (None: every file), in batches."""
+    """The digest and part columns of these files (None: the whole version, read the way the
+    lake allows: a remote lake's files are streamed, DuckDB has no Azure extension offline),
+    in batches."""
     dt = lakehouse.delta_table(table)
     if dt is None:
         return
-    view = parquet_view(dt, [digest.column, *digest.parts], files=files)
-    if view is None:
-        return
+    columns = [digest.column, *digest.parts]
     with warehouse.engine() as con:
-        reader = con.sql(view).to_arrow_reader(DIGEST_BATCH_ROWS)
-        for batch in reader:
+        if files is None:
+            register_version(con, "digested", dt, local=lakehouse.is_local(), columns=columns)
+            relation = con.sql("SELECT * FROM digested")
+        else:
+            view = parquet_view(dt, columns, files=files)
+            if view is None:
+                return
+            relation = con.sql(view)
+        for batch in relation.to_arrow_reader(DIGEST_BATCH_ROWS):
             frame = pl.from_arrow(batch)
             assert isinstance(frame, pl.DataFrame)
             yield frame
@@ -155,9 +166,6 @@ def digest_mismatches(
 ) -> tuple[int, int, int]:
     """(rows, rows with a null part, rows whose digest column is not the digest of its parts)
     in these files of the table (None: all of them)."""
-    if files is None:
-        dt = lakehouse.delta_table(table)
-        files = dt.file_uris() if dt is not None else []
     rows = null_parts = mismatches = 0
     for frame in _digest_batches(lakehouse, warehouse, table, digest, files):
         null = frame.select(pl.any_horizontal(pl.col(c).is_null() for c in digest.parts))

@@ -6,7 +6,10 @@ twenty tests each start from a fresh store. The template is built lazily, on the
 that needs a store, through the same `ensure_store` the product uses, and removed when the
 session's process exits. `prepare_in_background` starts building it at the session's start, so
 that the migration (mostly waiting on SQLite commits) overlaps the first tests instead of
-delaying the first one that needs a store.
+delaying the first one that needs a store. It migrates in a process of its own: MLflow
+migrates with alembic, whose context is a process-wide global, and a migration on a thread beside
+a test creating a Dagster SQLite instance (alembic too) broke one of them at random
+(`KeyError: 'config'` from `DagsterInstance.get()`).
 """
 
 from __future__ import annotations
@@ -14,11 +17,18 @@ from __future__ import annotations
 import atexit
 import functools
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 from pathlib import Path
 
-from paisa_assets.resources.mlflow_tracking import artifact_uri_of, ensure_store, tracking_uri_of
+_MIGRATE = (
+    "import sys\n"
+    "from paisa_assets.resources.mlflow_tracking import artifact_uri_of, ensure_store, "
+    "tracking_uri_of\n"
+    "ensure_store(tracking_uri_of(sys.argv[1]), artifact_uri_of(sys.argv[2]))\n"
+)
 
 _building = threading.Lock()
 
@@ -39,7 +49,12 @@ def _migrated_store() -> Path:
     folder = Path(tempfile.mkdtemp(prefix="paisa-mlflow-template-"))
     atexit.register(shutil.rmtree, folder, True)
     database = folder / "mlflow.db"
-    ensure_store(tracking_uri_of(str(database)), artifact_uri_of(str(folder / "artifacts")))
+    subprocess.run(
+        [sys.executable, "-c", _MIGRATE, str(database), str(folder / "artifacts")],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     return database
 
 
