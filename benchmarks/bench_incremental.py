@@ -25,6 +25,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -340,7 +341,11 @@ def best_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", default="0.5m,5m")
-    parser.add_argument("--scratch", default="/work/scratch/incremental")
+    parser.add_argument(
+        "--scratch",
+        default=str(Path(tempfile.gettempdir()) / "paisa_incremental"),
+        help="where the lakes are built and kept between runs (gigabytes at 5M; not in git)",
+    )
     parser.add_argument("--build-only", action="store_true")
     parser.add_argument("--repeat", type=int, default=3, help="measurements per scale")
     args = parser.parse_args()

@@ -673,6 +673,8 @@ def main(argv: list[str] | None = None) -> None:
     scales = [args.reviews] if args.reviews else [int(n) for n in args.scales.split(",")]
     if args.landing_dir and len(scales) != 1:
         raise SystemExit("--landing-dir holds the landing zone of one scale: give --reviews")
+    if args.work:
+        Path(args.work).mkdir(parents=True, exist_ok=True)  # a new scratch folder is fine
     if args.generate_only:
         if not args.landing_dir:
             raise SystemExit("--generate-only needs --landing-dir")
