@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import duckdb
 import polars as pl
+from deltalake import DeltaTable
 
 from paisa_assets.delta_changes import FileDiff, removed_rows_sql
 from paisa_assets.delta_duckdb import parquet_view, register_version
@@ -56,18 +57,20 @@ def unique_keys_of_changes(
     if memo not in _ANSWERS:
         while len(_ANSWERS) >= _MAX_ANSWERS:
             _ANSWERS.pop(next(iter(_ANSWERS)))
-        _ANSWERS[memo] = _unique_keys_of_changes(lakehouse, warehouse, table, keys, diff)
+        _ANSWERS[memo] = _unique_keys_of_changes(warehouse, dt, keys, diff)
     return _ANSWERS[memo]
 
 
 def _unique_keys_of_changes(
-    lakehouse: Lakehouse, warehouse: Warehouse, table: str, keys: Sequence[str], diff: FileDiff
+    warehouse: Warehouse, dt: DeltaTable, keys: Sequence[str], diff: FileDiff
 ) -> tuple[int, int, int]:
-    added = _files_view(lakehouse, table, keys, diff.added)
-    dt = lakehouse.delta_table(table)
-    assert added is not None and dt is not None
+    """The answer for the version `dt` holds: the one the memo names, its log read once."""
+    added = parquet_view(dt, keys, files=diff.added)
+    if added is None:
+        return 0, 0, 0
     new = set(diff.added)
-    rest = _files_view(lakehouse, table, keys, [f for f in dt.file_uris() if f not in new])
+    others = [f for f in dt.file_uris() if f not in new]
+    rest = parquet_view(dt, keys, files=others) if others else None
     nulls = " OR ".join(f"{quote_ident(k)} IS NULL" for k in keys)
     columns = ", ".join(quote_ident(k) for k in keys)
     on = " AND ".join(f"a.{quote_ident(k)} = r.{quote_ident(k)}" for k in keys)
