@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from deltalake import DeltaTable
 
 from paisa_assets.arrow_build import empty_table
+from paisa_assets.duckdb_engine import in_memory_connection
 from paisa_assets.sql_quoting import quote_ident, sql_string
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ def plan_merge(
     copy, `source = 'stream'`): the plan then reads only the target rows inside it, and DuckDB
     skips the row groups whose statistics exclude it.
     """
-    with duckdb.connect(config={"memory_limit": PLAN_MEMORY_LIMIT, "threads": 2}) as con:
+    with in_memory_connection(memory_limit=PLAN_MEMORY_LIMIT, threads=2) as con:
         register_version(con, "target", target, local=local)
         if match_scope is not None:
             con.execute(

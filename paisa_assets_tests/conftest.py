@@ -28,7 +28,7 @@ from paisa_assets.resources.warehouse import Warehouse
 from paisa_assets.runner import materialize_everything, sync_partitions
 from paisa_assets.settings import paths_under
 from paisa_assets_tests.support.azurite import running_azurite
-from paisa_assets_tests.support.mlflow_store import prepare_in_background, seed_store
+from paisa_assets_tests.support.mlflow_store import TemplateBuild, seed_store
 
 # The property tests assert values, not speed: Hypothesis's default 200 ms deadline per example
 # fails them at random on a loaded machine (several test workers on two cores).
@@ -111,12 +111,6 @@ def workspace(tmp_path: Path) -> Workspace:
     return make_workspace(tmp_path)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _mlflow_store_template() -> None:
-    """Migrate the session's MLflow store template while the first tests run."""
-    prepare_in_background()
-
-
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The blob endpoint of an in-memory Azurite on 127.0.0.1, one per test session."""
@@ -188,6 +182,7 @@ def materialize_all(instance: DagsterInstance, workspace: Workspace) -> None:
 
 
 REPOSITORY = Path(__file__).resolve().parent.parent
+_TEMPLATE_BUILD = pytest.StashKey[TemplateBuild]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -199,6 +194,13 @@ def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("PYTEST_XDIST_WORKER") is None:
         for package in ("paisa_assets", "paisa_assets_tests", "emulator", "benchmarks"):
             compileall.compile_dir(REPOSITORY / package, quiet=1, workers=0)
+        # The MLflow store template, migrated once for the session while the first tests run.
+        config.stash[_TEMPLATE_BUILD] = TemplateBuild()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if (build := config.stash.get(_TEMPLATE_BUILD, None)) is not None:
+        build.stop()
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -159,9 +159,9 @@ class Lakehouse(ConfigurableResource):
         rewrote in a MERGE or DELETE store strings as Arrow string views, for which pyarrow has
         no comparison kernels, so a pushed-down pyarrow filter fails on them.
         """
-        if not self.exists(table):
-            return None
-        return pl.scan_delta(self.uri(table), storage_options=self._options())
+        dt = self.delta_table(table)
+        # The table just opened, not its URI: Polars would read the log a second time.
+        return None if dt is None else pl.scan_delta(dt)
 
     def read(
         self,

@@ -15,6 +15,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from paisa_assets.delta_duckdb import parquet_view, register_version
+from paisa_assets.duckdb_engine import in_memory_connection
 from paisa_assets.resources.lakehouse import Lakehouse
 
 
@@ -53,11 +54,12 @@ class Warehouse(ConfigurableResource):
 
     def engine(self) -> duckdb.DuckDBPyConnection:
         """An in-memory connection for transformations: bounded memory, spills to a temp dir."""
-        con = duckdb.connect(config={"threads": self.threads})
-        con.execute(f"SET memory_limit = '{self.memory_limit}'")
-        con.execute(f"SET temp_directory = '{tempfile.gettempdir()}/paisa_duckdb_spill'")
-        con.execute("SET preserve_insertion_order = false")
-        return con
+        return in_memory_connection(
+            threads=self.threads,
+            memory_limit=self.memory_limit,
+            temp_directory=f"{tempfile.gettempdir()}/paisa_duckdb_spill",
+            preserve_insertion_order=False,
+        )
 
     @contextmanager
     def session(
