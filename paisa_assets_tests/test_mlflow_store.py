@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from paisa_assets.ml.recommender_champion import RECOMMENDER_MODEL
+from paisa_assets.ml.sentiment_champion import SENTIMENT_MODEL
 from paisa_assets.resources.mlflow_tracking import MlflowTracking
 from paisa_assets_tests.conftest import make_workspace
 
@@ -69,3 +71,53 @@ def test_workspaces_start_from_the_migrated_template(
     client = workspace.mlflow_tracking.client()
     client.create_experiment("probe")
     assert {e.name for e in client.search_experiments()} == {"Default", "probe"}
+
+
+NO_CHAMPION_PROBE = textwrap.dedent(
+    """
+    import sys
+    from paisa_assets.resources.mlflow_tracking import MlflowTracking
+
+    model, *databases = sys.argv[1:]
+    for database in databases:
+        tracking = MlflowTracking(tracking_uri=database, artifact_root=database + ".artifacts")
+        print(tracking.champion(model))
+    print("mlflow" in sys.modules)
+    """
+)
+
+
+def test_a_champion_is_looked_up_in_mlflow_only_when_the_store_may_hold_one(
+    tmp_path: Path,
+) -> None:
+    """Gold runs ask for the sentiment champion before any training: a store not created yet,
+    or one whose aliases name no champion of that model, answers None without importing MLflow
+    (or creating the store); one with the alias goes through MLflow and gets its version."""
+    workspace = make_workspace(tmp_path / "workspace")
+    tracking = workspace.mlflow_tracking
+    client = tracking.client()
+    for name in (SENTIMENT_MODEL, RECOMMENDER_MODEL):
+        client.create_registered_model(name)
+        client.create_model_version(name, source=str(tmp_path / "model"))
+    client.set_registered_model_alias(RECOMMENDER_MODEL, "champion", "1")
+    missing = tmp_path / "nowhere" / "mlflow.db"
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            NO_CHAMPION_PROBE,
+            SENTIMENT_MODEL,
+            str(missing),
+            tracking.tracking_uri,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert probe.stdout.split() == ["None", "None", "False"], probe.stderr[-2000:]
+    assert not missing.exists()
+
+    assert int(tracking.champion(RECOMMENDER_MODEL).version) == 1
+    client.set_registered_model_alias(SENTIMENT_MODEL, "champion", "1")
+    assert int(tracking.champion(SENTIMENT_MODEL).version) == 1

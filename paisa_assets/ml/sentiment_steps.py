@@ -58,8 +58,6 @@ def score_with_champion(
 ) -> MaterializeResult | None:
     """Scores the reviews the champion has not scored yet; None (nothing written) before the
     first champion."""
-    import mlflow.sklearn
-
     champion = mlflow_tracking.champion(SENTIMENT_MODEL)
     if champion is None:
         log.warning(
@@ -72,6 +70,8 @@ def score_with_champion(
         config.neutral_band, config.neutral_low, config.neutral_high, dict(champion.tags or {})
     )
     log.info(f"neutral band ({low:.3f}, {high:.3f}), {config.neutral_band}")
+    import mlflow.sklearn  # only once there is a model to load (importing it takes seconds)
+
     with mlflow_tracking.activated():
         model = mlflow.sklearn.load_model(f"models:/{SENTIMENT_MODEL}/{version}")
     scored, deleted = score_reviews(lakehouse, warehouse, model, version, low, high)

@@ -13,9 +13,10 @@ process (bronze and silver included) loads this module with the code location.
 import fcntl
 import json
 import os
+import sqlite3
 import tempfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -151,12 +152,39 @@ class MlflowTracking(ConfigurableResource):
 
     def champion(self, model_name: str) -> "ModelVersion | None":
         """The version the `champion` alias points at, or None before the first promotion."""
+        if self._surely_without_champion(model_name):
+            return None
         from mlflow.exceptions import MlflowException
 
         try:
             return self.client().get_model_version_by_alias(model_name, CHAMPION)
         except MlflowException:
             return None
+
+    def _surely_without_champion(self, model_name: str) -> bool:
+        """True when a local SQLite store shows that the model has no champion, read without
+        MLflow: the store does not exist yet, or its alias table has no such alias.
+
+        Every gold run scores with the champion, and before the first training there is none:
+        importing MLflow (about 1.5 CPU-seconds in each run's process) and migrating a new
+        store only to learn that is most of such a run. Any doubt (a server, a store this read
+        cannot open, a schema without that table) answers False and MLflow decides.
+        """
+        uri = self.resolved_tracking_uri()
+        if not uri.startswith(SQLITE_PREFIX):
+            return False
+        path = Path(uri.removeprefix(SQLITE_PREFIX))
+        if not path.exists():
+            return True
+        try:
+            with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=30)) as con:
+                row = con.execute(
+                    "SELECT 1 FROM registered_model_aliases WHERE name = ? AND alias = ?",
+                    (model_name, CHAMPION),
+                ).fetchone()
+        except sqlite3.Error:
+            return False
+        return row is None
 
     def promote(self, model_name: str, version: str | int) -> None:
         self.client().set_registered_model_alias(model_name, CHAMPION, str(version))
