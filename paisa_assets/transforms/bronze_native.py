@@ -88,11 +88,15 @@ def _duplicate_free_objects(
     values: pl.DataFrame, connection: duckdb.DuckDBPyConnection
 ) -> pl.Series:
     """Per row: no nested object among its values repeats a key (orjson keeps the last)."""
-    cells = (
-        values.with_row_index("_row")
-        .unpivot(index="_row", value_name="cell")
-        .filter(pl.col("cell").str.starts_with("{"))
-        .select("_row", "cell")
+    row = pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row")
+    # DuckDB writes a nested object compactly: each key is followed by '":', so an object with
+    # fewer than two such tokens has fewer than two keys.
+    several_keys = pl.col("cell").str.starts_with("{") & (
+        pl.col("cell").str.count_matches('":', literal=True) >= 2
+    )
+    cells = pl.concat(
+        values.select(row, pl.col(name).alias("cell")).filter(several_keys)
+        for name in values.columns
     )
     clean = pl.Series("clean", [True] * values.height, dtype=pl.Boolean)
     if cells.height == 0:

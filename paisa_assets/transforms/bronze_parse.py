@@ -145,6 +145,10 @@ class LongLine:
     head: bytes
     size: int
 
+    def __len__(self) -> int:
+        """The bytes held (the head), for the native path's block budget."""
+        return len(self.head)
+
 
 def _prefix(pieces: list[bytes], size: int) -> bytes:
     """The first `size` bytes of the pieces, without joining all of them."""
@@ -357,13 +361,18 @@ class _Rebatcher:
 
 
 def _native_block(
-    block: list[bytes | LongLine], first_line: int, columns: Sequence[str], parser: _LineParser
+    block: list[bytes | LongLine],
+    first_line: int,
+    columns: Sequence[str],
+    parser: _LineParser,
+    long_lines: bool,
 ) -> tuple[pl.DataFrame, list[Quarantined]]:
-    """One block of lines: the native path where it is exact, the per-line path for the rest.
-    Returns the rows in line order and the quarantine entries."""
-    texts = [b"" if isinstance(raw, LongLine) else raw for raw in block]
+    """One block of lines: the native path where it is exact, the per-line path for the rest
+    (`long_lines`: the block holds a `LongLine`). Returns the rows in line order and the
+    quarantine entries."""
+    texts = [b"" if isinstance(raw, LongLine) else raw for raw in block] if long_lines else block
     keys = [name for name in KEY_FIELDS if name in set(columns)]
-    taken, values = decode_lines(texts, columns, keys)
+    taken, values = decode_lines(texts, columns, keys)  # type: ignore[arg-type]
     numbers = pl.int_range(first_line, first_line + len(block), dtype=pl.Int64, eager=True)
     for index in (~taken).arg_true().to_list():
         parser.add(block[index], first_line + index)
@@ -383,27 +392,35 @@ def _native(
     columns: Sequence[str],
     batch_rows: int,
 ) -> Iterator[ParsedBatch]:
-    """Lines decoded a block at a time by `bronze_native`; the same batches as `_per_line`."""
+    """Lines decoded a block at a time by `bronze_native`; the same batches as `_per_line`.
+
+    A block is whole groups of lines (a chunk's worth each): nothing here runs per line."""
     batches = _Rebatcher(parser.schema, batch_rows)
     block: list[bytes | LongLine] = []
     block_bytes = 0
-    line_number = 0  # lines read, the block's included
+    long_lines = False
+    line_number = 0  # lines before the block
+
+    def decode() -> Iterator[ParsedBatch]:
+        nonlocal block, block_bytes, long_lines, line_number
+        if block:
+            yield from batches.add(
+                *_native_block(block, line_number + 1, columns, parser, long_lines)
+            )
+        line_number += len(block)
+        block, block_bytes, long_lines = [], 0, False
+
     try:
         for group in groups:
-            for raw in group:
-                block.append(raw)
-                block_bytes += len(raw) if isinstance(raw, bytes) else 0
-                if len(block) >= batch_rows or block_bytes >= NATIVE_BLOCK_BYTES:
-                    yield from batches.add(*_native_block(block, line_number + 1, columns, parser))
-                    line_number += len(block)
-                    block, block_bytes = [], 0
+            block += group
+            block_bytes += sum(map(len, group))
+            long_lines = long_lines or isinstance(group[0], LongLine)  # only ever first
+            if len(block) >= batch_rows or block_bytes >= NATIVE_BLOCK_BYTES:
+                yield from decode()
     except (OSError, EOFError, zlib.error, NotUtf8Error) as exc:
-        yield from batches.add(*_native_block(block, line_number + 1, columns, parser))
-        line_number += len(block)
-        block = []
+        yield from decode()
         batches.quarantine.append((None, None, unreadable_reason(exc, line_number)))
-    if block:
-        yield from batches.add(*_native_block(block, line_number + 1, columns, parser))
+    yield from decode()
     yield batches.finish()
 
 
