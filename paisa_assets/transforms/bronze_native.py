@@ -84,13 +84,20 @@ def supports(columns: Sequence[str]) -> bool:
     return bool(columns) and all(_PLAIN_NAME.fullmatch(name) for name in columns)
 
 
-def _duplicate_free_objects(
-    values: pl.DataFrame, connection: duckdb.DuckDBPyConnection
-) -> pl.Series:
-    """Per row: no nested object among its values repeats a key (orjson keeps the last)."""
+# A JSON string token. In DuckDB's compact text of a flat object of strings the tokens are the
+# keys and values in turn (nothing outside them is a quote).
+_STRING_TOKEN = r'(?s)"(?:[^"\\]|\\.)*"'
+
+
+def _duplicate_free_objects(values: pl.DataFrame) -> pl.Series:
+    """Per row: no nested object among its values repeats a key (orjson keeps the last).
+
+    DuckDB writes keys decoded and re-escaped one way, so "a" and "\\u0061" compare equal here
+    as they do for orjson. A string value that happens to start with "{" is checked too: at
+    worst its line goes to the per-line path for nothing.
+    """
     row = pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row")
-    # DuckDB writes a nested object compactly: each key is followed by '":', so an object with
-    # fewer than two such tokens has fewer than two keys.
+    # Each key of a compact object is followed by '":': fewer than two, fewer than two keys.
     several_keys = pl.col("cell").str.starts_with("{") & (
         pl.col("cell").str.count_matches('":', literal=True) >= 2
     )
@@ -98,19 +105,15 @@ def _duplicate_free_objects(
         values.select(row, pl.col(name).alias("cell")).filter(several_keys)
         for name in values.columns
     )
-    clean = pl.Series("clean", [True] * values.height, dtype=pl.Boolean)
-    if cells.height == 0:
-        return clean
-    connection.register("cells", cells)
-    # A string value that starts with "{" is a cell too: valid JSON or not, it is checked safely
-    # (at worst its line goes to the per-line path for nothing).
-    repeated = connection.sql(
-        "SELECT _row FROM cells WHERE CASE WHEN json_valid(cell) "
-        "THEN len(json_keys(cell)) <> len(list_distinct(json_keys(cell))) ELSE false END"
-    ).pl()["_row"]
-    if repeated.len() == 0:
-        return clean
-    return ~pl.int_range(values.height, eager=True).is_in(repeated.implode())
+    keys = pl.col("cell").str.extract_all(_STRING_TOKEN).list.gather_every(2)
+    repeated = cells.filter(keys.list.n_unique() < keys.list.len())["_row"]
+    return ~pl.int_range(values.height, dtype=pl.UInt32, eager=True).is_in(repeated.implode())
+
+
+@cache
+def _connection() -> duckdb.DuckDBPyConnection:
+    """One in-memory DuckDB per process; each decode uses a cursor of its own (thread-safe)."""
+    return duckdb.connect()
 
 
 def _utf8_or_none(line: bytes) -> str | None:
@@ -144,17 +147,12 @@ def decode_lines(
         return matches, pl.DataFrame(schema=dict.fromkeys(names, pl.String))
     key_tokens = candidates.str.count_matches(rf'"(?:{_names(names)})"{_WS}:')
     paths = ", ".join(f"'$.\"{name}\"'" for name in names)
-    connection = duckdb.connect()
-    try:
-        connection.register("candidates", pl.DataFrame({"line": candidates}))
-        decoded = connection.sql(
-            f"SELECT json_extract_string(line, [{paths}]) AS v FROM candidates"
-        )
+    with _connection().cursor() as cursor:
+        cursor.register("candidates", pl.DataFrame({"line": candidates}))
+        decoded = cursor.sql(f"SELECT json_extract_string(line, [{paths}]) AS v FROM candidates")
         values = decoded.pl()["v"].list.to_struct(fields=list(names)).struct.unnest()
-        found = values.select(pl.sum_horizontal(pl.all().is_not_null())).to_series()
-        unique = (key_tokens == found) & _duplicate_free_objects(values, connection)
-    finally:
-        connection.close()
+    found = values.select(pl.sum_horizontal(pl.all().is_not_null())).to_series()
+    unique = (key_tokens == found) & _duplicate_free_objects(values)
     taken = matches.clone()
     taken[matches.arg_true()] = unique  # the candidates' verdicts, in place
     return taken, values.filter(unique)
