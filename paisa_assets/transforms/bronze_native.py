@@ -98,11 +98,12 @@ def _duplicate_free_objects(values: pl.DataFrame) -> pl.Series:
     """
     row = pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row")
     # Each key of a compact object is followed by '":': fewer than two, fewer than two keys.
-    several_keys = pl.col("cell").str.starts_with("{") & (
-        pl.col("cell").str.count_matches('":', literal=True) >= 2
-    )
+    # (Filtered in two steps: the count runs on the few cells that start an object only.)
+    several_keys = pl.col("cell").str.count_matches('":', literal=True) >= 2
     cells = pl.concat(
-        values.select(row, pl.col(name).alias("cell")).filter(several_keys)
+        values.select(row, pl.col(name).alias("cell"))
+        .filter(pl.col("cell").str.starts_with("{"))
+        .filter(several_keys)
         for name in values.columns
     )
     keys = pl.col("cell").str.extract_all(_STRING_TOKEN).list.gather_every(2)
