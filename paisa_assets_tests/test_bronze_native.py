@@ -143,6 +143,30 @@ def test_files_with_damage_and_gaps_give_the_same_batches() -> None:
     both_paths("\n".join(["{}"] * 3).encode("utf-16"))
 
 
+def test_every_character_raw_and_escaped_gives_the_same_batches() -> None:
+    """Each code point (the BMP whole, the rest sampled) raw and as a \\u escape, at the top
+    level, in a nested array and as a nested object's key and value: DuckDB must write back
+    exactly orjson's text, or the line must go to the per-line path."""
+    points = [
+        c for c in range(1, 0x110000) if not 0xD800 <= c <= 0xDFFF and (c <= 0xFFFF or c % 251 == 0)
+    ]
+    lines = []
+    for c in points:
+        if c >= 0x20 and chr(c) not in '"\\':
+            ch = chr(c)
+            lines.append(f'{{"asin":"A{ch}","image":["{ch}"],"style":{{"{ch}":"{ch}","k":"v"}}}}')
+        if c <= 0xFFFF:
+            esc, upper = f"\\u{c:04x}", f"\\u{c:04X}"
+            lines.append(
+                f'{{"asin":"{esc}","vote":"{upper}","style":{{"{esc}":"{upper}"}},"image":["{esc}"]}}'
+            )
+    payload = "\n".join(lines).encode()
+    batches = both_paths(payload, batch_rows=20_000)
+    assert len(rows_of(batches)) == len(lines)
+    taken, _ = decode_lines([line.encode() for line in lines], COLUMNS, KEYS)
+    assert taken.sum() > 0.9 * len(lines)
+
+
 @pytest.fixture(scope="module")
 def generated_landing(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("landing")
