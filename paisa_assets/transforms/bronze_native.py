@@ -100,11 +100,13 @@ def _duplicate_free_objects(values: pl.DataFrame) -> pl.Series:
     # Each key of a compact object is followed by '":': fewer than two, fewer than two keys.
     # (Filtered in two steps: the count runs on the few cells that start an object only.)
     several_keys = pl.col("cell").str.count_matches('":', literal=True) >= 2
+    starts = values.select(pl.all().str.starts_with("{"))
+    with_objects = [name for name in values.columns if starts[name].any()]
+    if not with_objects:
+        return pl.repeat(True, values.height, eager=True)
     cells = pl.concat(
-        values.select(row, pl.col(name).alias("cell"))
-        .filter(pl.col("cell").str.starts_with("{"))
-        .filter(several_keys)
-        for name in values.columns
+        values.select(row, pl.col(name).alias("cell")).filter(starts[name]).filter(several_keys)
+        for name in with_objects
     )
     keys = pl.col("cell").str.extract_all(_STRING_TOKEN).list.gather_every(2)
     repeated = cells.filter(keys.list.n_unique() < keys.list.len())["_row"]
