@@ -123,11 +123,12 @@ def test_the_native_path_takes_the_plain_lines_and_hands_back_the_rest() -> None
         for line, was_taken in zip(HOSTILE_LINES, taken.to_list(), strict=True)
         if was_taken
     ]
-    assert taken_asins == ["B1", "B2", "B17", "B20", "B25", "{}"] + [
+    assert taken_asins == ["B1", "B2", "B17", "B20", "B21", "B25", "{}"] + [
         f"B{n}" for n in (45, 46, 47, 48, 49, 50, 56)
     ]
     assert values.row(2, named=True)["style"] == '{"Size:":"M"}'
     assert values.row(2, named=True)["image"] == '["u1","u2"]'
+    assert values.row(4, named=True)["reviewerID"] == "\U0001f600"
     assert values.row(3, named=True)["reviewerID"] == 'R\u00e9\n\t"q"\\/'
 
 
@@ -155,7 +156,12 @@ def test_every_character_raw_and_escaped_gives_the_same_batches() -> None:
         if c >= 0x20 and chr(c) not in '"\\':
             ch = chr(c)
             lines.append(f'{{"asin":"A{ch}","image":["{ch}"],"style":{{"{ch}":"{ch}","k":"v"}}}}')
-        if c <= 0xFFFF:
+        if c > 0xFFFF:  # as a surrogate pair, the way an ASCII-only writer escapes it
+            pair = json.dumps(chr(c))[1:-1]
+            high, low = 0xD800 + ((c - 0x10000) >> 10), 0xDC00 + ((c - 0x10000) & 0x3FF)
+            upper = f"\\u{high:04X}\\u{low:04X}"
+            lines.append(f'{{"asin":"{pair}","style":{{"{pair}":"{upper}"}},"image":["{upper}"]}}')
+        else:
             esc, upper = f"\\u{c:04x}", f"\\u{c:04X}"
             lines.append(
                 f'{{"asin":"{esc}","vote":"{upper}","style":{{"{esc}":"{upper}"}},"image":["{esc}"]}}'

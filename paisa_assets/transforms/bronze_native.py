@@ -9,11 +9,11 @@ block at once, and each line either takes this path or is handed back to the per
 A line takes this path only when the result is provably the per-line path's:
 - it is valid UTF-8 and matches a restricted JSON grammar (`line_pattern`): one object whose keys
   are the contract's column names written without escapes; values that are strings (no lone
-  surrogate, no `\\u0000`), integers of at most 18 digits (never `-0`), decimals in a form that is
-  already the shortest round-trip text orjson writes, `true`/`false`, or flat arrays and objects
-  of strings. No `null` value, no unknown key, no nesting deeper than one level. orjson accepts
-  every such line, and DuckDB writes each of these values back exactly as orjson does (the key
-  fields `asin`/`reviewerID` must be strings, as the per-line path demands);
+  surrogate, no `\\u0000`), integers of at most 18 digits (never `-0`), decimals in a form that
+  is already the shortest round-trip text orjson writes, `true`/`false`, or flat arrays and
+  objects of strings. No `null` value, no unknown key, no nesting deeper than one level. orjson
+  accepts every such line, and DuckDB writes each of these values back exactly as orjson does
+  (the key fields `asin`/`reviewerID` must be strings, as the per-line path demands);
 - no key occurs twice: DuckDB keeps the first of duplicate keys and orjson the last. The count
   of `"name":` tokens (each top-level key, plus any nested key that happens to carry a column's
   name) must equal the number of columns DuckDB found, and nested objects' keys are distinct.
@@ -35,8 +35,8 @@ import polars as pl
 _WS = r"[ \t\r]*"
 _HEX = "[0-9a-fA-F]"
 _SHORT_ESCAPE = r'\\["\\/bfnrt]'
-# \u escapes: no surrogate (D800-DFFF: a lone one is invalid UTF-8 to orjson, a pair is left to
-# the per-line path), no \u0000 at the top level (a NUL inside a string), and inside nested
+# \u escapes: no lone surrogate (D800-DFFF: invalid UTF-8 to orjson; pairs are below), no
+# \u0000 at the top level (a NUL inside a string), and inside nested
 # values no control character (DuckDB writes \u001B where orjson writes \u001b).
 _UNICODE_ESCAPE_TOP = (
     rf"\\u(?:[1-9a-cA-CeEfF]{_HEX}{{3}}|[dD][0-7]{_HEX}{{2}}|0[1-9a-fA-F]{_HEX}{{2}}"
@@ -46,9 +46,12 @@ _UNICODE_ESCAPE_NESTED = (
     rf"\\u(?:[1-9a-cA-CeEfF]{_HEX}{{3}}|[dD][0-7]{_HEX}{{2}}|0[1-9a-fA-F]{_HEX}{{2}}"
     rf"|00[2-9a-fA-F]{_HEX})"
 )
+# A high surrogate escape followed by a low one: one character beyond the BMP (an emoji written
+# by an ASCII-only JSON writer), which both read alike.
+_SURROGATE_PAIR = rf"\\u[dD][89abAB]{_HEX}{{2}}\\u[dD][c-fC-F]{_HEX}{{2}}"
 _CHARACTER = r'[^"\\\x00-\x1F]'
-STRING = rf'"(?:{_CHARACTER}|{_SHORT_ESCAPE}|{_UNICODE_ESCAPE_TOP})*"'
-NESTED_STRING = rf'"(?:{_CHARACTER}|{_SHORT_ESCAPE}|{_UNICODE_ESCAPE_NESTED})*"'
+STRING = rf'"(?:{_CHARACTER}|{_SHORT_ESCAPE}|{_UNICODE_ESCAPE_TOP}|{_SURROGATE_PAIR})*"'
+NESTED_STRING = rf'"(?:{_CHARACTER}|{_SHORT_ESCAPE}|{_UNICODE_ESCAPE_NESTED}|{_SURROGATE_PAIR})*"'
 # At most 18 digits: always an int64, so orjson writes it back digit for digit.
 INTEGER = r"(?:0|-?[1-9][0-9]{0,17})"
 # At most 12 significant digits (so the text is the shortest that round-trips), no trailing
