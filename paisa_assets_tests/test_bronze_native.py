@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from paisa_assets.generator import generate_landing_zone
+from paisa_assets.transforms import bronze_native
 from paisa_assets.transforms.bronze_native import decode_lines, line_pattern
 from paisa_assets.transforms.bronze_parse import parse_json_lines
 from paisa_assets.transforms.schemas import BRONZE_METADATA_COLUMNS, BRONZE_REVIEWS_COLUMNS
@@ -130,6 +131,17 @@ def test_the_native_path_takes_the_plain_lines_and_hands_back_the_rest() -> None
     assert values.row(2, named=True)["image"] == '["u1","u2"]'
     assert values.row(4, named=True)["reviewerID"] == "\U0001f600"
     assert values.row(3, named=True)["reviewerID"] == 'R\u00e9\n\t"q"\\/'
+
+
+def test_a_block_an_engine_refuses_goes_to_the_per_line_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Were the grammar ever to let through a line DuckDB cannot read, the block is parsed line
+    by line instead of failing the bronze step."""
+    monkeypatch.setattr(bronze_native, "line_pattern", lambda *_: r"^.*$")
+    taken, values = decode_lines(HOSTILE_LINES, COLUMNS, KEYS)
+    assert not taken.any() and values.height == 0
+    both_paths(b"\n".join(HOSTILE_LINES), batch_rows=5)
 
 
 def test_files_with_damage_and_gaps_give_the_same_batches() -> None:

@@ -146,8 +146,19 @@ def decode_lines(
     A line not taken (False) must be parsed by the per-line path; its row is not in the frame.
     """
     names = tuple(columns)
+    try:
+        return _decode(lines, names, tuple(string_keys))
+    except (duckdb.Error, pl.exceptions.PolarsError):
+        # Never a new way to fail: an engine refusing the block leaves it to the per-line path.
+        nothing = pl.repeat(False, len(lines), dtype=pl.Boolean, eager=True).alias("line")
+        return nothing, pl.DataFrame(schema=dict.fromkeys(names, pl.String))
+
+
+def _decode(
+    lines: Sequence[bytes], names: tuple[str, ...], string_keys: tuple[str, ...]
+) -> tuple[pl.Series, pl.DataFrame]:
     texts = _utf8_texts(lines)
-    matches = texts.str.contains(line_pattern(names, tuple(string_keys))).fill_null(False)
+    matches = texts.str.contains(line_pattern(names, string_keys)).fill_null(False)
     candidates = texts.filter(matches)
     if candidates.len() == 0:
         return matches, pl.DataFrame(schema=dict.fromkeys(names, pl.String))
