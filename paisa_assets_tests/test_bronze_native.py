@@ -246,7 +246,7 @@ def _lines(draw) -> bytes:
 
 
 @given(st.lists(_lines(), max_size=25), st.integers(1, 6))
-@settings(max_examples=120, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, suppress_health_check=[HealthCheck.too_slow])
 def test_generated_lines_give_the_same_batches(lines: list[bytes], batch_rows: int) -> None:
     both_paths(b"\n".join(lines), batch_rows=batch_rows)
 
