@@ -1,6 +1,6 @@
 """Bronze's fast path: decode a block of JSON lines in native code, only where that is exact.
 
-Bronze's contract is what `orjson` makes of a line (`bronze_parse.parse_line`): string values as
+Bronze's contract is what `orjson` makes of a line (`bronze_parse._LineParser`): string values as
 decoded, every other value as orjson's compact JSON text, unknown fields in `_rescued_data`,
 duplicate keys resolved last-wins, bad lines quarantined with a reason. Parsing a million lines
 one by one in Python costs ~9 CPU-s; here Polars (Rust regex) and DuckDB (yyjson) decode a whole
