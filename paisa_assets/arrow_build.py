@@ -24,7 +24,7 @@ def empty_table(schema: pa.Schema) -> pa.Table:
     return pa.Table.from_batches([], schema=schema)
 
 
-def _as_schema(frame: pl.DataFrame, schema: pa.Schema) -> pa.Table:
+def as_table(frame: pl.DataFrame, schema: pa.Schema) -> pa.Table:
     """The frame as Arrow in exactly `schema` (Polars exports large strings; tables here are
     plain strings)."""
     return frame.to_arrow(compat_level=pl.CompatLevel.oldest()).cast(schema)
@@ -37,14 +37,14 @@ def table_from_columns(columns: Mapping[str, Sequence[Any]], schema: pa.Schema) 
     frame = pl.DataFrame(
         {name: columns[name] for name in schema.names}, schema=pl.Schema(schema), strict=True
     )
-    return _as_schema(frame, schema)
+    return as_table(frame, schema)
 
 
 def table_from_rows(rows: Sequence[Mapping[str, Any]], schema: pa.Schema) -> pa.Table:
     """A table of `schema` from Python dicts (`pa.Table.from_pylist` without pandas)."""
     if not rows:
         return empty_table(schema)
-    return _as_schema(pl.DataFrame(rows, schema=pl.Schema(schema), orient="row"), schema)
+    return as_table(pl.DataFrame(rows, schema=pl.Schema(schema), orient="row"), schema)
 
 
 def constant_column(value: Any, dtype: pa.DataType, length: int) -> pa.Array:

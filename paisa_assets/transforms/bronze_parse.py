@@ -15,15 +15,19 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import orjson
+import polars as pl
 import pyarrow as pa
 
-from paisa_assets.arrow_build import empty_table, table_from_columns
+from paisa_assets.arrow_build import as_table, empty_table, table_from_columns
+from paisa_assets.transforms.bronze_native import decode_lines, supports
 
 SUPPORTED_SUFFIXES = (".json", ".jsonl", ".ndjson")
 RAW_TEXT_LIMIT = 10_000  # characters of a bad line kept in quarantine; the line number locates it
 # Longer lines are quarantined unread: parsing memory stays bounded whatever a file holds. Real
 # reviews and product records are kilobytes; a line of this size is a broken or hostile file.
 MAX_LINE_BYTES = 64 * 2**20
+# Bytes of lines decoded at once by the native path (a block also ends at `batch_rows` lines).
+NATIVE_BLOCK_BYTES = 64 * 2**20
 # orjson reads 1,024 levels of nesting but writes only 254: a value between the two is valid JSON
 # that cannot be kept as JSON text, so its line is quarantined with this reason.
 UNSTORABLE_NESTING = "nested deeper than bronze can store as JSON text (254 levels)"
@@ -141,6 +145,10 @@ class LongLine:
     head: bytes
     size: int
 
+    def __len__(self) -> int:
+        """The bytes held (the head), for the native path's block budget."""
+        return len(self.head)
+
 
 def _prefix(pieces: list[bytes], size: int) -> bytes:
     """The first `size` bytes of the pieces, without joining all of them."""
@@ -152,11 +160,11 @@ def _prefix(pieces: list[bytes], size: int) -> bytes:
     return bytes(head)
 
 
-def _lines(
+def _line_groups(
     stream: BinaryIO, path: str, max_line_bytes: int, chunk_size: int = 1 << 20
-) -> Iterator[bytes | LongLine]:
-    """The lines of a file (without their newline), in memory bounded by `max_line_bytes` (plus
-    a chunk).
+) -> Iterator[list[bytes | LongLine]]:
+    """The lines of a file (without their newline), a chunk's worth at a time, in memory
+    bounded by `max_line_bytes` (plus a chunk).
 
     Only the new chunk is split, and an unfinished line is kept as a list of pieces, so a file
     with one enormous line costs linear time, not quadratic; past `max_line_bytes` the line's
@@ -177,12 +185,14 @@ def _lines(
         lines = chunk.split(b"\n")
         if len(lines) > 1:
             pieces.append(lines[0])
+            group: list[bytes | LongLine]
             if long_head is None and size + len(lines[0]) <= max_line_bytes:
-                yield pieces[0] if len(pieces) == 1 else b"".join(pieces)
+                group = [pieces[0] if len(pieces) == 1 else b"".join(pieces)]
             else:
                 head = long_head if long_head is not None else _prefix(pieces, RAW_TEXT_LIMIT * 4)
-                yield LongLine(head, size + len(lines[0]))
-            yield from lines[1:-1]
+                group = [LongLine(head, size + len(lines[0]))]
+            group += lines[1:-1]
+            yield group
             pieces, size, long_head = [], 0, None
         tail = lines[-1]
         size += len(tail)
@@ -192,9 +202,9 @@ def _lines(
                 long_head = _prefix(pieces, RAW_TEXT_LIMIT * 4)
                 pieces = []
     if long_head is not None:
-        yield LongLine(long_head, size)
+        yield [LongLine(long_head, size)]
     elif size:
-        yield b"".join(pieces)
+        yield [b"".join(pieces)]
 
 
 def key_violations(record: dict[str, object], keys: Sequence[str]) -> str | None:
@@ -234,6 +244,186 @@ def append_record(
     rescued_buffer.append(rescued)
 
 
+Quarantined = tuple[int | None, str | None, str]
+
+
+class _LineParser:
+    """The per-line path: `orjson` on one line at a time, values gathered in column buffers.
+
+    This is bronze's reference behaviour; the native path (`bronze_native`) hands it every line
+    it cannot decode exactly the same way.
+    """
+
+    def __init__(self, columns: Sequence[str], max_line_bytes: int) -> None:
+        self.known = set(columns)
+        self.schema = bronze_data_schema(columns)
+        self.max_line_bytes = max_line_bytes
+        self.buffers: dict[str, list[str | None]] = {name: [] for name in self.schema.names}
+        self.quarantine: list[Quarantined] = []
+        self.column_buffers = [(name, self.buffers[name]) for name in columns]
+        self.keys = [name for name in KEY_FIELDS if name in self.known]
+        self.lines: list[int] = self.buffers["_line"]  # type: ignore[assignment]
+
+    def add(self, raw: bytes | LongLine, line_number: int) -> None:
+        """Parse one line into a row or a quarantine entry (a blank line is neither)."""
+        quarantine = self.quarantine
+        if isinstance(raw, LongLine):
+            reason = f"line of {raw.size:,} bytes exceeds the {self.max_line_bytes:,}-byte limit"
+            start = raw.head.decode("utf-8", errors="backslashreplace")[:RAW_TEXT_LIMIT]
+            quarantine.append((line_number, f"{start}... [{raw.size:,} bytes]", reason))
+            return
+        if not raw.strip():
+            return
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            quarantine.append((line_number, _shorten(raw), _line_error(raw, exc)))
+            return
+        if not isinstance(record, dict):
+            kind = type(record).__name__.replace("dict", "object").replace("list", "array")
+            quarantine.append(
+                (line_number, _shorten(raw), f"not a JSON object: the line is a JSON {kind}")
+            )
+            return
+        if self.keys and (bad_keys := key_violations(record, self.keys)):
+            quarantine.append((line_number, _shorten(raw), bad_keys))
+            return
+        try:
+            append_record(record, self.column_buffers, self.buffers["_rescued_data"], self.known)
+        except orjson.JSONEncodeError as exc:
+            quarantine.append((line_number, _shorten(raw), f"{UNSTORABLE_NESTING}: {exc}"))
+            return
+        self.lines.append(line_number)
+
+    def flush(self) -> ParsedBatch:
+        batch = ParsedBatch(table_from_columns(self.buffers, self.schema), list(self.quarantine))
+        for values in self.buffers.values():
+            values.clear()
+        self.quarantine.clear()
+        return batch
+
+
+def _per_line(
+    groups: Iterator[list[bytes | LongLine]], parser: _LineParser, batch_rows: int
+) -> Iterator[ParsedBatch]:
+    """Every line through the per-line path; a batch as soon as it holds `batch_rows` rows."""
+    line_number = 0
+    try:
+        for group in groups:
+            for raw in group:
+                line_number += 1
+                parser.add(raw, line_number)
+                if len(parser.lines) >= batch_rows:
+                    yield parser.flush()
+    except (OSError, EOFError, zlib.error, NotUtf8Error) as exc:
+        parser.quarantine.append((None, None, unreadable_reason(exc, line_number)))
+    yield parser.flush()
+
+
+class _Rebatcher:
+    """Cuts a file's rows and quarantine entries (each in line order, block by block) into the
+    batches the per-line path yields: a batch ends at its `batch_rows`-th row and carries the
+    quarantine entries of the lines before that row."""
+
+    def __init__(self, schema: pa.Schema, batch_rows: int) -> None:
+        self.schema = schema
+        self.batch_rows = batch_rows
+        self.rows: list[pl.DataFrame] = []
+        self.held = 0
+        self.quarantine: list[Quarantined] = []
+
+    def _batch(self, quarantine: list[Quarantined]) -> ParsedBatch:
+        frames, self.rows, self.held = self.rows, [], 0
+        if not frames:
+            return ParsedBatch(empty_table(self.schema), quarantine)
+        return ParsedBatch(as_table(pl.concat(frames), self.schema), quarantine)
+
+    def add(self, rows: pl.DataFrame, quarantine: list[Quarantined]) -> Iterator[ParsedBatch]:
+        self.quarantine += quarantine
+        while self.held + rows.height >= self.batch_rows:
+            need = self.batch_rows - self.held
+            self.rows.append(rows.head(need))
+            rows = rows.slice(need)
+            last = self.rows[-1]["_line"][-1]
+            later = (
+                i for i, (line, _, _) in enumerate(self.quarantine) if line is None or line > last
+            )
+            cut = next(later, len(self.quarantine))
+            before, self.quarantine = self.quarantine[:cut], self.quarantine[cut:]
+            yield self._batch(before)
+        if rows.height:
+            self.rows.append(rows)
+            self.held += rows.height
+
+    def finish(self) -> ParsedBatch:
+        quarantine, self.quarantine = self.quarantine, []
+        return self._batch(quarantine)
+
+
+def _native_block(
+    block: list[bytes | LongLine],
+    first_line: int,
+    columns: Sequence[str],
+    parser: _LineParser,
+    long_lines: bool,
+) -> tuple[pl.DataFrame, list[Quarantined]]:
+    """One block of lines: the native path where it is exact, the per-line path for the rest
+    (`long_lines`: the block holds a `LongLine`). Returns the rows in line order and the
+    quarantine entries."""
+    texts = [b"" if isinstance(raw, LongLine) else raw for raw in block] if long_lines else block
+    keys = [name for name in KEY_FIELDS if name in set(columns)]
+    taken, values = decode_lines(texts, columns, keys)  # type: ignore[arg-type]
+    numbers = pl.int_range(first_line, first_line + len(block), dtype=pl.Int64, eager=True)
+    for index in (~taken).arg_true().to_list():
+        parser.add(block[index], first_line + index)
+    fast = values.with_columns(
+        pl.lit(None, pl.String).alias("_rescued_data"), numbers.filter(taken).alias("_line")
+    )
+    slow = parser.flush()
+    if slow.rows.num_rows == 0:
+        return fast, slow.quarantine
+    rows = pl.concat([fast, pl.from_arrow(slow.rows)], how="vertical_relaxed")  # type: ignore[list-item]
+    return rows.sort("_line"), slow.quarantine
+
+
+def _native(
+    groups: Iterator[list[bytes | LongLine]],
+    parser: _LineParser,
+    columns: Sequence[str],
+    batch_rows: int,
+) -> Iterator[ParsedBatch]:
+    """Lines decoded a block at a time by `bronze_native`; the same batches as `_per_line`.
+
+    A block is whole groups of lines (a chunk's worth each): nothing here runs per line."""
+    batches = _Rebatcher(parser.schema, batch_rows)
+    block: list[bytes | LongLine] = []
+    block_bytes = 0
+    long_lines = False
+    line_number = 0  # lines before the block
+
+    def decode() -> Iterator[ParsedBatch]:
+        nonlocal block, block_bytes, long_lines, line_number
+        if block:
+            yield from batches.add(
+                *_native_block(block, line_number + 1, columns, parser, long_lines)
+            )
+        line_number += len(block)
+        block, block_bytes, long_lines = [], 0, False
+
+    try:
+        for group in groups:
+            block += group
+            block_bytes += sum(map(len, group))
+            long_lines = long_lines or isinstance(group[0], LongLine)  # only ever first
+            if len(block) >= batch_rows or block_bytes >= NATIVE_BLOCK_BYTES:
+                yield from decode()
+    except (OSError, EOFError, zlib.error, NotUtf8Error) as exc:
+        yield from decode()
+        batches.quarantine.append((None, None, unreadable_reason(exc, line_number)))
+    yield from decode()
+    yield batches.finish()
+
+
 def parse_json_lines(
     stream: BinaryIO,
     path: str,
@@ -241,12 +431,14 @@ def parse_json_lines(
     *,
     batch_rows: int = 50_000,
     max_line_bytes: int = MAX_LINE_BYTES,
+    native: bool = True,
 ) -> Iterator[ParsedBatch]:
     """Yield bronze batches of one file; never raises for bad content, only reports it.
 
     Memory stays bounded by `batch_rows` and `max_line_bytes` whatever the file holds.
+    `native=False` parses every line with the per-line path (the reference the native path is
+    tested against); both yield the same batches.
     """
-    known = set(columns)
     schema = bronze_data_schema(columns)
     if not is_supported(path):
         yield ParsedBatch(
@@ -254,57 +446,12 @@ def parse_json_lines(
             [(None, None, "unsupported file type: expected .json, .jsonl or .ndjson (or .gz)")],
         )
         return
-    buffers: dict[str, list[str | None]] = {name: [] for name in schema.names}
-    quarantine: list[tuple[int | None, str | None, str]] = []
-    line_number = 0
-    loads = orjson.loads
-    column_buffers = [(name, buffers[name]) for name in columns]
-    keys = [name for name in KEY_FIELDS if name in known]
-    rescued_buffer = buffers["_rescued_data"]
-
-    def flush() -> ParsedBatch:
-        batch = ParsedBatch(table_from_columns(buffers, schema), list(quarantine))
-        for values in buffers.values():
-            values.clear()
-        quarantine.clear()
-        return batch
-
-    try:
-        for raw in _lines(stream, path, max_line_bytes):
-            line_number += 1
-            if isinstance(raw, LongLine):
-                reason = f"line of {raw.size:,} bytes exceeds the {max_line_bytes:,}-byte limit"
-                start = raw.head.decode("utf-8", errors="backslashreplace")[:RAW_TEXT_LIMIT]
-                quarantine.append((line_number, f"{start}... [{raw.size:,} bytes]", reason))
-                continue
-            if not raw.strip():
-                continue
-            try:
-                record = loads(raw)
-            except orjson.JSONDecodeError as exc:
-                quarantine.append((line_number, _shorten(raw), _line_error(raw, exc)))
-                continue
-            if not isinstance(record, dict):
-                kind = type(record).__name__.replace("dict", "object").replace("list", "array")
-                quarantine.append(
-                    (line_number, _shorten(raw), f"not a JSON object: the line is a JSON {kind}")
-                )
-                continue
-            if keys and (bad_keys := key_violations(record, keys)):
-                quarantine.append((line_number, _shorten(raw), bad_keys))
-                continue
-            try:
-                append_record(record, column_buffers, rescued_buffer, known)
-            except orjson.JSONEncodeError as exc:
-                reason = f"{UNSTORABLE_NESTING}: {exc}"
-                quarantine.append((line_number, _shorten(raw), reason))
-                continue
-            buffers["_line"].append(line_number)  # type: ignore[arg-type]
-            if len(buffers["_line"]) >= batch_rows:
-                yield flush()
-    except (OSError, EOFError, zlib.error, NotUtf8Error) as exc:
-        quarantine.append((None, None, unreadable_reason(exc, line_number)))
-    yield flush()
+    parser = _LineParser(columns, max_line_bytes)
+    groups = _line_groups(stream, path, max_line_bytes)
+    if native and supports(columns):
+        yield from _native(groups, parser, columns, batch_rows)
+    else:
+        yield from _per_line(groups, parser, batch_rows)
 
 
 def unreadable_reason(exc: BaseException, line_number: int = 0) -> str:
