@@ -32,6 +32,8 @@ from functools import cache
 import duckdb
 import polars as pl
 
+from paisa_assets.duckdb_engine import in_memory_connection
+
 _WS = r"[ \t\r]*"
 _HEX = "[0-9a-fA-F]"
 _SHORT_ESCAPE = r'\\["\\/bfnrt]'
@@ -116,12 +118,6 @@ def _duplicate_free_objects(values: pl.DataFrame) -> pl.Series:
     return ~pl.int_range(values.height, dtype=pl.UInt32, eager=True).is_in(repeated.implode())
 
 
-@cache
-def _connection() -> duckdb.DuckDBPyConnection:
-    """One in-memory DuckDB per process; each decode uses a cursor of its own (thread-safe)."""
-    return duckdb.connect()
-
-
 def _utf8_or_none(line: bytes) -> str | None:
     try:
         return line.decode("utf-8")
@@ -164,7 +160,7 @@ def _decode(
         return matches, pl.DataFrame(schema=dict.fromkeys(names, pl.String))
     key_tokens = candidates.str.count_matches(rf'"(?:{_names(names)})"{_WS}:')
     paths = ", ".join(f"'$.\"{name}\"'" for name in names)
-    with _connection().cursor() as cursor:
+    with in_memory_connection() as cursor:
         cursor.register("candidates", pl.DataFrame({"line": candidates}))
         decoded = cursor.sql(f"SELECT json_extract_string(line, [{paths}]) AS v FROM candidates")
         values = decoded.pl()["v"].list.to_struct(fields=list(names)).struct.unnest()
