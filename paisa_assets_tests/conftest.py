@@ -6,6 +6,7 @@ from __future__ import annotations
 import compileall
 import gzip
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -190,7 +191,12 @@ def pytest_configure(config: pytest.Config) -> None:
     hundreds of Python processes (run workers, daemons, CLIs, parse workers) that import the
     project's source; where PYTHONDONTWRITEBYTECODE is set (as on CI machines and in many
     containers), none of them can write its .pyc, so each one compiled every module again.
-    Installed packages are compiled by the installer (`uv pip install --compile-bytecode`)."""
+    Installed packages are compiled by the installer (`uv pip install --compile-bytecode`).
+
+    pytest caches the assertion-rewritten bytecode of the test modules only where Python may
+    write bytecode: otherwise every xdist worker, which collects every module, parsed and
+    compiled them all again (about 3 CPU-seconds per worker)."""
+    sys.dont_write_bytecode = False
     if os.environ.get("PYTEST_XDIST_WORKER") is None:
         for package in ("paisa_assets", "paisa_assets_tests", "emulator", "benchmarks"):
             compileall.compile_dir(REPOSITORY / package, quiet=1, workers=0)
