@@ -470,5 +470,7 @@ def run_spark(landing: Path, work: Path, runs: int = 2) -> dict[str, Any]:
             "shuffle_partitions": SHUFFLE_PARTITIONS,
             "format": "parquet",
             "runs_in_one_session": runs,
+            # Set only by the output-comparison test (a quicker JIT); benchmarks leave it unset.
+            "java_tool_options": os.environ.get("JAVA_TOOL_OPTIONS"),
         },
     }
