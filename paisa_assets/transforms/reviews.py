@@ -31,12 +31,11 @@ from paisa_assets.transforms.json_values import (
     parse_integer,
 )
 from paisa_assets.transforms.quarantine import (
-    REASON_COLUMN,
     check,
     check_with_value,
     is_blank,
     keep_raw,
-    reasons_expr,
+    reasons_column,
     split_by_reason,
 )
 from paisa_assets.transforms.schemas import (
@@ -124,7 +123,7 @@ def _typed(bronze: pl.DataFrame) -> pl.DataFrame:
     reviewer_id = bronze.get_column("reviewerID").str.strip_chars()
     return bronze.with_columns(
         *keep_raw(BRONZE_REVIEWS_COLUMNS),
-        reasons_expr(checks).alias(REASON_COLUMN),
+        reasons_column(bronze, checks),
         review_ids(reviewer_id, asin),
         asin,
         reviewer_id,
