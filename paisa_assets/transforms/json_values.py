@@ -11,6 +11,7 @@ cannot settle (nested JSON objects), or if Polars' decoder rejects a row the gra
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Generic, NamedTuple, TypeVar
 
 import orjson
@@ -184,3 +185,22 @@ def parse_boolean(text: pl.Expr) -> Parsed[pl.Expr]:
     word = text.str.strip_chars().str.to_lowercase()
     value = pl.when(word == "true").then(True).when(word == "false").then(False)
     return Parsed(value, text.is_not_null() & value.is_null())
+
+
+def parse_present(
+    texts: pl.Series, parse: Callable[[pl.Expr], Parsed[pl.Expr]]
+) -> Parsed[pl.Series]:
+    """`parse` (one of the parsers above) evaluated on the non-null rows of `texts` only: for a
+    mostly-null column (a review's vote), see `on_present_rows`."""
+
+    def decode(present: pl.Series) -> tuple[pl.Series, pl.Series]:
+        parsed = parse(pl.col(present.name))
+        frame = present.to_frame().select(
+            parsed.value.alias("value"), parsed.invalid.alias("invalid")
+        )
+        return frame.get_column("value").alias(present.name), frame.get_column("invalid").alias(
+            present.name
+        )
+
+    value, invalid = on_present_rows(texts, decode)
+    return Parsed(value, invalid)

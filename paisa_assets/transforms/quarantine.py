@@ -32,9 +32,10 @@ def check(violated: pl.Expr | pl.Series, reason: str) -> Check:
     return Check(pl.lit(violated) if isinstance(violated, pl.Series) else violated, pl.lit(reason))
 
 
-def check_with_value(violated: pl.Expr, reason: str, value: pl.Expr) -> Check:
+def check_with_value(violated: pl.Expr | pl.Series, reason: str, value: pl.Expr) -> Check:
     """A check whose reason quotes the offending raw value ("<reason>: <value>")."""
-    return Check(violated, pl.concat_str(pl.lit(f"{reason}: "), value))
+    flag = pl.lit(violated) if isinstance(violated, pl.Series) else violated
+    return Check(flag, pl.concat_str(pl.lit(f"{reason}: "), value))
 
 
 def reasons_column(frame: pl.DataFrame, checks: Sequence[Check]) -> pl.Series:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from functools import partial
 
 import polars as pl
 
@@ -29,6 +30,7 @@ from paisa_assets.transforms.json_values import (
     parse_boolean,
     parse_decimal,
     parse_integer,
+    parse_present,
 )
 from paisa_assets.transforms.quarantine import (
     check,
@@ -101,7 +103,7 @@ def _typed(bronze: pl.DataFrame) -> pl.DataFrame:
     overall = parse_decimal(pl.col("overall"))
     whole = overall.value.is_between(1, 5) & (overall.value.floor() == overall.value)
     verified = parse_boolean(pl.col("verified"))
-    vote = parse_integer(pl.col("vote"), thousands=True)
+    vote = parse_present(bronze.get_column("vote"), partial(parse_integer, thousands=True))
     unix_time = parse_integer(pl.col("unixReviewTime"))
     checks = [
         check(is_blank(pl.col("asin")), "missing asin"),
