@@ -85,7 +85,8 @@ def split_by_reason(
     `record_columns`; the quarantine `record` is their JSON object, built for bad rows only.
     """
     bad = checked.get_column(REASON_COLUMN).is_not_null()
-    good = checked.filter(~bad).select(silver.names()).cast(dict(silver))  # type: ignore[arg-type]
+    # Columns first: the filter then copies the silver columns only, not the raw copies.
+    good = checked.select(silver.names()).filter(~bad).cast(dict(silver))  # type: ignore[arg-type]
     quarantine = (
         checked.filter(bad)
         .select(
