@@ -195,12 +195,8 @@ def parse_present(
 
     def decode(present: pl.Series) -> tuple[pl.Series, pl.Series]:
         parsed = parse(pl.col(present.name))
-        frame = present.to_frame().select(
-            parsed.value.alias("value"), parsed.invalid.alias("invalid")
-        )
-        return frame.get_column("value").alias(present.name), frame.get_column("invalid").alias(
-            present.name
-        )
+        frame = present.to_frame().select(value=parsed.value, invalid=parsed.invalid)
+        return frame["value"].alias(present.name), frame["invalid"].alias(present.name)
 
     value, invalid = on_present_rows(texts, decode)
     return Parsed(value, invalid)
