@@ -6,6 +6,7 @@ tables in DuckDB; this module is the one place that decides how.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -126,7 +127,8 @@ def plan_merge(
             target_rows = "target"
         # Polars' own Arrow export (string views) is zero-copy, and DuckDB reads it as is.
         positions = pl.int_range(pl.len(), dtype=pl.Int64).alias("__paisa_row")
-        con.register("source", source.with_columns(positions).to_arrow())
+        named = _source_columns(source.columns, on, update_when, delete_when)
+        con.register("source", source.select(*named, positions).to_arrow())
         # One pass from the (small) source side answers "matched?" and "updated?" per source
         # row; only unmatched target rows need a second look, and only when rows may be deleted
         # (`delete_when` filters the target scan, so DuckDB skips row groups by their stats).
@@ -162,6 +164,17 @@ def plan_merge(
         return MergePlan(int(updates), int(deletes))
     unmatched = matches.filter(pc.invert(matches["matched"]))["row"]
     return MergePlan(0, 0, pc.unique(unmatched.combine_chunks()).sort())
+
+
+def _source_columns(columns: Sequence[str], *predicates: str | None) -> list[str]:
+    """The source columns the predicates name (`s.col` or `s."col"`): the plan reads no other,
+    and handing DuckDB a review chunk's texts cost an Arrow export of every column."""
+    text = " ".join(p for p in predicates if p)
+    return [
+        c
+        for c in columns
+        if re.search(rf'\bs\.(?:{re.escape(c)}\b|"{re.escape(c)}")', text) is not None
+    ]
 
 
 def _matches(

@@ -67,10 +67,23 @@ def keep_by_position(rows: pl.DataFrame, key: str, *, last: bool = False) -> pl.
 def _keep_first(
     rows: pl.DataFrame, key: str, order_by: list[pl.Expr], *, descending: bool
 ) -> pl.DataFrame:
-    keys = rows.with_row_index(_ROW).select(
-        _ROW, pl.col(key).alias("__key"), *(e.alias(f"__by{i}") for i, e in enumerate(order_by))
+    # Only the keys with several copies are sorted: a key with one copy is its own winner, and
+    # a chunk of reviews holds ~1% duplicates (sorting every row cost ~0.35 CPU-s per million).
+    duplicated = rows.get_column(key).is_duplicated()
+    if not duplicated.any():
+        return rows
+    keys = (
+        rows.with_row_index(_ROW)
+        .filter(duplicated)
+        .select(
+            _ROW,
+            pl.col(key).alias("__key"),
+            *(e.alias(f"__by{i}") for i, e in enumerate(order_by)),
+        )
     )
     by = [f"__by{i}" for i in range(len(order_by))]
     sorted_keys = keys.sort(by, descending=descending, nulls_last=True, maintain_order=True)
-    winners = sorted_keys.unique(subset="__key", keep="first", maintain_order=True).get_column(_ROW)
-    return rows[winners.sort()]
+    chosen = sorted_keys.unique(subset="__key", keep="first", maintain_order=True).get_column(_ROW)
+    keep = ~duplicated
+    keep.scatter(chosen, True)
+    return rows.filter(keep)

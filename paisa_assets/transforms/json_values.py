@@ -11,12 +11,13 @@ cannot settle (nested JSON objects), or if Polars' decoder rejects a row the gra
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Generic, NamedTuple, TypeVar
 
 import orjson
 import polars as pl
 
-from paisa_assets.transforms.rowwise import apply_where, map_python, where
+from paisa_assets.transforms.rowwise import apply_where, map_python, on_present_rows, where
 
 T = TypeVar("T", pl.Series, pl.Expr)
 
@@ -80,7 +81,11 @@ def decode_string_array(texts: pl.Series) -> Parsed[pl.Series]:
 
     `[]` is a valid, empty list; `[1, 2]`, `"x"`, `null` (as text) and malformed JSON are invalid.
     """
-    texts = texts.cast(pl.String)
+    value, invalid = on_present_rows(texts.cast(pl.String), _decode_string_array)
+    return Parsed(value, invalid)
+
+
+def _decode_string_array(texts: pl.Series) -> tuple[pl.Series, pl.Series]:
     valid = texts.str.contains(STRING_ARRAY_PATTERN).fill_null(False)
     plain = texts.str.contains(_COMPACT_PLAIN_ARRAY_PATTERN).fill_null(False)
     values = pl.select(
@@ -88,7 +93,7 @@ def decode_string_array(texts: pl.Series) -> Parsed[pl.Series]:
         .then(_split_compact_plain(where(plain, texts)))
         .otherwise(_json_decode_string_arrays(where(valid & ~plain, texts)))
     ).to_series()
-    return Parsed(values.alias(texts.name), _present_but(texts, valid))
+    return values.alias(texts.name), _present_but(texts, valid)
 
 
 def _present_but(texts: pl.Series, valid: pl.Series) -> pl.Series:
@@ -127,11 +132,13 @@ def compact_json(texts: pl.Series) -> pl.Series:
 
 def normalise_json_object(texts: pl.Series) -> Parsed[pl.Series]:
     """JSON-object text -> compact JSON-object text, plus the rows that are not a JSON object."""
-    texts = texts.cast(pl.String)
+    value, invalid = on_present_rows(texts.cast(pl.String), _normalise_json_object)
+    return Parsed(value, invalid)
+
+
+def _normalise_json_object(texts: pl.Series) -> tuple[pl.Series, pl.Series]:
     objects = _valid_objects(texts)
-    return Parsed(
-        compact_json(objects).alias(texts.name), _present_but(texts, objects.is_not_null())
-    )
+    return compact_json(objects).alias(texts.name), _present_but(texts, objects.is_not_null())
 
 
 _INTEGER_PATTERN = r"^\s*[+-]?[0-9]+\s*$"
@@ -178,3 +185,18 @@ def parse_boolean(text: pl.Expr) -> Parsed[pl.Expr]:
     word = text.str.strip_chars().str.to_lowercase()
     value = pl.when(word == "true").then(True).when(word == "false").then(False)
     return Parsed(value, text.is_not_null() & value.is_null())
+
+
+def parse_present(
+    texts: pl.Series, parse: Callable[[pl.Expr], Parsed[pl.Expr]]
+) -> Parsed[pl.Series]:
+    """`parse` (one of the parsers above) evaluated on the non-null rows of `texts` only: for a
+    mostly-null column (a review's vote), see `on_present_rows`."""
+
+    def decode(present: pl.Series) -> tuple[pl.Series, pl.Series]:
+        parsed = parse(pl.col(present.name))
+        frame = present.to_frame().select(value=parsed.value, invalid=parsed.invalid)
+        return frame["value"].alias(present.name), frame["invalid"].alias(present.name)
+
+    value, invalid = on_present_rows(texts, decode)
+    return Parsed(value, invalid)

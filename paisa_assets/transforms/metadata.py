@@ -23,11 +23,10 @@ from paisa_assets.transforms.html_text import clean_main_cat, strip_html, unesca
 from paisa_assets.transforms.json_values import decode_string_array, normalise_json_object
 from paisa_assets.transforms.prices import parse_prices
 from paisa_assets.transforms.quarantine import (
-    REASON_COLUMN,
     check,
     is_blank,
     keep_raw,
-    reasons_expr,
+    reasons_column,
     split_by_reason,
 )
 from paisa_assets.transforms.ranks import parse_ranks
@@ -65,7 +64,7 @@ def _typed(bronze: pl.DataFrame) -> pl.DataFrame:
     ]
     return bronze.with_columns(
         *keep_raw(BRONZE_METADATA_COLUMNS),
-        reasons_expr(checks).alias(REASON_COLUMN),
+        reasons_column(bronze, checks),
         pl.col("asin").str.strip_chars(),
         strip_html(bronze.get_column("title")),
         strip_html(bronze.get_column("brand")),

@@ -17,6 +17,7 @@ from paisa_assets.transforms.schemas import QUARANTINE_SCHEMA
 REASON_SEPARATOR = "; "
 REASON_COLUMN = "__reason"
 _RAW_PREFIX = "__raw_"
+_FLAG_PREFIX = "__violated_"
 
 
 class Check(NamedTuple):
@@ -31,16 +32,32 @@ def check(violated: pl.Expr | pl.Series, reason: str) -> Check:
     return Check(pl.lit(violated) if isinstance(violated, pl.Series) else violated, pl.lit(reason))
 
 
-def check_with_value(violated: pl.Expr, reason: str, value: pl.Expr) -> Check:
+def check_with_value(violated: pl.Expr | pl.Series, reason: str, value: pl.Expr) -> Check:
     """A check whose reason quotes the offending raw value ("<reason>: <value>")."""
-    return Check(violated, pl.concat_str(pl.lit(f"{reason}: "), value))
+    flag = pl.lit(violated) if isinstance(violated, pl.Series) else violated
+    return Check(flag, pl.concat_str(pl.lit(f"{reason}: "), value))
 
 
-def reasons_expr(checks: Sequence[Check]) -> pl.Expr:
-    """The row's violations joined with "; ", or null when the row passes every check."""
-    parts = [pl.when(c.violated.fill_null(False)).then(c.reason) for c in checks]
+def reasons_column(frame: pl.DataFrame, checks: Sequence[Check]) -> pl.Series:
+    """Each row's violations joined with "; ", or null when the row passes every check.
+
+    The checks' flags are computed for every row, the reason texts only for the rows that
+    violate one: composing ten reason strings (one per check, most of them null) for every row
+    and joining them cost ~1.2 CPU-s per million reviews, for the few rows in a thousand that
+    are quarantined.
+    """
+    flags = frame.select(
+        *(c.violated.fill_null(False).alias(f"{_FLAG_PREFIX}{i}") for i, c in enumerate(checks))
+    )
+    reasons = pl.Series(REASON_COLUMN, [None] * frame.height, dtype=pl.String())
+    bad = flags.select(pl.any_horizontal(pl.all())).to_series().arg_true()
+    if len(bad) == 0:
+        return reasons
+    rows = pl.concat([frame[bad], flags[bad]], how="horizontal")
+    parts = [pl.when(pl.col(f"{_FLAG_PREFIX}{i}")).then(c.reason) for i, c in enumerate(checks)]
     joined = pl.concat_str(parts, separator=REASON_SEPARATOR, ignore_nulls=True)
-    return pl.when(joined != "").then(joined)
+    reasons.scatter(bad, rows.select(pl.when(joined != "").then(joined)).to_series())
+    return reasons
 
 
 def is_blank(text: pl.Expr) -> pl.Expr:
@@ -68,7 +85,8 @@ def split_by_reason(
     `record_columns`; the quarantine `record` is their JSON object, built for bad rows only.
     """
     bad = checked.get_column(REASON_COLUMN).is_not_null()
-    good = checked.filter(~bad).select(silver.names()).cast(dict(silver))  # type: ignore[arg-type]
+    # Columns first: the filter then copies the silver columns only, not the raw copies.
+    good = checked.select(silver.names()).filter(~bad).cast(dict(silver))  # type: ignore[arg-type]
     quarantine = (
         checked.filter(bad)
         .select(

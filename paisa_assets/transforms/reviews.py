@@ -19,24 +19,25 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from functools import partial
 
 import polars as pl
 
 from paisa_assets.transforms.dedupe import keep_by_position
 from paisa_assets.transforms.json_values import (
+    Parsed,
     decode_string_array,
     normalise_json_object,
     parse_boolean,
     parse_decimal,
     parse_integer,
+    parse_present,
 )
 from paisa_assets.transforms.quarantine import (
-    REASON_COLUMN,
     check,
     check_with_value,
-    is_blank,
     keep_raw,
-    reasons_expr,
+    reasons_column,
     split_by_reason,
 )
 from paisa_assets.transforms.schemas import (
@@ -96,17 +97,27 @@ def review_time_to_date(review_time: pl.Expr) -> pl.Expr:
 
 
 def _typed(bronze: pl.DataFrame) -> pl.DataFrame:
-    """Bronze rows with every silver column typed and every contract check's reason."""
+    """Bronze rows with every silver column typed and every contract check's reason.
+
+    Each parser runs once: its value and invalid mask are columns (`__parsed_*`, dropped by
+    `split_by_reason`) that both the checks and the typed columns read. Written as expressions
+    in both places, every regex ran twice (eager frames do not share subexpressions).
+    """
     style = normalise_json_object(bronze.get_column("style"))
     image = decode_string_array(bronze.get_column("image"))
-    overall = parse_decimal(pl.col("overall"))
+    vote = parse_present(bronze.get_column("vote"), partial(parse_integer, thousands=True))
+    bronze, (overall, verified, unix_time) = _with_parsed(
+        bronze,
+        overall=parse_decimal(pl.col("overall")),
+        verified=parse_boolean(pl.col("verified")),
+        unix_time=parse_integer(pl.col("unixReviewTime")),
+    )
     whole = overall.value.is_between(1, 5) & (overall.value.floor() == overall.value)
-    verified = parse_boolean(pl.col("verified"))
-    vote = parse_integer(pl.col("vote"), thousands=True)
-    unix_time = parse_integer(pl.col("unixReviewTime"))
+    asin = bronze.get_column("asin").str.strip_chars()
+    reviewer_id = bronze.get_column("reviewerID").str.strip_chars()
     checks = [
-        check(is_blank(pl.col("asin")), "missing asin"),
-        check(is_blank(pl.col("reviewerID")), "missing reviewerID"),
+        check(asin.fill_null("") == "", "missing asin"),
+        check(reviewer_id.fill_null("") == "", "missing reviewerID"),
         check(pl.col("overall").is_null(), "missing overall"),
         check_with_value(overall.invalid, "overall is not a number", pl.col("overall")),
         check_with_value(
@@ -120,11 +131,9 @@ def _typed(bronze: pl.DataFrame) -> pl.DataFrame:
             unix_time.invalid, "unixReviewTime is not an integer", pl.col("unixReviewTime")
         ),
     ]
-    asin = bronze.get_column("asin").str.strip_chars()
-    reviewer_id = bronze.get_column("reviewerID").str.strip_chars()
     return bronze.with_columns(
         *keep_raw(BRONZE_REVIEWS_COLUMNS),
-        reasons_expr(checks).alias(REASON_COLUMN),
+        reasons_column(bronze, checks),
         review_ids(reviewer_id, asin),
         asin,
         reviewer_id,
@@ -138,6 +147,20 @@ def _typed(bronze: pl.DataFrame) -> pl.DataFrame:
         style.value.alias("style"),
         image.value.alias("image"),
     )
+
+
+def _with_parsed(
+    frame: pl.DataFrame, **parsers: Parsed[pl.Expr]
+) -> tuple[pl.DataFrame, list[Parsed[pl.Expr]]]:
+    """`frame` with each parser's value and invalid mask as columns, and the parsers reading
+    those columns instead of parsing again."""
+    columns = {}
+    read = []
+    for name, parsed in parsers.items():
+        value, invalid = f"__parsed_{name}", f"__parsed_{name}_invalid"
+        columns[value], columns[invalid] = parsed.value, parsed.invalid
+        read.append(Parsed(pl.col(value), pl.col(invalid)))
+    return frame.with_columns(**columns), read
 
 
 def split_reviews(bronze: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

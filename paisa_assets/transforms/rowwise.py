@@ -49,3 +49,27 @@ def map_python(values: pl.Series, mask: pl.Series, function: Callable[[str], obj
         return pl.Series(subset.name, results, dtype=subset.dtype)
 
     return apply_where(values, mask, transform)
+
+
+def spread(compact: pl.Series, present: pl.Series) -> pl.Series:
+    """The rows of `compact` (one per true row of `present`, in order) at the true rows of
+    `present`, null elsewhere: the inverse of `values.filter(present)`."""
+    positions = pl.select(pl.when(present).then(present.cum_sum() - 1)).to_series()
+    return compact.gather(positions)
+
+
+def on_present_rows(
+    values: pl.Series, decode: Callable[[pl.Series], tuple[pl.Series, pl.Series]]
+) -> tuple[pl.Series, pl.Series]:
+    """`decode` (a row-by-row (value, invalid) decoder) applied to the non-null rows only; a
+    null row decodes to a null value, not invalid.
+
+    Polars' regular expressions cost about as much on a null row as on a short text (~0.2 µs):
+    a column that is mostly null (a review's image, vote or style) paid its decoder's regexes
+    on every row.
+    """
+    present = values.is_not_null()
+    if values.null_count() == 0:
+        return decode(values)
+    value, invalid = decode(values.filter(present))
+    return spread(value, present), spread(invalid, present).fill_null(False)
