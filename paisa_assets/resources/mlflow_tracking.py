@@ -176,8 +176,9 @@ class MlflowTracking(ConfigurableResource):
         path = Path(uri.removeprefix(SQLITE_PREFIX))
         if not path.exists():
             return True
+        read_only = f"{path.absolute().as_uri()}?mode=ro"
         try:
-            with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=30)) as con:
+            with closing(sqlite3.connect(read_only, uri=True, timeout=30)) as con:
                 row = con.execute(
                     "SELECT 1 FROM registered_model_aliases WHERE name = ? AND alias = ?",
                     (model_name, CHAMPION),
