@@ -371,8 +371,7 @@ def _native_block(
     (`long_lines`: the block holds a `LongLine`). Returns the rows in line order and the
     quarantine entries."""
     texts = [b"" if isinstance(raw, LongLine) else raw for raw in block] if long_lines else block
-    keys = [name for name in KEY_FIELDS if name in set(columns)]
-    taken, values = decode_lines(texts, columns, keys)  # type: ignore[arg-type]
+    taken, values = decode_lines(texts, columns, parser.keys)  # type: ignore[arg-type]
     numbers = pl.int_range(first_line, first_line + len(block), dtype=pl.Int64, eager=True)
     for index in (~taken).arg_true().to_list():
         parser.add(block[index], first_line + index)
