@@ -205,25 +205,24 @@ def build(scratch: Path, scale: str) -> Path:
 
 
 # The layout the measured code expects; a lake built before is migrated, then reconciled.
-LAYOUT = "silver partitioned by _partition"
+LAYOUT = "silver partitioned by _partition, silver reviews with _review_key"
 
 
 def reconcile(scratch: Path, scale: str, base: Path) -> None:
-    """Migrate the built lake to the current layout (untimed: a one-off, `Lakehouse.repartition`)
+    """Migrate the built lake to the current layout (untimed: a one-off, `Lakehouse.migrate`)
     and run the periodic reconciliation once: gold rebuilt, every check passing over whole
     tables, so that the measured runs start where production is between two reconciliations."""
     from dagster import DagsterInstance
 
-    from paisa_assets.silver_merge import SILVER_PARTITION_BY
-    from paisa_assets.tables import SILVER_METADATA, SILVER_REVIEWS
+    from paisa_assets.silver_merge import METADATA, REVIEWS, SILVER_PARTITION_BY
 
     marker = base / "reconciled.json"
     if marker.exists() and json.loads(marker.read_text()).get("layout") == LAYOUT:
         return
     lake = Lake(scratch / f"landing_{scale}", base)
     started = time.perf_counter()
-    for table in (SILVER_REVIEWS, SILVER_METADATA):
-        lake.lakehouse.repartition(table, SILVER_PARTITION_BY)
+    for spec in (REVIEWS, METADATA):
+        lake.lakehouse.migrate(spec.silver_table, SILVER_PARTITION_BY, spec.derived)
     migration = round(time.perf_counter() - started, 3)
     with DagsterInstance.get() as instance:
         run = lake.run(instance, "reconciliation_job", run_config=QUIET)

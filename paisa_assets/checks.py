@@ -24,16 +24,19 @@ from dagster import (
 from paisa_assets import registry
 from paisa_assets.check_scope import check_scope
 from paisa_assets.checks_changed import (
+    REVIEW_ID_IMAGE,
     KeyDigest,
+    KeyImage,
     changed_partitions,
     count_in_changes,
     digest_mismatches,
+    key_image,
     unique_keys_of_changes,
 )
 from paisa_assets.delta_changes import row_count
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.warehouse import Warehouse
-from paisa_assets.sql_quoting import in_list, sql_string
+from paisa_assets.sql_quoting import in_list, quote_ident, sql_string
 from paisa_assets.tables import (
     BRONZE_METADATA,
     BRONZE_METADATA_QUARANTINE,
@@ -94,6 +97,21 @@ def _key_digest(alias: str, columns: Sequence[str]) -> str:
     return f"md5_number(concat_ws(chr(31), {parts}))"
 
 
+def _register_leftover_images(
+    con: duckdb.DuckDBPyConnection,
+    natural_key: Sequence[str],
+    key_lookup: tuple[KeyDigest, KeyImage],
+) -> None:
+    """`leftover_images`: the leftover natural keys (`key_0`...) with their digest's image."""
+    digest, image = key_lookup
+    leftover = con.sql("SELECT * FROM leftover").pl()
+    ids = digest.compute(*(leftover[f"key_{natural_key.index(p)}"] for p in digest.parts))
+    frame = leftover.with_columns(pl.lit(ids).alias(image.key)).with_columns(
+        image.compute(pl.col(image.key)).alias("image")
+    )
+    con.register("leftover_images", frame)
+
+
 def unique_key_check(
     table: str, keys: Sequence[str], digest: KeyDigest | None = None
 ) -> AssetChecksDefinition:
@@ -118,35 +136,44 @@ def unique_key_check(
     ) -> AssetCheckResult:
         scope = check_scope(context, AssetCheckKey(asset_key(table), name), lakehouse, [table])
         mismatches = 0
+        # The key's image column (`KeyImage`), checked by the key's own check.
+        dt = lakehouse.delta_table(table)
+        image = key_image(dt, keys) if dt is not None and digest is None else None
+        wrong_images = 0
         if not scope.full:
             diff = scope.diffs[table]
             if digest is None:
-                checked, null_keys, duplicates = unique_keys_of_changes(
+                checked, null_keys, duplicates, wrong_images = unique_keys_of_changes(
                     lakehouse, warehouse, table, keys, diff
                 )
             else:
                 checked, null_keys, mismatches = digest_mismatches(
                     lakehouse, warehouse, table, digest, diff.added
                 )
-                _, _, duplicates = unique_keys_of_changes(
+                duplicates = unique_keys_of_changes(
                     lakehouse, warehouse, table, [digest.column], diff
-                )
+                ).duplicates
             rows = row_count(lakehouse, table)
         else:
             nulls = " OR ".join(f'"{k}" IS NULL' for k in keys)
-            rows, null_keys, duplicates = _query(
+            wrong = (
+                image.mismatch_sql(quote_ident(image.key), quote_ident(image.column))
+                if image
+                else "false"
+            )
+            rows, null_keys, duplicates, wrong_images = _query(
                 lakehouse,
                 warehouse,
                 f"SELECT count(*), count(*) FILTER (WHERE {nulls}), "
                 f"(SELECT count(*) - count(DISTINCT ({_quoted(keys)})) FROM t "
-                f"WHERE NOT ({nulls})) FROM t",
+                f"WHERE NOT ({nulls})), count(*) FILTER (WHERE {wrong}) FROM t",
                 {"t": table},
             )
             checked = rows
             if digest is not None:
                 _, _, mismatches = digest_mismatches(lakehouse, warehouse, table, digest)
         return AssetCheckResult(
-            passed=duplicates == 0 and null_keys == 0 and mismatches == 0,
+            passed=duplicates == 0 and null_keys == 0 and mismatches == 0 and wrong_images == 0,
             metadata={
                 "rows": MetadataValue.int(rows),
                 "rows_checked": MetadataValue.int(checked),
@@ -155,6 +182,11 @@ def unique_key_check(
                 **(
                     {f"{digest.column}_not_the_digest": MetadataValue.int(mismatches)}
                     if digest
+                    else {}
+                ),
+                **(
+                    {f"{image.column}_not_{image.key}": MetadataValue.int(wrong_images)}
+                    if image
                     else {}
                 ),
                 **scope.metadata(),
@@ -211,9 +243,14 @@ def reconciliation_check(
     quarantine_table: str,
     dataset: str,
     natural_key: Sequence[str],
+    key_lookup: tuple[KeyDigest, KeyImage] | None = None,
 ) -> AssetChecksDefinition:
     """bronze rows = silver rows + quarantined + duplicates dropped, each counted independently,
     over the whole table.
+
+    `key_lookup` (silver's key: a digest of the natural key, and that key's image column) is
+    how a check on changes finds the natural keys silver holds in other folders: by the digest's
+    image, an integer column, instead of by the natural key's strings (see `silver_keys`).
 
     Duplicates are counted from bronze itself (rows outside quarantine minus their distinct
     natural keys), so the equation fails if silver lost or doubled a row, or if quarantine missed
@@ -263,6 +300,12 @@ def reconciliation_check(
         # Checking changed folders only: their silver rows are read by partition, and the keys
         # silver holds under another folder (a duplicate whose first copy arrived elsewhere)
         # are looked up by their key columns (a semi-join with the few keys left over).
+        held = lakehouse.delta_table(silver_table)
+        imaged = (
+            key_lookup is not None
+            and held is not None
+            and key_image(held, [key_lookup[0].column]) == key_lookup[1]
+        )
 
         def silver_keys(con: duckdb.DuckDBPyConnection) -> str:
             hashed = _key_digest("s", natural_key)
@@ -289,11 +332,24 @@ def reconciliation_check(
             (leftover,) = con.execute("SELECT count(*) FROM leftover").fetchall()[0]
             if not leftover:
                 return "SELECT natural_key, TRUE AS owned FROM owned_keys"
+            owned_sql = "SELECT natural_key, TRUE AS owned FROM owned_keys UNION ALL "
+            if imaged:
+                # By the image of the leftover keys' digest: the key column alone is read (5M
+                # reviews: 0.09 CPU-s against 0.33 by the pair's columns). A row is found by its
+                # natural key's digest, which the pair check verifies (review_id is the digest
+                # of reviewerID and asin), and its image the review_id check.
+                _register_leftover_images(con, natural_key, key_lookup)  # type: ignore[arg-type]
+                parts = [f"key_{i}" for i in range(len(natural_key))]
+                image = quote_ident(key_lookup[1].column)  # type: ignore[index]
+                return (
+                    f"{owned_sql}SELECT {_key_digest('l', parts)}, FALSE FROM leftover_images "
+                    f"AS l SEMI JOIN (SELECT {image} FROM silver WHERE NOT ({settled})) AS s "
+                    f"ON s.{image} = l.image"
+                )
             on = " AND ".join(f's."{c}" = l.key_{i}' for i, c in enumerate(natural_key))
             return (
-                "SELECT natural_key, TRUE AS owned FROM owned_keys UNION ALL "
-                f"SELECT {hashed}, FALSE FROM silver AS s SEMI JOIN leftover AS l ON {on} "
-                f"WHERE NOT ({settled})"
+                f"{owned_sql}SELECT {hashed}, FALSE FROM silver AS s SEMI JOIN leftover AS l "
+                f"ON {on} WHERE NOT ({settled})"
             )
 
         # Silver trims the key columns (both sides are trimmed here: a no-op on silver). The
@@ -437,6 +493,7 @@ asset_checks = [
         SILVER_REVIEWS_QUARANTINE,
         "amazon_reviews",
         ["reviewerID", "asin"],
+        (REVIEW_ID_DIGEST, REVIEW_ID_IMAGE),
     ),
     reconciliation_check(
         BRONZE_METADATA, SILVER_METADATA, SILVER_METADATA_QUARANTINE, "amazon_metadata", ["asin"]

@@ -184,6 +184,14 @@ SILVER_REVIEW_DATA = columns(
     ("style", STRING, "Product variant, a normalised JSON object."),
     ("image", STRINGS, "Image URLs the reviewer posted."),
 )
+REVIEW_KEY_COLUMNS = columns(
+    (
+        "_review_key",
+        INT64,
+        "review_id's 64 bits as an integer (top bit flipped, so it sorts as review_id): "
+        "what MERGE plans and key checks look keys up by.",
+    ),
+)
 BRONZE_QUARANTINE_COLUMNS = columns(
     ("dataset", STRING, "The dataset the row came from (eh_streaming for stream events)."),
     ("_partition", STRING, "Landing folder (or Event Hubs partition)."),
@@ -245,7 +253,10 @@ whole number 1..5 ("overall out of range: <value>"); verified present but not tr
 separators ("vote is not an integer: <value>"); style present but not a JSON object ("style is
 not a JSON object"); image present but not a JSON array of strings ("image is not a JSON array of
 strings"); unixReviewTime present but not an integer ("unixReviewTime is not an integer:
-<value>"). Several violations: reasons joined with "; "."""
+<value>"). Several violations: reasons joined with "; ".
+
+Lakes written before `_review_key` existed gain it in the next silver run: a one-time rewrite
+of the table (every row, one commit), as for the change to partitioning by `_partition`."""
 SILVER_METADATA_NOTES = """\
 Duplicates: the copy at the last position wins (position as for reviews: a later folder holds a
 newer snapshot of the catalogue).
@@ -416,7 +427,7 @@ _TABLES: list[Table] = [
     Table(
         t.SILVER_REVIEWS,
         "One row per review (review_id), typed and deduplicated across landing folders.",
-        (*SILVER_REVIEW_DATA, *RESCUED, *BATCH_LINEAGE),
+        (*SILVER_REVIEW_DATA, *RESCUED, *BATCH_LINEAGE, *REVIEW_KEY_COLUMNS),
         writer="silver__amazon_reviews",
         key=("review_id",),
         partitioned_by=REVIEWS_DATASET,

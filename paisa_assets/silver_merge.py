@@ -6,9 +6,9 @@ and every silver row remembers the partition that owns it. A partition's run is 
 for the rows it owns, so a re-ingested file can also withdraw rows.
 """
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -31,6 +31,7 @@ from paisa_assets.tables import (
 )
 from paisa_assets.transforms.dedupe import position_before
 from paisa_assets.transforms.metadata import dedupe_metadata, split_metadata
+from paisa_assets.transforms.review_key import REVIEW_KEY, review_key
 from paisa_assets.transforms.reviews import dedupe_reviews, split_reviews
 from paisa_assets.transforms.schemas import QUARANTINE_SCHEMA
 
@@ -74,6 +75,11 @@ class SilverSpec:
     lookup: tuple[str, ...]
     # Bronze rows merged together in one MERGE at most (a single larger partition excepted).
     chunk_rows: int = CHUNK_ROWS
+    # Columns computed from the others, which a table written before they existed gains in
+    # its migration (`Lakehouse.migrate`), and the one of them the MERGE plan looks keys up by
+    # (equal exactly when the keys are: see `transforms.review_key`).
+    derived: Mapping[str, pl.Expr] = field(default_factory=dict)
+    lookup_key: str | None = None
 
 
 REVIEWS = SilverSpec(
@@ -86,6 +92,8 @@ REVIEWS = SilverSpec(
     dedupe_reviews,
     FIRST_POSITION_WINS,
     ("asin", "reviewerID"),
+    derived={REVIEW_KEY: review_key(pl.col("review_id"))},
+    lookup_key=REVIEW_KEY,
 )
 METADATA = SilverSpec(
     METADATA_DATASET,
@@ -254,6 +262,7 @@ def apply_chunk(lakehouse: Lakehouse, spec: SilverSpec, chunk: PreparedChunk) ->
         delete_unmatched_when=owned,
         partition_by=SILVER_PARTITION_BY,
         prune_by=SILVER_PARTITION_BY[0],
+        lookup_keys=[spec.lookup_key] if spec.lookup_key else None,
     )
     # Silver is committed, its quarantine is not: the re-run's MERGE is a no-op and the
     # quarantine is written then (the reconciliation check fails until it is).
@@ -282,7 +291,7 @@ def refresh_partitions(
     overlap on the machine's cores (Polars, DuckDB and delta-rs release the GIL), at the cost of
     holding one more prepared chunk (`spec.chunk_rows` rows) in memory.
     """
-    lakehouse.repartition(spec.silver_table, SILVER_PARTITION_BY)
+    lakehouse.migrate(spec.silver_table, SILVER_PARTITION_BY, spec.derived)
     order = in_merge_order(spec, partitions)
     chunks = list(chunk_partitions(lakehouse, spec.bronze_table, order, spec.chunk_rows))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="silver-prepare") as pool:

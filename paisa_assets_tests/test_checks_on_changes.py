@@ -18,6 +18,7 @@ from paisa_assets.tables import (
     SILVER_REVIEWS,
     asset_key,
 )
+from paisa_assets.transforms.review_key import REVIEW_KEY, review_key
 from paisa_assets_tests.conftest import Workspace, product, review
 
 RECONCILES = AssetCheckKey(asset_key(SILVER_REVIEWS), "reconciles_with_bronze")
@@ -87,19 +88,24 @@ def test_a_duplicate_whose_first_copy_is_in_another_folder_reconciles(lake) -> N
 
 
 def test_a_first_copy_under_another_review_id_is_caught_by_the_pair_check(lake) -> None:
-    # Keys held by another folder are looked up by review_id, the digest of the pair. A silver
-    # row whose review_id is not its pair's digest is corrupt: the full pair check fails on it,
-    # its failure stands (every next evaluation is full), and a new copy of the pair, which
-    # the MERGE (on review_id) then inserts, is a duplicate pair it names.
+    # Keys held by another folder are looked up by review_id, the digest of the pair (by its
+    # integer image, `_review_key`). A silver row whose review_id is not its pair's digest is
+    # corrupt: the full pair check fails on it, its failure stands (every next evaluation is
+    # full), and a new copy of the pair, which the MERGE then inserts, is a duplicate pair it
+    # names.
     workspace, instance = lake
     first = review(2)
     silver = DeltaTable(workspace.lakehouse.uri(SILVER_REVIEWS))
+    other = "0123456789abcdef"
     silver.update(
-        {"review_id": "'0123456789abcdef'"}, predicate=f"reviewerID = '{first['reviewerID']}'"
+        {"review_id": f"'{other}'", "_review_key": str(int(other, 16) - 2**63)},
+        predicate=f"reviewerID = '{first['reviewerID']}'",
     )
     assert not ingest(workspace, instance, "partition_1", **{FULL_CHECK_TAG: "full"})
     pair = evaluation(instance, PAIR)
     assert not pair["passed"] and pair["review_id_not_the_digest"] == 1
+    unique = evaluation(instance, UNIQUE)
+    assert unique["passed"], unique  # the image is review_id's
     workspace.write_landing_file("amazon_reviews/partition_2/part-1.json.gz", [first])
     assert not ingest(workspace, instance, "partition_2")
     pair = evaluation(instance, PAIR)
@@ -108,6 +114,33 @@ def test_a_first_copy_under_another_review_id_is_caught_by_the_pair_check(lake) 
     # No key is lost: partition_2 owns its copy.
     reconciled = evaluation(instance, RECONCILES)
     assert reconciled["passed"] and reconciled["valid_keys_missing_from_silver"] == 0
+
+
+def test_a_review_key_that_is_not_the_review_ids_image_fails_the_full_key_check(lake) -> None:
+    # MERGE plans and the checks on changes look keys up by `_review_key`: a row whose key is
+    # not its review_id's image would be looked up under the wrong key. The review_id check
+    # verifies the image of every row it checks: all of them in a full check.
+    workspace, instance = lake
+    silver = DeltaTable(workspace.lakehouse.uri(SILVER_REVIEWS))
+    silver.update({"_review_key": "42"}, predicate=f"reviewerID = '{review(2)['reviewerID']}'")
+    assert not ingest(workspace, instance, "partition_2", **{FULL_CHECK_TAG: "full"})
+    unique = evaluation(instance, UNIQUE)
+    assert not unique["passed"] and str(unique["scope"]).startswith("full: ")
+    assert (unique["duplicate_rows"], unique["_review_key_not_review_id"]) == (0, 1)
+
+
+def test_a_wrong_review_key_among_added_rows_fails_the_check_on_changes(lake) -> None:
+    # On changes, the added rows' images are verified first; with one wrong, the duplicates
+    # are looked up by review_id itself (the appended row shares one with partition_0).
+    workspace, instance = lake
+    copy = workspace.lakehouse.read(SILVER_REVIEWS).filter(pl.col("_partition") == "partition_0")
+    wrong = copy.head(1).with_columns(pl.lit(7, dtype=pl.Int64).alias("_review_key"))
+    write_deltalake(workspace.lakehouse.uri(SILVER_REVIEWS), to_arrow(wrong), mode="append")
+    assert not ingest(workspace, instance, "partition_2")
+    unique = evaluation(instance, UNIQUE)
+    assert not unique["passed"] and str(unique["scope"]).startswith("changes: ")
+    assert (unique["duplicate_rows"], unique["_review_key_not_review_id"]) == (1, 1)
+    assert unique["rows_checked"] == 6  # partition_2's five and the appended row
 
 
 def test_a_row_lost_in_another_folder_fails_the_check_on_changes(lake) -> None:
@@ -143,10 +176,12 @@ def test_a_duplicate_key_against_unchanged_files_fails_the_check_on_changes(lake
 
 
 def append_silver_copy(workspace: Workspace, **changes: str) -> None:
-    """A copy of one of partition_0's silver rows appended behind the MERGE's back."""
+    """A copy of one of partition_0's silver rows appended behind the MERGE's back (its
+    `_review_key` the image of its review_id, changed or not)."""
     silver = workspace.lakehouse.read(SILVER_REVIEWS)
     copy = silver.filter(pl.col("_partition") == "partition_0").head(1)
     copy = copy.with_columns(pl.lit(value).alias(column) for column, value in changes.items())
+    copy = copy.with_columns(review_key(pl.col("review_id")).alias(REVIEW_KEY))
     write_deltalake(workspace.lakehouse.uri(SILVER_REVIEWS), to_arrow(copy), mode="append")
 
 

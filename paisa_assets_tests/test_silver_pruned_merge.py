@@ -1,15 +1,21 @@
 """Silver is partitioned by landing folder: re-ingesting a folder MERGEs into its own partition
-(and those whose copies it outranks) only, and a silver table written before is migrated,
-every row kept."""
+(and those whose copies it outranks) only, and a silver table written before (unpartitioned,
+without `_review_key`) is migrated, every row kept."""
 
 from __future__ import annotations
 
+import shutil
+
 import polars as pl
 from dagster import DagsterInstance
-from deltalake import DeltaTable
+from deltalake import DeltaTable, write_deltalake
 
+from paisa_assets.resources.lakehouse import to_arrow
 from paisa_assets.runner import sync_partitions
+from paisa_assets.silver_merge import REVIEWS
 from paisa_assets.tables import SILVER_REVIEWS
+from paisa_assets.transforms.review_key import REVIEW_KEY
+from paisa_assets.transforms.schemas import SILVER_REVIEWS_SCHEMA
 from paisa_assets_tests.conftest import Workspace, review
 
 FOLDERS = [f"partition_{n}" for n in range(4)]
@@ -54,18 +60,26 @@ def test_reingesting_a_changed_folder_reads_only_its_partition(workspace: Worksp
     assert first["overall"].to_list() == [int(records[0]["overall"])]
 
 
-def test_an_unpartitioned_silver_is_migrated_on_first_write(workspace: Workspace) -> None:
+def test_an_old_layout_silver_is_migrated_on_first_write(workspace: Workspace) -> None:
+    # Written before silver was partitioned by `_partition` and held `_review_key`.
     write_folders(workspace)
     with DagsterInstance.ephemeral() as instance:
         for folder in FOLDERS[:3]:
             ingest(workspace, instance, folder)
         lake = workspace.lakehouse
         before = lake.read(SILVER_REVIEWS).sort("review_id")
-        assert lake.repartition(SILVER_REVIEWS, [])  # the layout written before this change
+        shutil.rmtree(lake.uri(SILVER_REVIEWS))
+        write_deltalake(lake.uri(SILVER_REVIEWS), to_arrow(before.drop(REVIEW_KEY)))
         assert DeltaTable(lake.uri(SILVER_REVIEWS)).metadata().partition_columns == []
         ingest(workspace, instance, FOLDERS[3])
+        # Migrated once: the next write finds the layout and rewrites nothing.
+        version = lake.version(SILVER_REVIEWS)
+        assert not lake.migrate(SILVER_REVIEWS, ["_partition"], REVIEWS.derived)
+        assert lake.version(SILVER_REVIEWS) == version
     silver = DeltaTable(lake.uri(SILVER_REVIEWS))
     assert silver.metadata().partition_columns == ["_partition"]
+    assert [f.name for f in silver.schema().fields] == SILVER_REVIEWS_SCHEMA.names()
     after = lake.read(SILVER_REVIEWS).sort("review_id")
-    assert after.height == before.height + 6
+    assert after.height == before.height + 6 and after["review_id"].n_unique() == after.height
     assert after.filter(pl.col("_partition") != FOLDERS[3]).equals(before)
+    assert after[REVIEW_KEY].to_list() == [int(i, 16) - 2**63 for i in after["review_id"]]

@@ -55,7 +55,7 @@ def test_schema_constants_follow_the_contract() -> None:
     assert SILVER_REVIEWS_SCHEMA.names() == [
         "review_id", "asin", "reviewerID", "reviewerName", "overall", "reviewText", "summary",
         "unixReviewTime", "reviewTime", "review_date", "verified", "vote", "style", "image",
-        *lineage,
+        *lineage, "_review_key",
     ]  # fmt: skip
     assert QUARANTINE_SCHEMA.names() == ["_partition", "_source_file", "_line", "reason", "record"]
     assert BRONZE_REVIEWS_SCHEMA.names() == [*BRONZE_REVIEWS_COLUMNS, *lineage]
@@ -127,6 +127,8 @@ def test_full_valid_row() -> None:
             "_source_file": "dataset/partition_1/part-00000.json.gz",
             "_line": 1,
             "_ingested_at": INGESTED_AT,
+            # d78efd414a8633a7 as an unsigned integer, minus 2**63
+            "_review_key": 6_309_258_584_857_654_183,
         }
     ]
 

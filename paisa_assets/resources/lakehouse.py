@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -284,8 +284,14 @@ class Lakehouse(ConfigurableResource):
         metadata: dict[str, Any] | None = None,
         prune_by: str | None = None,
         match_scope: str | None = None,
+        lookup_keys: Sequence[str] | None = None,
     ) -> dict[str, int]:
         """Upsert `source` on `keys` (aliases: `s` source, `t` target); returns merge metrics.
+
+        `lookup_keys`, columns of both sides equal exactly when `keys` are (an integer image of
+        a string key, `transforms.review_key`), are what the plan joins on: the whole target's
+        key column is read for every MERGE, and an integer is cheaper to read and compare. A
+        target without them (written before they existed) is planned on `keys`.
 
         `match_scope`, a predicate on the target's columns (no alias), says where every target
         row a source row can match sits: the plan reads only those rows (see `plan_merge`).
@@ -306,10 +312,19 @@ class Lakehouse(ConfigurableResource):
         def execute() -> dict[str, int]:
             dt = self.delta_table(table)  # the latest version, again on every attempt
             assert dt is not None
+            held = {field.name for field in dt.schema().fields}
+            lookup = list(lookup_keys or [])
+            if not all(k in held and k in source.columns for k in lookup):
+                lookup = []
+            plan_on = (
+                " AND ".join(f"t.{quote_ident(k)} = s.{quote_ident(k)}" for k in lookup)
+                if lookup
+                else on
+            )
             plan = plan_merge(
                 dt,
                 source,
-                on=on,
+                on=plan_on,
                 update_when=None if insert_only else (update_when or "true"),
                 delete_when=delete_unmatched_when,
                 local=self.is_local(),
@@ -424,20 +439,38 @@ class Lakehouse(ConfigurableResource):
             writer_properties=WRITER_PROPERTIES,
         )
 
-    def repartition(self, table: str, partition_by: list[str]) -> bool:
-        """Rewrite the table partitioned by these columns, every row in one commit, unless it
-        already is (True when it rewrote it): the migration of a table written before its
-        layout changed. Rows stream through, so memory stays bounded; a concurrent writer makes
-        the commit fail (it names the version it read) and the migration runs again."""
+    def migrate(
+        self,
+        table: str,
+        partition_by: list[str],
+        derived: Mapping[str, pl.Expr] | None = None,
+    ) -> bool:
+        """Rewrite the table partitioned by these columns and holding the `derived` columns
+        (computed from each row's others, appended after them), every row in one commit, unless
+        it already is and does (True when it rewrote it): the migration of a table written
+        before its layout changed. Rows stream through, so memory stays bounded; a concurrent
+        writer makes the commit fail (it names the version it read) and the migration runs
+        again."""
+        derived = dict(derived or {})
 
         def rewrite() -> bool:
             dt = self.delta_table(table)
-            if dt is None or list(dt.metadata().partition_columns) == partition_by:
+            if dt is None:
                 return False
-            get_dagster_logger("paisa.lakehouse").info(
-                f"migrating {table} to partitions by {', '.join(partition_by)}"
+            names = {field.name for field in dt.schema().fields}
+            missing = {name: expr for name, expr in derived.items() if name not in names}
+            partitioned = list(dt.metadata().partition_columns) == partition_by
+            if partitioned and not missing:
+                return False
+            changes = ([] if partitioned else [f"partitions by {', '.join(partition_by)}"]) + [
+                f"column {name}" for name in missing
+            ]
+            get_dagster_logger("paisa.lakehouse").info(f"migrating {table}: {'; '.join(changes)}")
+            rows: pa.RecordBatchReader = (
+                dt.to_pyarrow_dataset().scanner(batch_size=65_536).to_reader()
             )
-            rows = dt.to_pyarrow_dataset().scanner(batch_size=65_536).to_reader()
+            if missing:
+                rows = _with_derived(rows, missing)
             write_deltalake(
                 dt,
                 rows,
@@ -449,7 +482,7 @@ class Lakehouse(ConfigurableResource):
             )
             return True
 
-        return retry_on_conflict(rewrite, f"{table} (repartition)")
+        return retry_on_conflict(rewrite, f"{table} (migration)")
 
     def record(self, table: str, metadata: dict[str, Any]) -> int:
         """An empty commit carrying `metadata`: an incremental gold update that changed no row
@@ -475,6 +508,23 @@ class Lakehouse(ConfigurableResource):
             return {}
         history = dt.history(limit=1)
         return history[0] if history else {}
+
+
+def _with_derived(
+    rows: pa.RecordBatchReader, derived: Mapping[str, pl.Expr]
+) -> pa.RecordBatchReader:
+    """The batches of `rows` with the `derived` columns appended."""
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in rows:
+            frame = pl.from_arrow(batch)
+            assert isinstance(frame, pl.DataFrame)
+            yield from to_arrow(frame.with_columns(**derived)).to_batches()
+
+    first = pl.from_arrow(rows.schema.empty_table())
+    assert isinstance(first, pl.DataFrame)
+    schema = to_arrow(first.with_columns(**derived)).schema
+    return pa.RecordBatchReader.from_batches(schema, batches())
 
 
 def _crash_while_reading(source: pa.Table, point: str) -> pa.Table | pa.RecordBatchReader:

@@ -40,6 +40,7 @@ from paisa_assets.transforms.quarantine import (
     reasons_column,
     split_by_reason,
 )
+from paisa_assets.transforms.review_key import REVIEW_KEY, review_key
 from paisa_assets.transforms.schemas import (
     BRONZE_REVIEWS_COLUMNS,
     BRONZE_REVIEWS_SCHEMA,
@@ -131,10 +132,12 @@ def _typed(bronze: pl.DataFrame) -> pl.DataFrame:
             unix_time.invalid, "unixReviewTime is not an integer", pl.col("unixReviewTime")
         ),
     ]
+    ids = review_ids(reviewer_id, asin)
     return bronze.with_columns(
         *keep_raw(BRONZE_REVIEWS_COLUMNS),
         reasons_column(bronze, checks),
-        review_ids(reviewer_id, asin),
+        ids,
+        review_key(pl.lit(ids)).alias(REVIEW_KEY),
         asin,
         reviewer_id,
         pl.when(whole).then(overall.value).cast(pl.Int32).alias("overall"),

@@ -85,6 +85,9 @@ SILVER_REVIEWS_SCHEMA = pl.Schema(
         "style": pl.String(),
         "image": _STRINGS,
         **LINEAGE_SCHEMA,
+        # review_id as an integer, for key lookups (`transforms.review_key`): last, where a
+        # table written before it existed gains it in its migration.
+        "_review_key": pl.Int64(),
     }
 )
 

@@ -10,6 +10,7 @@ from datetime import datetime
 
 import polars as pl
 
+from paisa_assets.transforms.review_key import REVIEW_KEY
 from paisa_assets.transforms.reviews import split_reviews
 from paisa_assets.transforms.schemas import BRONZE_REVIEWS_SCHEMA, SILVER_REVIEWS_SCHEMA
 from paisa_assets.transforms.stream_events import EVENT_KEY
@@ -22,7 +23,14 @@ STREAM_LINEAGE = pl.Schema(
         "processed_at": pl.Datetime("us", "UTC"),
     }
 )
-SILVER_STREAM_SCHEMA = pl.Schema({**SILVER_REVIEWS_SCHEMA, **STREAM_LINEAGE})
+# Without batch silver's `_review_key`: the stream's table grows by the day's events (about
+# 10,000), not by landing folders, and its MERGE plans read it whole in a fraction of a second.
+SILVER_STREAM_SCHEMA = pl.Schema(
+    {
+        **{name: dtype for name, dtype in SILVER_REVIEWS_SCHEMA.items() if name != REVIEW_KEY},
+        **STREAM_LINEAGE,
+    }
+)
 
 
 def split_stream_reviews(
