@@ -52,6 +52,7 @@ from paisa_assets.transforms.gold_incremental import (
     null_safe_match,
     plan_gold_update,
 )
+from paisa_assets.transforms.review_key import REVIEW_KEY, review_key
 from paisa_assets.transforms.schemas import SILVER_METADATA_SCHEMA, SILVER_REVIEWS_SCHEMA
 from paisa_assets.transforms.stream_reviews import SILVER_STREAM_SCHEMA
 
@@ -358,13 +359,7 @@ def _register_affected_inputs(
         # is asked, by the key column alone (reading whole rows for a few keys decodes every
         # file). The rest then have no batch copy: their stream rows changed, the metadata did
         # not, so each one's enriched row differs from gold's.
-        keys = _table_view(con, lakehouse, SILVER_REVIEWS, ["review_id"], dt.file_uris())
-        in_batch = [
-            r[0]
-            for r in con.execute(
-                f"SELECT review_id FROM ({keys}) WHERE {in_list('review_id', others)}"
-            ).fetchall()
-        ]
+        in_batch = _held_in_silver(con, lakehouse, dt, others)
         if in_batch:
             con.execute(f"DELETE FROM affected_ids WHERE {in_list('id', in_batch)}")
         others = []
@@ -386,6 +381,25 @@ def _register_affected_inputs(
     )
     _view(con, "silver_metadata", _table_view(con, lakehouse, SILVER_METADATA, METADATA_COLUMNS))
     return not others
+
+
+def _held_in_silver(
+    con: duckdb.DuckDBPyConnection, lakehouse: Lakehouse, dt: DeltaTable, ids: list[str]
+) -> list[str]:
+    """Which of these review ids silver.amazon_reviews holds, from one key column of every
+    file: `_review_key`, the ids' integer image (`transforms.review_key`), where silver has it
+    and every id has one (5M reviews: a few hundredths of a CPU-second, against about 0.2 for
+    the strings of `review_id`)."""
+    images = pl.select(review_key(pl.lit(pl.Series(ids, dtype=pl.String)))).to_series()
+    if REVIEW_KEY not in {f.name for f in dt.schema().fields} or images.null_count():
+        keys = _table_view(con, lakehouse, SILVER_REVIEWS, ["review_id"], dt.file_uris())
+        query = f"SELECT DISTINCT review_id FROM ({keys}) WHERE {in_list('review_id', ids)}"
+        return [r[0] for r in con.execute(query).fetchall()]
+    by_image = dict(zip(images.to_list(), ids, strict=True))
+    keys = _table_view(con, lakehouse, SILVER_REVIEWS, [REVIEW_KEY], dt.file_uris())
+    listing = ", ".join(str(image) for image in by_image)
+    query = f"SELECT DISTINCT {REVIEW_KEY} FROM ({keys}) WHERE {REVIEW_KEY} IN ({listing})"
+    return [by_image[r[0]] for r in con.execute(query).fetchall()]
 
 
 def update_reviews_enriched(

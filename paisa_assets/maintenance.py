@@ -17,6 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import DeltaTable
 
+from paisa_assets.resources.lakehouse import configure_table
+
 # Files below this size are worth merging; compaction aims at files of this size.
 TARGET_FILE_BYTES = 128 * 2**20
 DEFAULT_RETENTION_HOURS = 168  # Delta's default deleted-file retention: one week
@@ -65,10 +67,13 @@ def check_retention(hours: int) -> int:
 
 
 def maintain(table: str, delta: DeltaTable, retention_hours: int) -> MaintenanceOutcome:
-    """Compact, checkpoint and vacuum one table (its current version, as `delta` holds it)."""
+    """Compact, checkpoint and vacuum one table (its current version, as `delta` holds it),
+    giving a table written before them the lakehouse's table properties."""
     before = TableFiles.of(delta)
     version_before = delta.version()
     metrics = delta.optimize.compact(target_size=TARGET_FILE_BYTES, max_concurrent_tasks=1)
+    delta.update_incremental()
+    configure_table(delta)
     delta.update_incremental()
     delta.create_checkpoint()
     vacuumed = delta.vacuum(

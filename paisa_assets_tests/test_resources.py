@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 import pytest
+from deltalake import DeltaTable, write_deltalake
 
-from paisa_assets.resources.lakehouse import Lakehouse
+from paisa_assets.resources.lakehouse import TABLE_CONFIGURATION, Lakehouse
 from paisa_assets.resources.landing_zone import LocalLandingZone
 from paisa_assets.sql_quoting import sql_string
 
@@ -43,6 +45,28 @@ def test_merge_without_changes_makes_no_commit(tmp_path: Path) -> None:
         "silver.t", pl.DataFrame({"k": ["b"], "v": [5]}), keys=["k"], update_when="t.v <> s.v"
     )
     assert lake.read("silver.t").sort("k").rows() == [("a", 1), ("b", 5)]
+
+
+def test_tables_checkpoint_every_ten_commits_old_ones_too(tmp_path: Path) -> None:
+    # Every open replays the log since the last checkpoint: tables the lakehouse creates (by
+    # any writer) checkpoint every ten commits; a table written before gains the property on
+    # its next write.
+    lake = Lakehouse(root=str(tmp_path))
+    old = tmp_path / "silver" / "old"
+    write_deltalake(str(old), pa.table({"k": ["a"], "v": [0]}))
+    for n in range(1, 13):
+        frame = pl.DataFrame({"k": [f"k{n}"], "v": [n]})
+        lake.merge("silver.t", frame, keys=["k"])
+        lake.replace("gold.t", frame)
+        lake.merge("silver.old", frame, keys=["k"])
+    for table in ("silver.t", "gold.t", "silver.old"):
+        dt = DeltaTable(lake.uri(table))
+        assert dt.metadata().configuration == TABLE_CONFIGURATION
+        checkpoints = sorted(p.name for p in Path(lake.uri(table), "_delta_log").glob("*.parquet"))
+        assert checkpoints, table
+        # the latest checkpoint is at most ten commits behind
+        assert dt.version() - int(checkpoints[-1].split(".")[0]) < 10
+    assert lake.read("silver.old").height == 13
 
 
 def test_missing_table_reads_empty_only_with_a_schema(tmp_path: Path) -> None:

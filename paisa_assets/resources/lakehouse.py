@@ -7,6 +7,7 @@ that every write gets the same commit-conflict retries and no-op avoidance.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import time
@@ -42,6 +43,11 @@ CONFLICT_BACKOFF_SECONDS = (0.05, 2.0)  # first pause, longest pause
 # Row groups of ~128k rows: a reader decompresses one row group at a time, so delta-rs's default
 # (one group per file, a million rows and more) would make every scan hold whole files.
 WRITER_PROPERTIES = WriterProperties(max_row_group_size=131_072, compression="ZSTD")
+# Every open of a table replays its log since the last checkpoint, and a run opens its tables
+# about a hundred times. delta-rs checkpoints every 100 commits by default, and folder and
+# stream batches commit between two daily maintenance runs (which checkpoint): on a 5M-review
+# lake silver's 19 commits made an open 9 ms of CPU, 4.4 ms after a checkpoint.
+TABLE_CONFIGURATION = {"delta.checkpointInterval": "10"}
 
 
 def retry_on_conflict(operation: Callable[[], T], what: str) -> T:
@@ -193,7 +199,9 @@ class Lakehouse(ConfigurableResource):
     ) -> None:
         """Create the table empty (or holding `initial`, in the same commit) if it does not
         exist, so concurrent writers never race to create it with an unguarded overwrite."""
-        if self.exists(table):
+        existing = self.delta_table(table)
+        if existing is not None:
+            configure_table(existing)
             return
         try:
             write_deltalake(
@@ -202,6 +210,7 @@ class Lakehouse(ConfigurableResource):
                 mode="ignore",
                 partition_by=partition_by,
                 storage_options=self._options(),
+                configuration=TABLE_CONFIGURATION,
             )
         except DeltaError:
             if not self.exists(table):  # lost the race to another creator: fine; else re-raise
@@ -268,8 +277,11 @@ class Lakehouse(ConfigurableResource):
             storage_options=None if read_version is not None else self._options(),
             commit_properties=self._commit(metadata),
             writer_properties=WRITER_PROPERTIES,
+            configuration=TABLE_CONFIGURATION,  # a new table's; an existing one keeps its own
         )
-        return self.version(table)  # type: ignore[return-value]
+        written = self.delta_table(table)
+        assert written is not None
+        return configure_table(written)
 
     def merge(
         self,
@@ -508,6 +520,18 @@ class Lakehouse(ConfigurableResource):
             return {}
         history = dt.history(limit=1)
         return history[0] if history else {}
+
+
+def configure_table(dt: DeltaTable) -> int:
+    """Give a table written before `TABLE_CONFIGURATION` its properties (one commit, once);
+    returns the table's version. A concurrent writer's commit makes this one fail: the next
+    write tries again."""
+    configuration = dt.metadata().configuration
+    if all(configuration.get(k) == v for k, v in TABLE_CONFIGURATION.items()):
+        return dt.version()
+    with contextlib.suppress(DeltaError):  # CommitFailedError included
+        dt.alter.set_table_properties(TABLE_CONFIGURATION)
+    return dt.version()
 
 
 def _with_derived(
