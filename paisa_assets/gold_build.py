@@ -43,7 +43,7 @@ from paisa_assets.transforms import gold as sql
 
 
 def input_versions(lakehouse: Lakehouse, inputs: dict[str, str]) -> dict[str, int | None]:
-    return {table: lakehouse.version(table) for table in inputs.values()}
+    return {table: lakehouse.data_version(table) for table in inputs.values()}
 
 
 def rebuild_gold_table(
@@ -110,6 +110,7 @@ def rebuild_gold_table(
                 up_to_date=MetadataValue.bool(False),
                 inputs=MetadataValue.json(versions),
                 build=MetadataValue.text("rebuild"),
+                build_reason=MetadataValue.text(plan.reason),
             )
         )
 

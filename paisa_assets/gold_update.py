@@ -24,7 +24,7 @@ from deltalake import DeltaTable
 
 from paisa_assets.delta_changes import FileDiff, file_diff, removed_rows_sql, row_count
 from paisa_assets.delta_duckdb import parquet_view, register_version
-from paisa_assets.resources.lakehouse import Lakehouse
+from paisa_assets.resources.lakehouse import Lakehouse, last_data_commit
 from paisa_assets.resources.warehouse import Warehouse
 from paisa_assets.sql_quoting import in_list
 from paisa_assets.tables import (
@@ -662,8 +662,7 @@ def _presence_from_product_summary(
     summary = lakehouse.delta_table(GOLD_PRODUCT_SUMMARY)
     if summary is None:
         return None
-    history = summary.history(limit=1)
-    built = (history[0] if history else {}).get(INPUTS_KEY) or {}
+    built = last_data_commit(summary).get(INPUTS_KEY) or {}
     version = built.get(GOLD_REVIEWS_ENRICHED) if isinstance(built, dict) else None
     if version is None or version not in (since, until):
         return None

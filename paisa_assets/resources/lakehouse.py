@@ -514,12 +514,36 @@ class Lakehouse(ConfigurableResource):
         return CommitProperties(custom_metadata=metadata, max_commit_retries=MAX_COMMIT_RETRIES)
 
     def last_commit_metadata(self, table: str) -> dict[str, Any]:
-        """The commit info of the table's latest version (where gold records its inputs)."""
+        """The commit info of the table's latest commit that wrote rows (where gold records
+        its inputs): the maintenance's commits after it (`LAYOUT_OPERATIONS`) change none."""
+        dt = self.delta_table(table)
+        return {} if dt is None else last_data_commit(dt)
+
+    def data_version(self, table: str) -> int | None:
+        """The version of the table's latest commit that wrote rows (None: no table): what
+        gold is built from, so that compacting or configuring silver asks for no gold run."""
         dt = self.delta_table(table)
         if dt is None:
-            return {}
-        history = dt.history(limit=1)
-        return history[0] if history else {}
+            return None
+        commit = last_data_commit(dt)
+        return int(commit["version"]) if "version" in commit else dt.version()
+
+
+# Commits that rewrite or annotate a table without changing a row: the maintenance's
+# compaction, vacuum and table properties (`configure_table`).
+LAYOUT_OPERATIONS = frozenset({"OPTIMIZE", "SET TBLPROPERTIES", "VACUUM START", "VACUUM END"})
+# How far back the latest commit that wrote rows is looked for: a day's maintenance makes four
+# commits per table at most.
+_HISTORY_LIMIT = 64
+
+
+def last_data_commit(dt: DeltaTable) -> dict[str, Any]:
+    """The commit info (with its `version`) of the latest commit of `dt` that is not a
+    maintenance one; {} when none is within `_HISTORY_LIMIT` commits."""
+    for commit in dt.history(limit=_HISTORY_LIMIT):
+        if commit.get("operation") not in LAYOUT_OPERATIONS:
+            return commit
+    return {}
 
 
 def configure_table(dt: DeltaTable) -> int:
