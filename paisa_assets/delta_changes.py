@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+import orjson
 import pyarrow as pa
 from deltalake import DeltaTable
 
@@ -68,6 +69,11 @@ def file_diff(lakehouse: Lakehouse, table: str, since: int | None) -> FileDiff:
             readable = False
     added = [f for f in now if f not in before]
     removed = [f for f in before if f not in now]
+    if since is not None and dt is not None and readable and (added or removed):
+        moved = _rearranged(root, since, dt.version(), before, now)
+        if moved is not None:
+            added = [f for f in added if f not in moved]
+            removed = [f for f in removed if f not in moved]
     readable = readable and all(os.path.exists(f) for f in removed)
     return FileDiff(
         table,
@@ -78,6 +84,78 @@ def file_diff(lakehouse: Lakehouse, table: str, since: int | None) -> FileDiff:
         readable,
         partitions,
     )
+
+
+def _rearranged(
+    root: str, since: int, until: int, before: dict[str, int], now: dict[str, int]
+) -> set[str] | None:
+    """The files, among those added or removed between the two versions, whose rows did not
+    change: what compactions (the maintenance's `OPTIMIZE`: `dataChange: false` actions only)
+    wrote from rows of version `since`, and the files of `since` they read. Without this, a
+    compacted table looked wholly changed to the first run after the daily maintenance: its
+    checks on changes and gold's update read every compacted file (for an unpartitioned table,
+    a full reconciliation of every landing folder once a day).
+
+    A compaction that also read rows added since, or whose output a later change rewrote,
+    moved rows that did change: its files stay in the diff (as removed and added rows, which
+    readers of the diff handle). Read from the commits' JSON on a local lake; None (the plain
+    file diff stands) when a commit is not there (a remote lake, a log cleaned up).
+    """
+    log = os.path.join(root, "_delta_log")
+    # Each compaction's group: the files of `since` whose rows it (transitively) moved, and
+    # the files holding them now; `group_of` maps a compacted file to its group.
+    sources: list[set[str]] = []
+    outputs: list[set[str]] = []
+    changed: list[bool] = []
+    group_of: dict[str, int] = {}
+    untouched = set(before)  # files of `since` that no commit has read or removed yet
+    for version in range(since + 1, until + 1):
+        path = os.path.join(log, f"{version:020d}.json")
+        if not os.path.exists(path):
+            return None
+        adds: list[str] = []
+        removes: list[str] = []
+        rearranging = True
+        with open(path, "rb") as commit:
+            for line in commit:
+                action = orjson.loads(line)
+                for kind, files in (("add", adds), ("remove", removes)):
+                    if kind in action:
+                        # as `_files` names them: the log's path, percent-encoded as it is
+                        files.append(os.path.join(root, action[kind]["path"]))
+                        rearranging = rearranging and action[kind].get("dataChange") is False
+        if not (rearranging and removes):
+            for f in removes:  # a change: the rows it removed (or rewrote) did change
+                if f in group_of:
+                    changed[group_of.pop(f)] = True
+                untouched.discard(f)
+            continue
+        group = len(sources)
+        sources.append(set())
+        outputs.append(set(adds))
+        changed.append(False)
+        for f in removes:
+            if f in untouched:
+                sources[group].add(f)
+                untouched.discard(f)
+            elif f in group_of:
+                old = group_of.pop(f)
+                sources[group] |= sources[old]
+                changed[group] = changed[group] or changed[old]
+                for other in outputs[old]:  # the old group lives on in this one
+                    if group_of.get(other) == old:
+                        group_of[other] = group
+                        outputs[group].add(other)
+            else:
+                changed[group] = True  # it read rows added since `since`
+        for f in adds:
+            group_of[f] = group
+    moved: set[str] = set()
+    for group, was_changed in enumerate(changed):
+        live = {f for f in outputs[group] if group_of.get(f) == group}
+        if not was_changed and live:
+            moved |= sources[group] | live
+    return moved
 
 
 def removed_rows_sql(diff: FileDiff, columns: list[str]) -> str | None:

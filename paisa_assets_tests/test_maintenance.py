@@ -6,7 +6,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 import pytest
-from dagster import DagsterInstance, RunRequest, SkipReason, build_sensor_context
+from dagster import AssetCheckKey, DagsterInstance, RunRequest, SkipReason, build_sensor_context
 from deltalake import DeltaTable, write_deltalake
 
 from paisa_assets.lake_views import LEGACY_TABLES, read_view
@@ -25,6 +25,7 @@ from paisa_assets.tables import (
     GOLD_PRODUCT_SUMMARY,
     GOLD_REVIEWS_ENRICHED,
     SILVER_REVIEWS,
+    SILVER_REVIEWS_QUARANTINE,
     UNION_VIEWS,
     asset_key,
 )
@@ -98,9 +99,20 @@ def test_maintenance_asks_for_no_gold_run_and_gold_stays_incremental(
     workspace: Workspace, instance: DagsterInstance
 ) -> None:
     # Compaction, table properties and vacuum commit to every table without changing a row:
-    # the gold sensor still finds gold up to date, a gold run writes nothing, and the next
-    # folder still updates gold in place (a rebuild would cost the whole lake once a day).
+    # the gold sensor still finds gold up to date, a gold run writes nothing, the next
+    # folder's checks look at that folder alone, and gold finds its record (a rebuild, or a
+    # check of every folder, would cost the whole lake once a day).
     ingest_folder_by_folder(workspace, instance)
+    ingest = workspace.defs.resolve_job_def("reviews_ingest_job")
+    for folder in (7, 8):  # each quarantines a row: two files in the unpartitioned quarantine
+        workspace.write_landing_file(
+            f"amazon_reviews/partition_{folder}/part-00000.json.gz",
+            [*(review(folder * 10 + n) for n in range(4)), review(folder * 10 + 9, overall=None)],
+        )
+        sync_partitions(instance, workspace.landing)
+        result = ingest.execute_in_process(instance=instance, partition_key=f"partition_{folder}")
+        assert result.success
+    materialize_all(instance, workspace)
     lake = workspace.lakehouse
     silver_before = lake.version(SILVER_REVIEWS)
     # As tables written before the lakehouse's properties: the maintenance sets them.
@@ -108,7 +120,15 @@ def test_maintenance_asks_for_no_gold_run_and_gold_stays_incremental(
         DeltaTable(lake.uri(table)).alter.set_table_properties({"delta.checkpointInterval": "100"})
     gold_before = {table: lake.version(table) for table in GOLD_TABLES}
     maintenance = workspace.defs.resolve_job_def("maintenance_job")
-    assert maintenance.execute_in_process(instance=instance).success
+    result = maintenance.execute_in_process(instance=instance)
+    assert result.success
+    (done,) = [
+        m
+        for m in result.asset_materializations_for_node("lake_maintenance")
+        if m.asset_key.to_user_string() == "lake_maintenance"
+    ]
+    compacted = {o["table"]: o["files_compacted"] for o in done.metadata["tables"].value}
+    assert compacted[SILVER_REVIEWS_QUARANTINE] == 2
     assert lake.version(SILVER_REVIEWS) == silver_before + 2  # two property commits
     assert all(lake.version(table) > gold_before[table] for table in GOLD_TABLES)
     assert lake.data_version(SILVER_REVIEWS) == silver_before
@@ -128,8 +148,14 @@ def test_maintenance_asks_for_no_gold_run_and_gold_stays_incremental(
         "amazon_reviews/partition_6/part-00000.json.gz", [review(60 + n) for n in range(5)]
     )
     sync_partitions(instance, workspace.landing)
-    ingest = workspace.defs.resolve_job_def("reviews_ingest_job")
     assert ingest.execute_in_process(instance=instance, partition_key="partition_6").success
+    reconciled = instance.get_latest_asset_check_evaluation_record(
+        AssetCheckKey(asset_key(SILVER_REVIEWS), "reconciles_with_bronze")
+    )
+    assert reconciled is not None and reconciled.evaluation is not None
+    assert reconciled.evaluation.passed
+    checked = reconciled.evaluation.metadata["landing_folders"].value
+    assert checked == "1 changed: partition_6"  # not the folders whose quarantine was compacted
     assert isinstance(gold_tick(), RunRequest)
     assert gold.execute_in_process(instance=instance).success
     for table in GOLD_TABLES:
@@ -140,7 +166,7 @@ def test_maintenance_asks_for_no_gold_run_and_gold_stays_incremental(
         # record was found behind the maintenance's commits.
         assert metadata["build"].value == "rebuild", table
         assert str(metadata["build_reason"].value).startswith("small inputs ("), table
-    assert lake.read(GOLD_KPIS)["reviews"].to_list() == [35]
+    assert lake.read(GOLD_KPIS)["reviews"].to_list() == [43]
 
 
 def test_a_retention_that_would_break_readers_is_refused_with_a_reason(

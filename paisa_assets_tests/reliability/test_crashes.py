@@ -26,6 +26,7 @@ from paisa_assets.bronze_ingest import bronze_schema
 from paisa_assets.generator import GenerationReport, generate_landing_zone
 from paisa_assets.generator.stream import generated_payloads
 from paisa_assets.lake_views import count_view
+from paisa_assets.resources.lakehouse import TABLE_CONFIGURATION
 from paisa_assets.resources.local_event_log import LocalEventLog
 from paisa_assets.runner import sync_partitions
 from paisa_assets.sensors import eventhub_sensor
@@ -114,7 +115,7 @@ def big_folder(root: Path) -> int:
         bronze_schema(BRONZE_REVIEWS_COLUMNS).empty_table(),
         mode="ignore",
         partition_by=["_partition"],
-        configuration={"delta.targetFileSize": "1024"},
+        configuration={"delta.targetFileSize": "1024", **TABLE_CONFIGURATION},
     )
     return 1 + BIG_FOLDER_ROWS[1]
 

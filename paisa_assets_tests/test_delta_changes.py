@@ -1,0 +1,74 @@
+"""A table's changes between two versions leave out what compaction only moved: the first run
+after the daily maintenance reads what changed, not every compacted file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from deltalake import DeltaTable, write_deltalake
+
+from paisa_assets.delta_changes import file_diff
+from paisa_assets.resources.lakehouse import Lakehouse, to_arrow
+
+TABLE = "silver.t"
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Lakehouse:
+    """Three single-row files, unpartitioned (as a quarantine table): version 2."""
+    lake = Lakehouse(root=str(tmp_path))
+    for key in ("a", "b", "c"):
+        append(lake, key)
+    assert lake.version(TABLE) == 2
+    return lake
+
+
+def append(lake: Lakehouse, key: str) -> None:
+    rows = to_arrow(pl.DataFrame({"k": [key], "v": [1]}))
+    write_deltalake(lake.uri(TABLE), rows, mode="append")
+
+
+def compact(lake: Lakehouse) -> None:
+    metrics = DeltaTable(lake.uri(TABLE)).optimize.compact()
+    assert metrics["numFilesRemoved"] > 1
+
+
+def rows(files: list[str]) -> list[str]:
+    return sorted(pl.read_parquet(files)["k"].to_list()) if files else []
+
+
+def test_a_compaction_of_unchanged_rows_is_no_change(lake: Lakehouse) -> None:
+    compact(lake)
+    diff = file_diff(lake, TABLE, 2)
+    assert (diff.added, diff.removed, diff.changed_rows) == ([], [], 0)
+    # and rows added after it are all that changed
+    append(lake, "d")
+    diff = file_diff(lake, TABLE, 2)
+    assert (rows(diff.added), diff.removed) == (["d"], [])
+
+
+def test_rows_added_then_compacted_with_old_ones_are_changes(lake: Lakehouse) -> None:
+    append(lake, "d")
+    compact(lake)  # reads the new row's file too: its output holds a changed row
+    diff = file_diff(lake, TABLE, 2)
+    assert rows(diff.added) == ["a", "b", "c", "d"]
+    assert rows(diff.removed) == ["a", "b", "c"]
+
+
+def test_compacted_rows_a_later_change_rewrote_are_changes(lake: Lakehouse) -> None:
+    compact(lake)
+    lake.merge(TABLE, pl.DataFrame({"k": ["b"], "v": [2]}), keys=["k"])
+    diff = file_diff(lake, TABLE, 2)
+    assert rows(diff.removed) == ["a", "b", "c"]
+    assert sorted(pl.read_parquet(diff.added).rows()) == [("a", 1), ("b", 2), ("c", 1)]
+
+
+def test_without_the_commits_the_plain_file_diff_stands(lake: Lakehouse) -> None:
+    compact(lake)
+    log = Path(lake.uri(TABLE), "_delta_log")
+    DeltaTable(lake.uri(TABLE)).create_checkpoint()
+    (log / f"{3:020d}.json").unlink()  # as a log cleaned up (the checkpoint still loads it)
+    diff = file_diff(lake, TABLE, 2)
+    assert rows(diff.added) == ["a", "b", "c"] and rows(diff.removed) == ["a", "b", "c"]
