@@ -68,6 +68,27 @@ def test_a_new_folder_is_checked_alone(lake) -> None:
     assert (unique["rows_checked"], unique["rows"]) == (5, 15)
 
 
+def test_folders_named_with_quotes_spaces_and_percents_are_checked_on_changes(
+    workspace: Workspace,
+) -> None:
+    # Their partition folders are percent-encoded on disk, and again in the Delta log: the
+    # checks must find the changed files by the names on disk, or every check goes full.
+    folders = ["it's a", "50% off", "b c"]
+    for n, folder in enumerate(folders):
+        workspace.write_landing_file(
+            f"amazon_reviews/{folder}/part-0.json.gz", [review(100 * n + i) for i in range(5)]
+        )
+    with DagsterInstance.ephemeral() as instance:
+        sync_partitions(instance, workspace.landing)
+        for folder in folders:
+            assert ingest(workspace, instance, folder)
+        reconciled = evaluation(instance, RECONCILES)
+        assert str(reconciled["scope"]).startswith("changes: ")
+        assert reconciled["landing_folders"] == f"1 changed: {folders[-1]}"
+        unique = evaluation(instance, UNIQUE)
+        assert unique["passed"] and (unique["rows_checked"], unique["rows"]) == (5, 15)
+
+
 def test_a_duplicate_whose_first_copy_is_in_another_folder_reconciles(lake) -> None:
     # Its silver row sits in partition_0 (the first arrival), looked up there by silver's
     # trimmed key; the bronze copy's padded key is trimmed before the lookup.

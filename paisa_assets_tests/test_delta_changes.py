@@ -72,3 +72,32 @@ def test_without_the_commits_the_plain_file_diff_stands(lake: Lakehouse) -> None
     (log / f"{3:020d}.json").unlink()  # as a log cleaned up (the checkpoint still loads it)
     diff = file_diff(lake, TABLE, 2)
     assert rows(diff.added) == ["a", "b", "c"] and rows(diff.removed) == ["a", "b", "c"]
+
+
+def test_a_folder_name_with_quotes_spaces_and_percents_is_diffed_by_its_files(
+    tmp_path: Path,
+) -> None:
+    # Partition folders are percent-encoded on disk and again in the log: the diff names the
+    # files on disk (readable), and a compaction there is no change either.
+    lake = Lakehouse(root=str(tmp_path))
+    folder = "it's a/b=c%"
+    for key in ("a", "b", "c"):
+        rows = to_arrow(pl.DataFrame({"k": [key], "_partition": [folder]}))
+        write_deltalake(lake.uri(TABLE), rows, mode="append", partition_by=["_partition"])
+    lake.merge(
+        TABLE, pl.DataFrame({"k": ["d"], "_partition": [folder]}), keys=["k"], insert_only=True
+    )
+    diff = file_diff(lake, TABLE, 2)
+    assert diff.readable and rows_of(diff.added) == ["d"]
+    assert all(Path(f).exists() for f in diff.added)
+    # named as the table's file URIs name them (readers compare the two)
+    assert set(diff.added) <= set(DeltaTable(lake.uri(TABLE)).file_uris())
+    before = lake.version(TABLE)
+    assert before is not None
+    compact(lake)
+    diff = file_diff(lake, TABLE, before)
+    assert (diff.added, diff.removed, diff.readable) == ([], [], True)
+
+
+def rows_of(files: list[str]) -> list[str]:
+    return sorted(pl.read_parquet(files, hive_partitioning=False)["k"].to_list())
