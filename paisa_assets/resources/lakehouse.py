@@ -540,9 +540,13 @@ _HISTORY_LIMIT = 64
 def last_data_commit(dt: DeltaTable) -> dict[str, Any]:
     """The commit info (with its `version`) of the latest commit of `dt` that is not a
     maintenance one; {} when none is within `_HISTORY_LIMIT` commits."""
-    for commit in dt.history(limit=_HISTORY_LIMIT):
-        if commit.get("operation") not in LAYOUT_OPERATIONS:
-            return commit
+    for limit in (1, _HISTORY_LIMIT):  # the latest commit, nearly always; then further back
+        commits = dt.history(limit=limit)
+        for commit in commits:
+            if commit.get("operation") not in LAYOUT_OPERATIONS:
+                return commit
+        if len(commits) < limit:
+            break
     return {}
 
 
