@@ -205,7 +205,7 @@ def build(scratch: Path, scale: str) -> Path:
 
 
 # The layout the measured code expects; a lake built before is migrated, then reconciled.
-LAYOUT = "silver by _partition, silver reviews with _review_key, maintained, then reconciled"
+LAYOUT = "silver by _partition, _review_key in silver and gold, maintained, then reconciled"
 
 
 def reconcile(scratch: Path, scale: str, base: Path) -> None:

@@ -359,7 +359,7 @@ def _register_affected_inputs(
         # is asked, by the key column alone (reading whole rows for a few keys decodes every
         # file). The rest then have no batch copy: their stream rows changed, the metadata did
         # not, so each one's enriched row differs from gold's.
-        in_batch = _held_in_silver(con, lakehouse, dt, others)
+        in_batch = _held_in(con, lakehouse, SILVER_REVIEWS, others)
         if in_batch:
             con.execute(f"DELETE FROM affected_ids WHERE {in_list('id', in_batch)}")
         others = []
@@ -383,20 +383,23 @@ def _register_affected_inputs(
     return not others
 
 
-def _held_in_silver(
-    con: duckdb.DuckDBPyConnection, lakehouse: Lakehouse, dt: DeltaTable, ids: list[str]
+def _held_in(
+    con: duckdb.DuckDBPyConnection, lakehouse: Lakehouse, table: str, ids: list[str]
 ) -> list[str]:
-    """Which of these review ids silver.amazon_reviews holds, from one key column of every
-    file: `_review_key`, the ids' integer image (`transforms.review_key`), where silver has it
-    and every id has one (5M reviews: a few hundredths of a CPU-second, against about 0.2 for
-    the strings of `review_id`)."""
+    """Which of these review ids `table` holds, from one key column of every file:
+    `_review_key`, the ids' integer image (`transforms.review_key`), where the table has it and
+    every id has one (5M reviews: a few hundredths of a CPU-second, against about 0.2 for the
+    strings of `review_id`)."""
+    dt = lakehouse.delta_table(table)
+    if dt is None:
+        return []
     images = pl.select(review_key(pl.lit(pl.Series(ids, dtype=pl.String)))).to_series()
     if REVIEW_KEY not in {f.name for f in dt.schema().fields} or images.null_count():
-        keys = _table_view(con, lakehouse, SILVER_REVIEWS, ["review_id"], dt.file_uris())
+        keys = _table_view(con, lakehouse, table, ["review_id"], dt.file_uris())
         query = f"SELECT DISTINCT review_id FROM ({keys}) WHERE {in_list('review_id', ids)}"
         return [r[0] for r in con.execute(query).fetchall()]
     by_image = dict(zip(images.to_list(), ids, strict=True))
-    keys = _table_view(con, lakehouse, SILVER_REVIEWS, [REVIEW_KEY], dt.file_uris())
+    keys = _table_view(con, lakehouse, table, [REVIEW_KEY], dt.file_uris())
     listing = ", ".join(str(image) for image in by_image)
     query = f"SELECT DISTINCT {REVIEW_KEY} FROM ({keys}) WHERE {REVIEW_KEY} IN ({listing})"
     return [by_image[r[0]] for r in con.execute(query).fetchall()]
@@ -456,6 +459,7 @@ def update_reviews_enriched(
             delete_unmatched_when=in_list("t.review_id", gone) if gone else None,
             metadata=commit,
             match_scope=scope,
+            lookup_keys=[REVIEW_KEY],
         )
     report.update(
         inserted=counts.get("num_target_rows_inserted", 0),
@@ -478,13 +482,8 @@ def _without_unchanged(
     others = [k for k in rows.column("review_id").to_pylist() if k not in batch_changed]
     if not others or len(others) > MAX_LITERAL_KEYS:
         return rows
-    keys = _table_view(con, lakehouse, GOLD_REVIEWS_ENRICHED, ["review_id"])
-    others = [
-        r[0]
-        for r in con.execute(
-            f"SELECT review_id FROM ({keys}) WHERE {in_list('review_id', others)}"
-        ).fetchall()
-    ]  # held by gold: only those can be unchanged (whole rows are read for them only)
+    # held by gold: only those can be unchanged (whole rows are read for them only)
+    others = _held_in(con, lakehouse, GOLD_REVIEWS_ENRICHED, others)
     if not others:
         return rows
     columns = rows.schema.names

@@ -208,6 +208,9 @@ def test_incrementally_updated_gold_equals_a_full_rebuild(tmp_path: Path) -> Non
         materialize_all(instance, workspace)
         assert set(gold_builds(instance).values()) == {"rebuild"}
         assert_gold_equals_a_full_rebuild(workspace)
+        # gold's integer key is review_id's image, batch and stream rows alike
+        gold = workspace.lakehouse.read(GOLD_REVIEWS_ENRICHED)
+        assert gold["_review_key"].to_list() == [int(i, 16) - 2**63 for i in gold["review_id"]]
         updated = {table: "update" for table in KEYS}
 
         # A stream batch: 100 new events.
