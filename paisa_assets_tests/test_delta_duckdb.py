@@ -18,7 +18,7 @@ from paisa_assets.delta_duckdb import ArrowStream, parquet_view, register_versio
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.warehouse import Warehouse
 from paisa_assets.silver_merge import in_arrival_order
-from paisa_assets.transforms.gold import with_word_counts
+from paisa_assets.transforms.gold import with_computed_columns
 
 HOSTILE = "it's a b/..%x"
 
@@ -149,16 +149,31 @@ def test_warehouse_session_sees_the_latest_version_through_views(lake: Lakehouse
         assert kinds.fetchall() == [("VIEW",)]
 
 
-def test_word_counts_are_runs_of_non_whitespace() -> None:
+def test_word_counts_are_runs_of_non_whitespace_and_keys_the_ids_images() -> None:
     texts = ["two  words", "\ttabs\tand\nlines\n", "", None, "no\u00a0break", "one"]
+    ids = ["0" * 16, "f" * 16, "d78efd414a8633a7", None, "8", "8000000000000000"]
     batch = pa.record_batch(
-        {"review_text": texts, "review_words": pa.nulls(len(texts), pa.int32())}
+        {
+            "review_id": ids,
+            "review_text": texts,
+            "review_words": pa.nulls(len(texts), pa.int32()),
+            "_review_key": pa.nulls(len(texts), pa.int64()),
+        }
     )
-    reader = with_word_counts(pa.RecordBatchReader.from_batches(batch.schema, [batch]))
+    reader = with_computed_columns(pa.RecordBatchReader.from_batches(batch.schema, [batch]))
     result = reader.read_all()
     assert result.column("review_words").to_pylist() == [2, 3, 0, 0, 2, 1]
     assert result.column("review_text").to_pylist() == texts
     assert result.schema.field("review_words").type == pa.int32()
+    assert result.column("_review_key").to_pylist() == [
+        -(2**63),
+        2**63 - 1,
+        0xD78EFD414A8633A7 - 2**63,
+        None,
+        None,  # not a review id: no image
+        0,
+    ]
+    assert result.schema.field("_review_key").type == pa.int64()
 
 
 def test_partitions_are_merged_in_position_order() -> None:

@@ -73,7 +73,7 @@ SELECT
     r.vote AS votes,
     r.style,
     CAST(coalesce(len(r.image), 0) AS INTEGER) AS image_count,
-    CAST(NULL AS INTEGER) AS review_words,  -- filled by with_word_counts
+    CAST(NULL AS INTEGER) AS review_words,  -- filled by with_computed_columns
     m.asin IS NOT NULL AS has_metadata,
     m.title,
     m.brand,
@@ -85,7 +85,7 @@ SELECT
     m.rank AS sales_rank,
     m.rank_category AS sales_rank_category,
     r._ingested_at,
-    CAST(NULL AS BIGINT) AS _review_key  -- filled by with_word_counts
+    CAST(NULL AS BIGINT) AS _review_key  -- filled by with_computed_columns
 FROM reviews r
 LEFT JOIN meta m ON m.asin = r.asin
 LEFT JOIN category_price cp ON cp.main_cat = m.main_cat
@@ -143,7 +143,7 @@ FROM reviews_enriched
 """
 
 
-def with_word_counts(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+def with_computed_columns(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
     """`reader` with its `review_words` column filled from `review_text`, and `_review_key`
     from `review_id`, batch by batch.
 
@@ -183,7 +183,7 @@ def reviews_enriched(con: duckdb.DuckDBPyConnection) -> pa.RecordBatchReader:
     both sources is kept once (the batch copy). Imputation means are over products (each asin
     once), not over reviews, so a heavily reviewed product does not skew its category's price.
     """
-    return with_word_counts(con.sql(REVIEWS_ENRICHED_SQL).to_arrow_reader(BATCH_ROWS))
+    return with_computed_columns(con.sql(REVIEWS_ENRICHED_SQL).to_arrow_reader(BATCH_ROWS))
 
 
 def product_summary(con: duckdb.DuckDBPyConnection) -> pa.RecordBatchReader:
