@@ -272,7 +272,16 @@ def test_incrementally_updated_gold_equals_a_full_rebuild(tmp_path: Path) -> Non
         assert_gold_equals_a_full_rebuild(workspace)
 
         # Another stream batch, with a review sent twice and one already in the batch files.
-        batch_review = gold.filter(pl.col("source") == "batch").row(0, named=True)
+        # One without a stream copy yet (not the one the changed file gave a stream review's
+        # key), picked in a fixed order: the stream copy must be new to silver.
+        batch_review = (
+            gold.filter(
+                (pl.col("source") == "batch")
+                & (pl.col("reviewer_id") != stream_review["reviewerID"])
+            )
+            .sort("review_id")
+            .row(0, named=True)
+        )
         again = orjson.loads(generated_payloads(1, seed=29)[0])
         again.update(asin=batch_review["asin"], reviewerID=batch_review["reviewer_id"])
         payloads = [*generated_payloads(60, seed=31), orjson.dumps(again), orjson.dumps(again)]
