@@ -52,7 +52,7 @@ from paisa_assets.transforms.gold_incremental import (
     null_safe_match,
     plan_gold_update,
 )
-from paisa_assets.transforms.review_key import REVIEW_KEY, review_key
+from paisa_assets.transforms.review_key import REVIEW_KEY, review_keys
 from paisa_assets.transforms.schemas import SILVER_METADATA_SCHEMA, SILVER_REVIEWS_SCHEMA
 from paisa_assets.transforms.stream_reviews import SILVER_STREAM_SCHEMA
 
@@ -393,7 +393,7 @@ def _held_in(
     dt = lakehouse.delta_table(table)
     if dt is None:
         return []
-    images = pl.select(review_key(pl.lit(pl.Series(ids, dtype=pl.String)))).to_series()
+    images = review_keys(pl.Series(ids, dtype=pl.String))
     if REVIEW_KEY not in {f.name for f in dt.schema().fields} or images.null_count():
         keys = _table_view(con, lakehouse, table, ["review_id"], dt.file_uris())
         query = f"SELECT DISTINCT review_id FROM ({keys}) WHERE {in_list('review_id', ids)}"

@@ -319,7 +319,7 @@ class Lakehouse(ConfigurableResource):
         target the source is authoritative for). A merge that changes nothing makes no commit.
         """
         self.ensure(table, to_arrow(source.head(0)).schema, partition_by)
-        on = " AND ".join(f"t.{quote_ident(k)} = s.{quote_ident(k)}" for k in keys)
+        on = _matching(keys)
 
         def execute() -> dict[str, int]:
             dt = self.delta_table(table)  # the latest version, again on every attempt
@@ -328,11 +328,7 @@ class Lakehouse(ConfigurableResource):
             lookup = list(lookup_keys or [])
             if not all(k in held and k in source.columns for k in lookup):
                 lookup = []
-            plan_on = (
-                " AND ".join(f"t.{quote_ident(k)} = s.{quote_ident(k)}" for k in lookup)
-                if lookup
-                else on
-            )
+            plan_on = _matching(lookup) if lookup else on
             plan = plan_merge(
                 dt,
                 source,
@@ -548,6 +544,11 @@ def last_data_commit(dt: DeltaTable) -> dict[str, Any]:
         if len(commits) < limit:
             break
     return {}
+
+
+def _matching(columns: Iterable[str]) -> str:
+    """The MERGE predicate of equal `columns` (aliases `t` target, `s` source)."""
+    return " AND ".join(f"t.{quote_ident(c)} = s.{quote_ident(c)}" for c in columns)
 
 
 def configure_table(dt: DeltaTable) -> int:

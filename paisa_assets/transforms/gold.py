@@ -18,7 +18,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from paisa_assets.transforms.review_key import REVIEW_KEY, review_key
+from paisa_assets.transforms.review_key import REVIEW_KEY, review_keys
 
 # Rows per Arrow batch streamed from DuckDB into Delta: memory stays bounded by a few batches.
 # The Delta writer holds several batches at once; at 3M reviews, 100,000-row batches peaked at
@@ -166,8 +166,7 @@ def with_computed_columns(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
         for batch in reader:
             texts = pl.Series(batch.column(text_at)).fill_null("")
             words = texts.str.count_matches(r"\S+").cast(pl.Int32).to_arrow()
-            ids = pl.Series(batch.column(id_at)).cast(pl.String)
-            keys = pl.select(review_key(pl.lit(ids))).to_series().to_arrow()
+            keys = review_keys(pl.Series(batch.column(id_at))).to_arrow()
             columns = batch.columns
             columns[words_at] = words
             columns[key_at] = keys

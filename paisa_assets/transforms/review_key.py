@@ -29,6 +29,11 @@ def review_key(review_id: pl.Expr) -> pl.Expr:
     return unsigned.xor(pl.lit(_SIGN_BIT, dtype=pl.UInt64)).reinterpret(signed=True)
 
 
+def review_keys(review_ids: pl.Series) -> pl.Series:
+    """The image of each review id of a Series (null where it has none)."""
+    return pl.select(review_key(pl.lit(review_ids.cast(pl.String)))).to_series()
+
+
 def review_key_sql(review_id: str) -> str:
     """The same image in DuckDB SQL, for a SQL expression `review_id`."""
     return (
