@@ -6,7 +6,14 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 import pytest
-from dagster import AssetCheckKey, DagsterInstance, RunRequest, SkipReason, build_sensor_context
+from dagster import (
+    AssetCheckKey,
+    DagsterInstance,
+    ExecuteInProcessResult,
+    RunRequest,
+    SkipReason,
+    build_sensor_context,
+)
 from deltalake import DeltaTable, write_deltalake
 
 from paisa_assets.lake_views import LEGACY_TABLES, read_view
@@ -48,6 +55,16 @@ def ingest_folder_by_folder(workspace: Workspace, instance: DagsterInstance) -> 
         materialize_all(instance, workspace)
 
 
+def outcomes(result: ExecuteInProcessResult) -> dict[str, dict]:
+    """The maintenance's outcome per table (`lake_maintenance`'s metadata), by table."""
+    (materialization,) = [
+        m
+        for m in result.asset_materializations_for_node("lake_maintenance")
+        if m.asset_key.to_user_string() == "lake_maintenance"
+    ]
+    return {o["table"]: o for o in materialization.metadata["tables"].value}
+
+
 def test_maintenance_compacts_every_table_and_changes_no_row(
     workspace: Workspace, instance: DagsterInstance
 ) -> None:
@@ -58,12 +75,7 @@ def test_maintenance_compacts_every_table_and_changes_no_row(
     job = workspace.defs.resolve_job_def("maintenance_job")
     result = job.execute_in_process(instance=instance)
     assert result.success
-    (materialization,) = [
-        m
-        for m in result.asset_materializations_for_node("lake_maintenance")
-        if m.asset_key.to_user_string() == "lake_maintenance"
-    ]
-    per_table = {o["table"]: o for o in materialization.metadata["tables"].value}
+    per_table = outcomes(result)
     assert set(per_table) == set(contents)
     silver = per_table[SILVER_REVIEWS]
     # Silver is partitioned by landing folder: one MERGE per folder already writes one file per
@@ -87,12 +99,7 @@ def test_maintenance_compacts_every_table_and_changes_no_row(
 
     # Nothing left to compact: a second run rewrites no file.
     again = job.execute_in_process(instance=instance)
-    (second,) = [
-        m
-        for m in again.asset_materializations_for_node("lake_maintenance")
-        if m.asset_key.to_user_string() == "lake_maintenance"
-    ]
-    assert all(o["files_compacted"] == 0 for o in second.metadata["tables"].value)
+    assert all(o["files_compacted"] == 0 for o in outcomes(again).values())
 
 
 def test_maintenance_asks_for_no_gold_run_and_gold_stays_incremental(
@@ -122,13 +129,7 @@ def test_maintenance_asks_for_no_gold_run_and_gold_stays_incremental(
     maintenance = workspace.defs.resolve_job_def("maintenance_job")
     result = maintenance.execute_in_process(instance=instance)
     assert result.success
-    (done,) = [
-        m
-        for m in result.asset_materializations_for_node("lake_maintenance")
-        if m.asset_key.to_user_string() == "lake_maintenance"
-    ]
-    compacted = {o["table"]: o["files_compacted"] for o in done.metadata["tables"].value}
-    assert compacted[SILVER_REVIEWS_QUARANTINE] == 2
+    assert outcomes(result)[SILVER_REVIEWS_QUARANTINE]["files_compacted"] == 2
     assert lake.version(SILVER_REVIEWS) == silver_before + 2  # two property commits
     assert all(lake.version(table) > gold_before[table] for table in GOLD_TABLES)
     assert lake.data_version(SILVER_REVIEWS) == silver_before
@@ -210,12 +211,7 @@ def test_the_old_shared_tables_are_compacted_while_they_exist(
 
     result = workspace.defs.resolve_job_def("maintenance_job").execute_in_process(instance=instance)
     assert result.success
-    (materialization,) = [
-        m
-        for m in result.asset_materializations_for_node("lake_maintenance")
-        if m.asset_key.to_user_string() == "lake_maintenance"
-    ]
-    per_table = {o["table"]: o for o in materialization.metadata["tables"].value}
+    per_table = outcomes(result)
     # Only the tables on disk: the other old tables (and every new one) do not exist here.
     assert set(per_table) == {BRONZE_QUARANTINE}
     legacy = per_table[BRONZE_QUARANTINE]
