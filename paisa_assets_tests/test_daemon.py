@@ -200,3 +200,73 @@ def test_folders_whose_run_died_or_failed_are_requested_again_until_they_land(
         wait_for(lambda: len(runs(running, DagsterRunStatus.SUCCESS)) == 3, 240, "the outage")
         assert lake.count(BRONZE_REVIEWS) == 10
         assert lake.count(SILVER_REVIEWS) == 9
+
+
+def sensor_ticks(running: Daemon, name: str, after: float) -> list:
+    """The ticks of the sensor or schedule `name` evaluated after `after` (epoch seconds)."""
+    with running.instance() as instance:
+        (state,) = [s for s in instance.all_instigator_state() if s.instigator_name == name]
+        ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=50)
+    return [tick for tick in ticks if tick.timestamp > after]
+
+
+def test_the_daily_maintenance_compacts_gold_inputs_and_asks_for_no_gold_run(
+    tmp_path: Path,
+) -> None:
+    workspace = make_workspace(tmp_path)
+    lake = workspace.lakehouse
+    # Two files of one folder landing one after the other, then two stream batches: gold's
+    # inputs hold two small files each, which the maintenance compacts (a new version of each).
+    with running_daemon(tmp_path, **FAST_SENSORS) as running:
+        workspace.write_landing_file(
+            "amazon_reviews/partition_0/part-00000.json.gz", [review(n) for n in range(3)]
+        )
+        workspace.write_landing_file(
+            "amazon_metadata/partition_0/part-00000.json.gz", [product(n) for n in range(7)]
+        )
+        wait_for(lambda: gold_reviews(workspace) == 3, 240, "gold to show the 3 reviews")
+        workspace.write_landing_file(
+            "amazon_reviews/partition_0/part-00001.json.gz", [review(n) for n in range(10, 12)]
+        )
+        wait_for(lambda: gold_reviews(workspace) == 5, 240, "gold to show the 5 reviews")
+        events = LocalEventLog(root=str(workspace.root / "events"))
+        for burst in range(2):
+            events.publish(generated_payloads(2, seed=60 + burst))
+            shown = 7 + 2 * burst
+            wait_for(lambda n=shown: gold_reviews(workspace) == n, 240, "the stream reviews")
+        wait_for(lambda: all(r.dagster_run.is_finished for r in running.runs()), 120, "runs to end")
+    gold_runs_before = len(running.runs("gold_job"))
+    compacted = (SILVER_REVIEWS, SILVER_REVIEWS_STREAMING)  # gold's inputs
+    versions_before = {table: lake.version(table) for table in compacted}
+
+    # The maintenance schedule, every minute here: its run compacts, and the gold sensor,
+    # ticking every 2 s, finds gold up to date before and after it.
+    with running_daemon(tmp_path, **FAST_SENSORS, PAISA_MAINTENANCE_CRON="* * * * *") as running:
+        ok = [DagsterRunStatus.SUCCESS]
+        wait_for(lambda: running.runs("maintenance_job", ok) != [], 180, "a maintenance run")
+        maintained = running.runs("maintenance_job", ok)[0]
+        with running.instance() as instance:
+            (materialization,) = [
+                record.asset_materialization
+                for record in instance.get_records_for_run(
+                    maintained.dagster_run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION
+                ).records
+                if record.asset_key.to_user_string() == "lake_maintenance"
+            ]
+        outcomes = {o["table"]: o for o in materialization.metadata["tables"].value}
+        for table in compacted:
+            assert outcomes[table]["files_compacted"] >= 2, outcomes[table]
+            assert outcomes[table]["version_after"] > outcomes[table]["version_before"]
+        assert all(lake.version(t) > v for t, v in versions_before.items())
+
+        wait_for(
+            lambda: len(sensor_ticks(running, "gold_sensor", maintained.end_time)) >= 3,
+            60,
+            "three gold sensor ticks after the maintenance",
+        )
+        after = sensor_ticks(running, "gold_sensor", maintained.end_time)
+        assert all("gold is up to date" in (t.skip_reason or "") for t in after), [
+            (t.status, t.skip_reason) for t in after
+        ]
+        assert len(running.runs("gold_job")) == gold_runs_before
+    assert gold_reviews(workspace) == 9
