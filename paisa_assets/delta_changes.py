@@ -56,6 +56,24 @@ def _file(root: str, logged: str) -> str:
     return os.path.join(root, unquote(logged))
 
 
+def rows_by_partition_value(dt: DeltaTable, column: str) -> dict[str, int] | None:
+    """Rows of each value of the partition column `column` in the table's current version, from
+    the log's file statistics (no file read); None when the table is not partitioned by it or a
+    file has no row count (written by a writer that records no statistics)."""
+    if column not in dt.metadata().partition_columns:
+        return None
+    actions = pa.RecordBatchReader.from_stream(dt.get_add_actions(flatten=True)).read_all()
+    counts: dict[str, int] = {}
+    values = actions.column(f"partition.{column}").to_pylist()
+    rows = actions.column("num_records").to_pylist()
+    for value, n in zip(values, rows, strict=True):
+        if n is None:
+            return None
+        if n:
+            counts[value] = counts.get(value, 0) + int(n)
+    return counts
+
+
 def row_count(lakehouse: Lakehouse, table: str) -> int:
     """Rows of the table's current version, from the log's file statistics (no file read)."""
     dt = lakehouse.delta_table(table)

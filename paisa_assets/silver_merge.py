@@ -14,9 +14,7 @@ import polars as pl
 
 from paisa_assets.faults import crash_point
 from paisa_assets.lake_views import arrow_schema, ensure_table
-from paisa_assets.materialization_metadata import (
-    Tally,
-)
+from paisa_assets.materialization_metadata import Tally, rows_per_partition
 from paisa_assets.registry import delta_partition_by
 from paisa_assets.resources.lakehouse import Lakehouse
 from paisa_assets.resources.landing_zone import METADATA_DATASET, REVIEWS_DATASET
@@ -130,11 +128,7 @@ def chunk_partitions(
     lakehouse: Lakehouse, bronze_table: str, partitions: Sequence[str], limit: int = CHUNK_ROWS
 ) -> Iterator[list[str]]:
     """Group consecutive partitions until their bronze rows reach `limit`."""
-    scan = lakehouse.scan(bronze_table)
-    sizes: dict[str, int] = {}
-    if scan is not None:
-        counts = scan.filter(pl.col("_partition").is_in(partitions)).group_by("_partition").len()
-        sizes = dict(counts.collect().iter_rows())  # type: ignore[arg-type]
+    sizes = rows_per_partition(lakehouse, bronze_table, list(partitions))
     chunk: list[str] = []
     rows = 0
     for partition in partitions:

@@ -9,7 +9,8 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from paisa_assets.delta_changes import file_diff
+from paisa_assets.delta_changes import file_diff, rows_by_partition_value
+from paisa_assets.materialization_metadata import rows_per_partition
 from paisa_assets.resources.lakehouse import Lakehouse, to_arrow
 
 TABLE = "silver.t"
@@ -101,3 +102,35 @@ def test_a_folder_name_with_quotes_spaces_and_percents_is_diffed_by_its_files(
 
 def rows_of(files: list[str]) -> list[str]:
     return sorted(pl.read_parquet(files, hive_partitioning=False)["k"].to_list())
+
+
+def test_rows_per_folder_come_from_the_log_and_match_a_scan(tmp_path: Path) -> None:
+    """A full load's chunking and per-folder figures count rows per folder: from the log's
+    file statistics for a table partitioned by the folder (after appends, a MERGE that
+    rewrote a file, a delete and a compaction), by a scan for one that is not."""
+    lake = Lakehouse(root=str(tmp_path))
+    folders = ["p 1", "it's", "p%2"]
+    for n, folder in enumerate(folders):
+        frame = pl.DataFrame({"_partition": [folder] * (n + 2), "k": range(10 * n, 10 * n + n + 2)})
+        write_deltalake(
+            lake.uri(TABLE), to_arrow(frame), mode="append", partition_by=["_partition"]
+        )
+    write_deltalake(
+        lake.uri(TABLE),
+        to_arrow(pl.DataFrame({"_partition": ["p 1"] * 3, "k": [0, 1, 99]})),
+        mode="append",
+        partition_by=["_partition"],
+    )
+    dt = DeltaTable(lake.uri(TABLE))
+    dt.delete("k = 20 OR k = 1")
+    DeltaTable(lake.uri(TABLE)).optimize.compact()
+    scanned = dict(lake.read(TABLE).group_by("_partition").len().iter_rows())
+    assert scanned == {"p 1": 3, "it's": 3, "p%2": 3}
+    assert rows_by_partition_value(DeltaTable(lake.uri(TABLE)), "_partition") == scanned
+    assert rows_per_partition(lake, TABLE, ["p 1", "p%2", "gone"]) == {"p 1": 3, "p%2": 3}
+    assert rows_by_partition_value(DeltaTable(lake.uri(TABLE)), "k") is None
+
+    flat = "silver.flat"
+    write_deltalake(lake.uri(flat), to_arrow(pl.DataFrame({"_partition": ["a", "a", "b"]})))
+    assert rows_by_partition_value(DeltaTable(lake.uri(flat)), "_partition") is None
+    assert rows_per_partition(lake, flat, ["a", "b"]) == {"a": 2, "b": 1}
