@@ -8,12 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dagster import DagsterEventType, DagsterRunStatus, RunsFilter
+from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 
 from paisa_assets.definitions import defs
 from paisa_assets.generator.stream import generated_payloads
 from paisa_assets.lake_views import count_view
 from paisa_assets.resources.local_event_log import LocalEventLog
+from paisa_assets.runner import sync_partitions
 from paisa_assets.tables import (
     BRONZE_REVIEWS,
     GOLD_KPIS,
@@ -22,8 +23,14 @@ from paisa_assets.tables import (
     SILVER_REVIEWS,
     SILVER_REVIEWS_STREAMING,
 )
-from paisa_assets_tests.conftest import Workspace, make_workspace, product, review
-from paisa_assets_tests.support.daemon import Daemon, running_daemon, wait_for
+from paisa_assets_tests.conftest import (
+    Workspace,
+    make_workspace,
+    materialize_all,
+    product,
+    review,
+)
+from paisa_assets_tests.support.daemon import Daemon, dagster_env, running_daemon, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -215,27 +222,26 @@ def test_the_daily_maintenance_compacts_gold_inputs_and_asks_for_no_gold_run(
 ) -> None:
     workspace = make_workspace(tmp_path)
     lake = workspace.lakehouse
-    # Two files of one folder landing one after the other, then two stream batches: gold's
-    # inputs hold two small files each, which the maintenance compacts (a new version of each).
-    with running_daemon(tmp_path, **FAST_SENSORS) as running:
-        workspace.write_landing_file(
-            "amazon_reviews/partition_0/part-00000.json.gz", [review(n) for n in range(3)]
-        )
-        workspace.write_landing_file(
-            "amazon_metadata/partition_0/part-00000.json.gz", [product(n) for n in range(7)]
-        )
-        wait_for(lambda: gold_reviews(workspace) == 3, 240, "gold to show the 3 reviews")
-        workspace.write_landing_file(
-            "amazon_reviews/partition_0/part-00001.json.gz", [review(n) for n in range(10, 12)]
-        )
-        wait_for(lambda: gold_reviews(workspace) == 5, 240, "gold to show the 5 reviews")
-        events = LocalEventLog(root=str(workspace.root / "events"))
+    # Two files of one folder landing one after the other, then two stream batches, each
+    # ingested and built into gold (in process: the daemon's part is the maintenance below):
+    # gold's inputs hold two small files each, which the maintenance compacts.
+    events = LocalEventLog(root=str(workspace.root / "events"))
+    with DagsterInstance.from_config(dagster_env(tmp_path)["DAGSTER_HOME"]) as instance:
+        for part, first in enumerate((0, 10)):
+            workspace.write_landing_file(
+                f"amazon_reviews/partition_0/part-0000{part}.json.gz",
+                [review(n) for n in range(first, first + 3)],
+            )
+            workspace.write_landing_file(
+                "amazon_metadata/partition_0/part-00000.json.gz", [product(n) for n in range(7)]
+            )
+            sync_partitions(instance, workspace.landing)
+            materialize_all(instance, workspace)
         for burst in range(2):
             events.publish(generated_payloads(2, seed=60 + burst))
-            shown = 7 + 2 * burst
-            wait_for(lambda n=shown: gold_reviews(workspace) == n, 240, "the stream reviews")
-        wait_for(lambda: all(r.dagster_run.is_finished for r in running.runs()), 120, "runs to end")
-    gold_runs_before = len(running.runs("gold_job"))
+            materialize_all(instance, workspace)
+        gold_runs_before = len(instance.get_run_records(RunsFilter(job_name="gold_job")))
+    assert gold_reviews(workspace) == 10
     compacted = (SILVER_REVIEWS, SILVER_REVIEWS_STREAMING)  # gold's inputs
     versions_before = {table: lake.version(table) for table in compacted}
 
@@ -269,4 +275,4 @@ def test_the_daily_maintenance_compacts_gold_inputs_and_asks_for_no_gold_run(
             (t.status, t.skip_reason) for t in after
         ]
         assert len(running.runs("gold_job")) == gold_runs_before
-    assert gold_reviews(workspace) == 9
+    assert gold_reviews(workspace) == 10
