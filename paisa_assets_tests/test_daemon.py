@@ -226,14 +226,14 @@ def test_the_daily_maintenance_compacts_gold_inputs_and_asks_for_no_gold_run(
     # ingested and built into gold (in process: the daemon's part is the maintenance below):
     # gold's inputs hold two small files each, which the maintenance compacts.
     events = LocalEventLog(root=str(workspace.root / "events"))
+    workspace.write_landing_file(
+        "amazon_metadata/partition_0/part-00000.json.gz", [product(n) for n in range(7)]
+    )
     with DagsterInstance.from_config(dagster_env(tmp_path)["DAGSTER_HOME"]) as instance:
         for part, first in enumerate((0, 10)):
             workspace.write_landing_file(
                 f"amazon_reviews/partition_0/part-0000{part}.json.gz",
                 [review(n) for n in range(first, first + 3)],
-            )
-            workspace.write_landing_file(
-                "amazon_metadata/partition_0/part-00000.json.gz", [product(n) for n in range(7)]
             )
             sync_partitions(instance, workspace.landing)
             materialize_all(instance, workspace)
