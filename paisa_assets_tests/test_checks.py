@@ -194,3 +194,53 @@ def test_a_run_of_one_folder_fails_when_another_folder_lost_a_key(ingested: Work
     assert not evaluation.passed
     assert evaluation.metadata["landing_folders"].value == "all"
     assert evaluation.metadata["valid_keys_missing_from_silver"].value == 5
+
+
+def test_a_folder_committed_a_moment_before_its_event_is_read_again_not_failed(
+    ingested: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run outside the pools commits partition_2's bronze, and its event reaches the
+    instance while the check reads: the first reading counts that folder's bronze rows without
+    silver ones; the second finds it in flight and passes. A real loss fails both readings
+    (`test_a_silver_row_lost_fails_the_check`)."""
+    from dagster import materialize
+
+    from paisa_assets.assets.bronze import bronze_amazon_reviews
+
+    ingested.write_landing_file(
+        "amazon_reviews/partition_2/part-0.json.gz", [review(200 + n) for n in range(4)]
+    )
+    resources = {"landing_zone": ingested.landing, "lakehouse": ingested.lakehouse}
+    readings: list[str] = []
+    with DagsterInstance.ephemeral() as instance, DagsterInstance.ephemeral() as elsewhere:
+        for each in (instance, elsewhere):
+            sync_partitions(each, ingested.landing)
+        job = ingested.defs.resolve_job_def("reviews_ingest_job")
+        for partition in ("partition_0", "partition_1"):
+            assert job.execute_in_process(instance=instance, partition_key=partition).success
+
+        def bronze_of_partition_2(where: DagsterInstance) -> None:
+            ran = materialize(
+                [bronze_amazon_reviews],
+                instance=where,
+                partition_key="partition_2",
+                resources=resources,
+            )
+            assert ran.success
+
+        bronze_of_partition_2(elsewhere)  # committed; its event not in `instance` yet
+        monkeypatch.setattr(
+            "paisa_assets.checks.pause_before_reading_again",
+            lambda: (readings.append("again"), bronze_of_partition_2(instance)),
+        )
+        result = RECONCILE_REVIEWS(
+            build_op_context(instance=instance),
+            lakehouse=ingested.lakehouse,
+            warehouse=ingested.warehouse,
+        )
+    assert readings == ["again"]
+    assert result.passed
+    assert counts(result)["landing_folders"] == (
+        "all but 1 still being ingested by another run: partition_2"
+    )
+    assert counts(result)["read_again_after_a_failure"] is True
