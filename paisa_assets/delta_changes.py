@@ -40,9 +40,14 @@ class FileDiff:
         return not self.added and not self.removed
 
 
-def _files(dt: DeltaTable, root: str) -> dict[str, int]:
+def _add_actions(dt: DeltaTable) -> pa.Table:
+    """The current version's files with their statistics and partition values, from the log."""
     # Read as a stream: `pa.table` of a foreign table imports pandas (0.3 CPU-s) to rule it out.
-    actions = pa.RecordBatchReader.from_stream(dt.get_add_actions(flatten=True)).read_all()
+    return pa.RecordBatchReader.from_stream(dt.get_add_actions(flatten=True)).read_all()
+
+
+def _files(dt: DeltaTable, root: str) -> dict[str, int]:
+    actions = _add_actions(dt)
     paths = actions.column("path").to_pylist()
     rows = actions.column("num_records").to_pylist()
     return {_file(root, p): int(n or 0) for p, n in zip(paths, rows, strict=True)}
@@ -62,7 +67,7 @@ def rows_by_partition_value(dt: DeltaTable, column: str) -> dict[str, int] | Non
     file has no row count (written by a writer that records no statistics)."""
     if column not in dt.metadata().partition_columns:
         return None
-    actions = pa.RecordBatchReader.from_stream(dt.get_add_actions(flatten=True)).read_all()
+    actions = _add_actions(dt)
     counts: dict[str, int] = {}
     values = actions.column(f"partition.{column}").to_pylist()
     rows = actions.column("num_records").to_pylist()
